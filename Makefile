@@ -1,0 +1,36 @@
+# pgsync: PGXS build.  `make`, `make install`, `make check` (unit tests),
+# `test/run` runs everything against a throwaway cluster.
+
+EXTENSION = pgsync
+MODULE_big = pgsync
+PGSYNC_SRCS = $(wildcard src/*.c)
+OBJS = $(PGSYNC_SRCS:.c=.o)
+DATA = sql/pgsync--0.1.0.sql
+PGFILEDESC = "pgsync - real-time change streaming"
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pgsync--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=pgsync
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK =
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Pure C unit tests (no server needed).
+UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern
+UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined
+
+test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/json_encode.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_encode.c src/json_encode.c
+
+test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c src/table_pattern.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c src/table_pattern.c
+
+.PHONY: unit
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do ./$$t; done
+
+EXTRA_CLEAN = $(UNIT_TESTS) results regression.diffs regression.out

@@ -1,0 +1,65 @@
+# test/lib/cluster.sh: start and stop a throwaway PostgreSQL cluster.
+#
+# Source it, then: cluster_start [extra postgresql.conf lines...]
+# Sets PGHOST (socket dir inside the temp dir), PGPORT, PGUSER, PGDATABASE,
+# PGSYNC_TMP.  cluster_stop stops it and removes the temp dir.  As root,
+# initdb/pg_ctl run as the "postgres" OS user; the cluster listens on its
+# unix socket only (listen_addresses=''), so it never clashes with another.
+
+PG_BINDIR=${PG_BINDIR:-$($PG_CONFIG --bindir 2>/dev/null || pg_config --bindir)}
+
+as_pg_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Does this server know output_plugin_libraries (15.19+)?
+server_has_plugin_allowlist() {
+	"$PG_BINDIR/postgres" --describe-config 2>/dev/null |
+		grep -q '^output_plugin_libraries'
+}
+
+cluster_start() {
+	PGSYNC_TMP=$(mktemp -d /tmp/pgsync-test.XXXXXX)
+	chmod 755 "$PGSYNC_TMP"
+	[ "$(id -u)" = 0 ] && chown postgres: "$PGSYNC_TMP"
+	export PGSYNC_TMP
+	export PGHOST="$PGSYNC_TMP"
+	export PGPORT=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
+	export PGUSER=postgres
+	export PGDATABASE=postgres
+	as_pg_owner "$PG_BINDIR/initdb" -D "$PGSYNC_TMP/data" -U postgres \
+		--auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$PGSYNC_TMP/initdb.log" 2>&1 ||
+		{ cat "$PGSYNC_TMP/initdb.log"; return 1; }
+	{
+		echo "listen_addresses = ''"
+		echo "port = $PGPORT"
+		echo "unix_socket_directories = '$PGSYNC_TMP'"
+		echo "wal_level = logical"
+		echo "max_replication_slots = 20"
+		echo "max_wal_senders = 20"
+		echo "fsync = off"
+		echo "log_min_messages = warning"
+		if server_has_plugin_allowlist; then
+			echo "output_plugin_libraries = 'pgsync, pgoutput, test_decoding, wal2json'"
+		fi
+		for line in "$@"; do echo "$line"; done
+	} >>"$PGSYNC_TMP/data/postgresql.conf"
+	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -l "$PGSYNC_TMP/server.log" \
+		-w -t 60 start >/dev/null ||
+		{ cat "$PGSYNC_TMP/server.log"; return 1; }
+}
+
+cluster_stop() {
+	[ -n "$PGSYNC_TMP" ] || return 0
+	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null 2>&1
+	if [ -n "$PGSYNC_KEEP_TMP" ]; then
+		echo "kept $PGSYNC_TMP"
+	else
+		rm -rf "$PGSYNC_TMP"
+	fi
+	PGSYNC_TMP=
+}
