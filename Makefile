@@ -13,7 +13,8 @@ REGRESS_OPTS = --load-extension=pgsync
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK =
+SHLIB_LINK = $(shell pkg-config --libs libwebsockets) -luv
+PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv 2>/dev/null)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -9,3 +9,46 @@ AS 'MODULE_PATHNAME', 'pgsync_version'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION version() IS 'version of the pgsync shared library';
+
+-- Status of the WebSocket worker (needs shared_preload_libraries = 'pgsync').
+CREATE FUNCTION status(
+    OUT slot_name text,
+    OUT state text,
+    OUT worker_pid int,
+    OUT worker_started timestamptz,
+    OUT confirmed_flush_lsn pg_lsn,
+    OUT restart_lsn pg_lsn,
+    OUT retained_wal_bytes bigint,
+    OUT decode_lsn pg_lsn,
+    OUT messages_decoded bigint,
+    OUT messages_sent bigint,
+    OUT bytes_sent bigint,
+    OUT clients int,
+    OUT last_error text,
+    OUT last_error_time timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pgsync_status'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION status() IS 'state of the pgsync WebSocket worker and its slot';
+
+CREATE VIEW status AS SELECT * FROM status();
+
+CREATE FUNCTION clients(
+    OUT peer text,
+    OUT subscriptions text,
+    OUT last_lsn_sent pg_lsn,
+    OUT queued_bytes bigint,
+    OUT messages_sent bigint,
+    OUT bytes_sent bigint,
+    OUT connected_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgsync_clients'
+LANGUAGE C STRICT VOLATILE ROWS 100;
+
+COMMENT ON FUNCTION clients() IS 'WebSocket clients connected to the pgsync worker';
+
+CREATE VIEW clients AS SELECT * FROM clients();
+
+REVOKE ALL ON FUNCTION status(), clients() FROM PUBLIC;
+REVOKE ALL ON status, clients FROM PUBLIC;

@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * fanout.h
+ *	  Pure fan-out of the change stream to WebSocket clients (no postgres.h,
+ *	  no libwebsockets): routing, per-client queues bounded in bytes,
+ *	  refcounted shared message buffers.
+ *
+ * Each message from the output plugin is copied once into a FoMsg with
+ * FO_HEADROOM spare bytes before the payload (libwebsockets writes the
+ * frame header there, see ws_server.c) and shared, refcounted, by every
+ * client queue holding it.  A client whose queue would exceed the byte
+ * limit is culled: its queue is dropped, it is sent a slow_consumer error
+ * with the LSN to resume from and then closed.  Other clients are not
+ * affected, and memory stays bounded by clients x limit whatever they do.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_FANOUT_H
+#define PGSYNC_FANOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client_protocol.h"
+#include "table_pattern.h"
+
+/* At least LWS_PRE; ws_server.c checks it at compile time. */
+#define FO_HEADROOM 16
+
+#define FO_MAX_SUBS_PER_CLIENT 32
+
+typedef struct FoMsg
+{
+	int			refcnt;
+	char		op;				/* plugin op, or 0 for control messages */
+	uint32_t	len;
+	uint64_t	lsn;			/* for 'C': end LSN of the transaction */
+	unsigned char *payload;		/* = buf + FO_HEADROOM */
+	unsigned char buf[];
+} FoMsg;
+
+typedef struct FoSub
+{
+	char		id[16];
+	int			ntables;
+	char	  **tables;
+	TablePattern *patterns;
+	uint32_t	ops;			/* CP_OP_* */
+	char	   *filter_json;	/* raw filter, NULL for none */
+	void	   *filter;			/* compiled filter (row_filter.h), later */
+	uint64_t	active_from;	/* first transaction sequence it sees */
+} FoSub;
+
+typedef struct FoRelSent
+{
+	uint32_t	relid;
+	FoMsg	   *rel_msg;		/* relation message last queued (ref held) */
+} FoRelSent;
+
+typedef struct FoClient
+{
+	struct FoClient *prev,
+			   *next;
+	void	   *user;			/* the transport's handle (an lws wsi) */
+	int			stat_slot;		/* index in the shared status array */
+	char		peer[64];
+	int64_t		connected_at;	/* caller's clock, opaque here */
+
+	FoSub	   *subs[FO_MAX_SUBS_PER_CLIENT];
+	int			nsubs;
+	uint32_t	next_sub_id;
+
+	/* send queue: a ring of message pointers */
+	FoMsg	  **ring;
+	uint32_t	ring_cap;		/* power of two */
+	uint32_t	ring_head;
+	uint32_t	ring_count;
+	size_t		queued_bytes;
+	size_t		sent_off;		/* bytes of the head message written */
+
+	bool		in_txn;			/* got the current transaction's begin */
+	bool		closing;		/* close once the queue is flushed */
+	bool		culled;
+
+	FoRelSent  *relsent;
+	int			nrelsent;
+	int			relsent_cap;
+
+	uint64_t	route_mark;		/* dedupe within one routed message */
+	uint64_t	last_lsn_sent;	/* end LSN of the last commit written */
+	uint64_t	msgs_sent;
+	uint64_t	bytes_sent;
+} FoClient;
+
+typedef struct FoRel FoRel;
+typedef struct Fanout Fanout;
+
+/* Called when a client has something to write (ask for a writable cb). */
+typedef void (*FoWantWrite) (FoClient *client, void *arg);
+
+extern Fanout *fanout_create(size_t queue_limit, FoWantWrite want_write,
+							 void *arg);
+extern void fanout_destroy(Fanout *fo);
+extern void fanout_set_queue_limit(Fanout *fo, size_t queue_limit);
+extern void fanout_set_want_write(Fanout *fo, FoWantWrite want_write,
+								  void *arg);
+
+extern FoClient *fanout_client_add(Fanout *fo, void *user);
+extern void fanout_client_remove(Fanout *fo, FoClient *c);
+extern FoClient *fanout_first_client(Fanout *fo);
+extern int	fanout_client_count(Fanout *fo);
+
+/*
+ * Subscribe with a parsed request (ownership of tables, patterns and
+ * filter_json moves to the subscription; req fields are cleared).  Returns
+ * the subscription or NULL with *code set.
+ */
+extern FoSub *fanout_subscribe(Fanout *fo, FoClient *c, ClientRequest *req,
+							   const char **code);
+extern bool fanout_unsubscribe(Fanout *fo, FoClient *c, const char *sub_id);
+
+/* Describe a client's subscriptions ("s1:public.t,app.*;s2:...") */
+extern void fanout_describe_subs(FoClient *c, char *out, size_t outsize);
+
+/* Queue a private (control) message for one client; false if culled. */
+extern bool fanout_send_private(Fanout *fo, FoClient *c, const char *data,
+								size_t len);
+
+/* Queue an error and close the client once it is written. */
+extern void fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
+									const char *message);
+
+/*
+ * Route one message of the output plugin (compact format).  lsn is the
+ * write location the plugin gave (end LSN for a commit).  Returns false
+ * when the message could not be classified (it is then dropped).
+ */
+extern bool fanout_publish(Fanout *fo, const char *data, size_t len,
+						   uint64_t lsn);
+
+/* Are we between a begin and its commit? */
+extern bool fanout_in_transaction(Fanout *fo);
+
+/* Queue a heartbeat to every client. */
+extern void fanout_heartbeat(Fanout *fo, uint64_t lsn);
+
+/*
+ * Sending.  fanout_peek gives the head message and how much of it was
+ * written; fanout_advance records n more bytes written (popping the
+ * message when complete).  Returns false when the queue is empty.
+ */
+extern bool fanout_peek(FoClient *c, FoMsg **msg, size_t *off);
+extern void fanout_advance(Fanout *fo, FoClient *c, size_t n);
+
+/* Totals since start. */
+extern uint64_t fanout_msgs_sent(Fanout *fo);
+extern uint64_t fanout_bytes_sent(Fanout *fo);
+extern uint64_t fanout_msgs_published(Fanout *fo);
+
+extern FoMsg *fo_msg_new(const char *data, size_t len, char op, uint64_t lsn);
+extern void fo_msg_unref(FoMsg *m);
+
+#endif							/* PGSYNC_FANOUT_H */

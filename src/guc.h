@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  The pgsync.* configuration parameters (docs/CONFIGURATION.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_GUC_H
+#define PGSYNC_GUC_H
+
+extern char *pgsync_database;
+extern char *pgsync_slot_name;
+extern char *pgsync_listen_address;
+extern int	pgsync_port;
+extern int	pgsync_max_clients;
+extern int	pgsync_client_queue_kb;
+extern int	pgsync_heartbeat_interval_ms;
+extern int	pgsync_max_message_kb;
+
+/* Define every parameter; call from _PG_init when preloading. */
+extern void pgsync_define_gucs(void);
+
+#endif							/* PGSYNC_GUC_H */

@@ -1,0 +1,555 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The pgsync background worker: setup, main loop, signals, status.
+ *
+ * One process does everything on one thread: it decodes the slot in
+ * process (worker_decode.c), routes each message to client queues
+ * (fanout.c) and serves WebSocket clients (ws_server.c, libwebsockets on
+ * a libuv loop owned here).  The main loop waits on a WaitEventSet of
+ * MyLatch, postmaster death and uv_backend_fd(); committing backends set
+ * MyLatch (shared_state.c).  Each iteration: decode what is flushed (time
+ * bounded), run the libuv loop once without blocking, handle parked
+ * subscribe requests, heartbeats and the shared status.
+ *
+ * When the slot cannot be created or used (wal_level, output_plugin_
+ * libraries, no free slot, ...) the worker keeps serving WebSocket clients,
+ * reports the error in pgsync.status and the log, and retries every few
+ * seconds.  Fatal errors exit the process; the postmaster restarts it
+ * after bgw_restart_time.  SIGTERM closes clients with a "shutting_down"
+ * error and exits with code 1 so the postmaster restarts it unless the
+ * server itself is shutting down.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <uv.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "executor/spi.h"
+
+#include "client_protocol.h"
+#include "fanout.h"
+#include "guc.h"
+#include "shared_state.h"
+#include "worker.h"
+#include "worker_decode.h"
+#include "ws_server.h"
+
+PGDLLEXPORT void pgsync_worker_main(Datum arg);
+
+#define DECODE_BUDGET_MS		50	/* network serviced at least this often */
+#define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed */
+#define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
+#define STATUS_INTERVAL_MS		200
+#define SETUP_RETRY_MS			5000
+
+static uv_loop_t loop;
+static Fanout *fanout = NULL;
+static bool listening = false;
+static TimestampTz next_listen_attempt = 0;
+static TimestampTz next_setup_attempt = 0;
+static TimestampTz next_heartbeat = 0;
+static TimestampTz next_status = 0;
+static MemoryContext worker_mcxt = NULL;
+static char last_logged_error[PGSYNC_ERROR_LEN];
+
+void
+pgsync_register_worker(void)
+{
+	BackgroundWorker bgw;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 1;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pgsync");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "pgsync_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "pgsync worker");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "pgsync worker");
+	RegisterBackgroundWorker(&bgw);
+}
+
+static void
+worker_exit_cb(int code, Datum arg)
+{
+	if (pgsync_shared == NULL)
+		return;
+	pg_atomic_write_u32(&pgsync_shared->worker_procno, 0);
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	pgsync_shared->worker_pid = 0;
+	pgsync_shared->nclients = 0;
+	for (int i = 0; i < pgsync_shared->max_clients; i++)
+		pgsync_shared->clients[i].in_use = false;
+	strlcpy(pgsync_shared->state, "stopped", PGSYNC_STATE_LEN);
+	LWLockRelease(pgsync_shared->lock);
+}
+
+/* Record an error: shared status, and the log when it changes. */
+static void
+report_error(const char *what, const char *msg, const char *hint)
+{
+	char		buf[PGSYNC_ERROR_LEN];
+
+	snprintf(buf, sizeof(buf), "%s: %s%s%s", what, msg,
+			 hint ? " HINT: " : "", hint ? hint : "");
+	pgsync_set_error(buf);
+	if (strcmp(buf, last_logged_error) != 0)
+	{
+		ereport(WARNING, (errmsg("pgsync: %s", buf)));
+		strlcpy(last_logged_error, buf, sizeof(last_logged_error));
+	}
+}
+
+/* Catch an error in the setup steps: abort, release, report. */
+static void
+recover_from_error(const char *what)
+{
+	ErrorData  *ed;
+
+	MemoryContextSwitchTo(worker_mcxt);
+	ed = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
+	ReplicationSlotCleanup();
+	report_error(what, ed->message, ed->hint);
+	FreeErrorData(ed);
+}
+
+/* Create the slot if missing; ERROR if it exists but does not fit. */
+static void
+ensure_slot(void)
+{
+	ReplicationSlot *slot;
+	bool		exists = false;
+	Oid			dboid = InvalidOid;
+	NameData	plugin;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(pgsync_slot_name, false);
+	if (slot != NULL)
+	{
+		exists = true;
+		SpinLockAcquire(&slot->mutex);
+		dboid = slot->data.database;
+		plugin = slot->data.plugin;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (exists)
+	{
+		if (dboid != MyDatabaseId || strcmp(NameStr(plugin), "pgsync") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
+							pgsync_slot_name, pgsync_database, NameStr(plugin)),
+					 errhint("Drop it or set pgsync.slot_name to another name.")));
+		return;
+	}
+
+	pgsync_set_state("creating slot");
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(pgsync_slot_name)};
+
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1::name, 'pgsync')",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not create replication slot \"%s\"", pgsync_slot_name);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	ereport(LOG, (errmsg("pgsync: created logical replication slot \"%s\"",
+						 pgsync_slot_name)));
+}
+
+static void
+sink_cb(const char *data, size_t len, XLogRecPtr lsn)
+{
+	fanout_publish(fanout, data, len, lsn);
+}
+
+static void
+service_cb(void)
+{
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static void
+try_start_decoding(void)
+{
+	MemoryContextSwitchTo(worker_mcxt);
+	PG_TRY();
+	{
+		ensure_slot();
+		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
+		pgsync_set_state("streaming");
+		pgsync_set_error(NULL);
+		last_logged_error[0] = '\0';
+	}
+	PG_CATCH();
+	{
+		recover_from_error("cannot use replication slot");
+		decode_forget();
+		pgsync_set_state("waiting for slot");
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(worker_mcxt);
+}
+
+static void
+try_listen(void)
+{
+	const char *err = NULL;
+
+	if (ws_server_start(&loop, pgsync_listen_address, pgsync_port, fanout,
+						pgsync_max_clients, &err))
+	{
+		listening = true;
+		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d",
+							 pgsync_listen_address, pgsync_port)));
+		return;
+	}
+	report_error("cannot start WebSocket server", err, NULL);
+}
+
+/*
+ * Does a literal table pattern name an existing table?  Globs are accepted
+ * as they are (tables may be created later).
+ */
+static bool
+pattern_table_exists(const TablePattern *pat)
+{
+	char		schema[NAMEDATALEN * 2];
+	char		table[NAMEDATALEN * 2];
+	bool		schema_literal = pattern_slice_literal(pat->schema, schema, sizeof(schema));
+
+	if (!pattern_slice_literal(pat->table, table, sizeof(table)))
+		return true;
+	if (schema_literal)
+	{
+		Oid			nsp = get_namespace_oid(schema, true);
+		Oid			relid;
+
+		if (!OidIsValid(nsp))
+			return false;
+		relid = get_relname_relid(table, nsp);
+		return OidIsValid(relid) &&
+			(get_rel_relkind(relid) == RELKIND_RELATION ||
+			 get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE);
+	}
+	else
+	{
+		CatCList   *list = SearchSysCacheList1(RELNAMENSP, CStringGetDatum(table));
+		bool		found = false;
+
+		for (int i = 0; i < list->n_members; i++)
+		{
+			Form_pg_class c = (Form_pg_class) GETSTRUCT(&list->members[i]->tuple);
+
+			if (c->relkind == RELKIND_RELATION ||
+				c->relkind == RELKIND_PARTITIONED_TABLE)
+				found = true;
+		}
+		ReleaseSysCacheList(list);
+		return found;
+	}
+}
+
+/* Validate and activate the subscribe requests parked by ws_server.c. */
+static void
+process_pending(void)
+{
+	WsPending  *p = ws_server_take_pending();
+
+	while (p != NULL)
+	{
+		WsPending  *next = p->next;
+		int			bad = -1;
+
+		PG_TRY();
+		{
+			StartTransactionCommand();
+			for (int i = 0; i < p->req.ntables && bad < 0; i++)
+				if (!pattern_table_exists(&p->req.patterns[i]))
+					bad = i;
+			CommitTransactionCommand();
+		}
+		PG_CATCH();
+		{
+			recover_from_error("checking subscribed tables");
+			bad = -2;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(worker_mcxt);
+
+		if (bad >= 0)
+		{
+			char		msg[CP_MAX_PATTERN_LEN + 64];
+
+			snprintf(msg, sizeof(msg), "no table matches \"%s\"",
+					 p->req.tables[bad]);
+			ws_server_reply(p->client, p->req.id_json, NULL,
+							CP_ERR_UNKNOWN_TABLE, msg);
+		}
+		else if (bad == -2)
+			ws_server_reply(p->client, p->req.id_json, NULL, CP_ERR_INTERNAL,
+							"could not check the tables");
+		else
+		{
+			const char *code = NULL;
+			FoSub	   *sub = fanout_subscribe(fanout, p->client, &p->req, &code);
+
+			if (sub != NULL)
+				ws_server_reply(p->client, p->req.id_json, sub->id, NULL, NULL);
+			else
+				ws_server_reply(p->client, p->req.id_json, NULL, code,
+								"cannot subscribe");
+		}
+		ws_pending_free(p);
+		p = next;
+	}
+}
+
+static void
+publish_status(void)
+{
+	int			slot;
+	FoClient   *c;
+
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	while ((slot = ws_server_take_released_slot()) >= 0)
+		pgsync_shared->clients[slot].in_use = false;
+	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
+	{
+		PgsyncClientStat *st;
+
+		if (c->stat_slot < 0)
+			continue;
+		st = &pgsync_shared->clients[c->stat_slot];
+		st->in_use = true;
+		strlcpy(st->peer, c->peer, PGSYNC_PEER_LEN);
+		fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
+		st->last_lsn_sent = c->last_lsn_sent;
+		st->queued_bytes = c->queued_bytes;
+		st->msgs_sent = c->msgs_sent;
+		st->bytes_sent = c->bytes_sent;
+		st->connected_since = (TimestampTz) c->connected_at;
+	}
+	pgsync_shared->nclients = fanout_client_count(fanout);
+	pgsync_shared->decode_lsn = decode_position();
+	pgsync_shared->confirmed_lsn = decode_confirmed();
+	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);
+	pgsync_shared->msgs_sent = fanout_msgs_sent(fanout);
+	pgsync_shared->bytes_sent = fanout_bytes_sent(fanout);
+	LWLockRelease(pgsync_shared->lock);
+}
+
+static void
+apply_reloadable_settings(void)
+{
+	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
+	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+}
+
+static long
+ms_until(TimestampTz when, TimestampTz now)
+{
+	long		secs;
+	int			usecs;
+
+	if (when <= now)
+		return 0;
+	TimestampDifference(now, when, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+static void
+shutdown_server(void)
+{
+	TimestampTz deadline;
+
+	pgsync_set_state("stopping");
+	if (listening)
+	{
+		ws_server_stop(CP_ERR_SHUTDOWN, "the pgsync worker is stopping");
+		/* give the error messages a moment to go out */
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 200);
+		while (GetCurrentTimestamp() < deadline &&
+			   fanout_client_count(fanout) > 0)
+		{
+			uv_run(&loop, UV_RUN_NOWAIT);
+			pg_usleep(5000);
+		}
+		ws_server_destroy(&loop);
+	}
+}
+
+void
+pgsync_worker_main(Datum arg)
+{
+	WaitEventSet *wes;
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	if (pgsync_shared == NULL)
+		ereport(ERROR, (errmsg("pgsync: shared memory not initialized")));
+
+	worker_mcxt = AllocSetContextCreate(TopMemoryContext, "pgsync worker",
+										ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(worker_mcxt);
+
+	before_shmem_exit(worker_exit_cb, (Datum) 0);
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	pgsync_shared->worker_pid = MyProcPid;
+	pgsync_shared->started_at = GetCurrentTimestamp();
+	strlcpy(pgsync_shared->state, "connecting", PGSYNC_STATE_LEN);
+	LWLockRelease(pgsync_shared->lock);
+	pg_atomic_write_u32(&pgsync_shared->worker_procno, MyProc->pgprocno + 1);
+
+	BackgroundWorkerInitializeConnection(pgsync_database, NULL, 0);
+	pgstat_report_appname("pgsync worker");
+
+	if (uv_loop_init(&loop) != 0)
+		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
+	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
+	if (fanout == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+
+	try_listen();
+
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, uv_backend_fd(&loop), NULL, NULL);
+
+	for (;;)
+	{
+		TimestampTz now;
+		WaitEvent	events[3];
+		bool		more = false;
+		long		timeout;
+		int			uvt;
+
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			apply_reloadable_settings();
+		}
+
+		now = GetCurrentTimestamp();
+		if (!listening && now >= next_listen_attempt)
+		{
+			try_listen();
+			next_listen_attempt = TimestampTzPlusMilliseconds(now, SETUP_RETRY_MS);
+		}
+		if (!decode_started() && now >= next_setup_attempt)
+		{
+			try_start_decoding();
+			next_setup_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 SETUP_RETRY_MS);
+		}
+
+		if (decode_started())
+		{
+			PG_TRY();
+			{
+				more = decode_pass(DECODE_BUDGET_MS);
+			}
+			PG_CATCH();
+			{
+				/* record it for pgsync.status, then exit: restarted */
+				MemoryContextSwitchTo(worker_mcxt);
+				{
+					ErrorData  *ed = CopyErrorData();
+
+					pgsync_set_error(ed->message);
+					FreeErrorData(ed);
+				}
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
+
+		uv_run(&loop, UV_RUN_NOWAIT);
+		process_pending();
+
+		now = GetCurrentTimestamp();
+		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
+		{
+			if (next_heartbeat != 0)
+				fanout_heartbeat(fanout, decode_position());
+			next_heartbeat = TimestampTzPlusMilliseconds(now, pgsync_heartbeat_interval_ms);
+		}
+		if (now >= next_status)
+		{
+			publish_status();
+			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
+		}
+		/* the heartbeat and replies may have queued writes */
+		uv_run(&loop, UV_RUN_NOWAIT);
+
+		/* how long may we sleep? */
+		if (more)
+			timeout = 0;
+		else
+		{
+			XLogRecPtr	commit = pg_atomic_read_u64(&pgsync_shared->last_commit_end);
+
+			timeout = IDLE_TIMEOUT_MS;
+			if (decode_started() && commit > decode_position())
+				timeout = COMMIT_RETRY_MS;	/* not flushed yet (async commit) */
+			if (pgsync_heartbeat_interval_ms > 0)
+				timeout = Min(timeout, ms_until(next_heartbeat, now));
+			timeout = Min(timeout, ms_until(next_status, now));
+			if (!decode_started() || !listening)
+				timeout = Min(timeout, SETUP_RETRY_MS);
+			uvt = uv_backend_timeout(&loop);
+			if (uvt >= 0 && uv_loop_alive(&loop))
+				timeout = Min(timeout, Max(uvt, 1));
+		}
+
+		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	shutdown_server();
+	ereport(LOG, (errmsg("pgsync: worker stopping")));
+	proc_exit(1);
+}

@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_decode.h
+ *	  Logical decoding of the pgsync slot inside the worker process.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WORKER_DECODE_H
+#define PGSYNC_WORKER_DECODE_H
+
+#include "access/xlogdefs.h"
+
+/* Receives each message of the output plugin (compact JSON). */
+typedef void (*DecodeSink) (const char *data, size_t len, XLogRecPtr lsn);
+
+/* Called from inside long decoding passes to service the network. */
+typedef void (*DecodeService) (void);
+
+/*
+ * Acquire the slot and create the decoding context, once.  ERRORs
+ * propagate (the caller catches them).
+ */
+extern void decode_start(const char *slot_name, DecodeSink sink,
+						 DecodeService service, int service_interval_ms);
+
+extern bool decode_started(void);
+
+/* After an error in decode_start: forget the partial state. */
+extern void decode_forget(void);
+
+/*
+ * Decode what has been flushed, for at most budget_ms (checked between
+ * records).  Returns true if WAL remains to be decoded.  Confirms the
+ * slot up to where it read: every transaction committed before that point
+ * has been handed to the sink.
+ */
+extern bool decode_pass(int budget_ms);
+
+/* Position decoded up to (the reader's EndRecPtr). */
+extern XLogRecPtr decode_position(void);
+
+/* confirmed_flush of the slot. */
+extern XLogRecPtr decode_confirmed(void);
+
+#endif							/* PGSYNC_WORKER_DECODE_H */

@@ -1,0 +1,526 @@
+/*-------------------------------------------------------------------------
+ *
+ * ws_server.c
+ *	  libwebsockets on the worker's libuv loop: sessions, receive and send.
+ *
+ * lws 4.1.6 as packaged by Debian has no external poll support: the worker
+ * owns a libuv loop, lws runs on it as a "foreign" loop, and worker.c waits
+ * on uv_backend_fd() next to its latch.  Everything here runs on that one
+ * thread, in lws callbacks: nothing may ERROR (a longjmp out of lws would
+ * corrupt it), so memory is malloc'd and logging is LOG/WARNING.
+ *
+ * Send path: a queued FoMsg is shared by many clients.  lws writes the
+ * frame header into the LWS_PRE bytes before the pointer it is given.  The
+ * first chunk of a message uses the headroom reserved in the FoMsg; later
+ * chunks of a large message (sent as continuation frames of WS_CHUNK
+ * bytes) borrow the 16 payload bytes before them, saved and restored
+ * around lws_write().  That is safe because lws_write() either sends or
+ * copies the whole chunk before returning, and everything is on one
+ * thread, so no other client can observe the borrowed bytes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <libwebsockets.h>
+
+#include "storage/fd.h"
+#include "utils/timestamp.h"
+
+#include "client_protocol.h"
+#include "fanout.h"
+#include "ws_server.h"
+
+StaticAssertDecl(LWS_PRE <= FO_HEADROOM, "FO_HEADROOM must cover LWS_PRE");
+
+#define WS_CHUNK (32 * 1024)
+#define WS_MAX_MSGS_PER_WRITABLE 64
+#define WS_SUBPROTOCOL "pgsync.v1"
+#define WS_CLOSE_TRY_AGAIN_LATER 1013
+#define WS_CLOSE_SLOW_CONSUMER 4008
+
+typedef struct Session
+{
+	FoClient   *client;
+	bool		fd_acquired;
+	char	   *rx;				/* frame being assembled */
+	size_t		rx_len;
+	size_t		rx_cap;
+	bool		rx_discard;		/* skip the rest of the current message */
+	int			close_code;
+} Session;
+
+static struct lws_context *context = NULL;
+static struct lws_vhost *vhost = NULL;
+static Fanout *fanout = NULL;
+static int	max_clients = 0;
+static size_t max_message = 64 * 1024;
+static WsPending *pending_head = NULL;
+static WsPending **pending_tail = &pending_head;
+
+/* shared status slots */
+static int *free_slots = NULL;
+static int	nfree_slots = 0;
+static int *released_slots = NULL;
+static bool *slot_released = NULL;
+static int	nreleased = 0;
+
+static const lws_retry_bo_t keepalive = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 60,
+};
+
+static void
+lws_log_emit(int level, const char *line)
+{
+	int			len = (int) strlen(line);
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	ereport(level == LLL_ERR ? WARNING : LOG,
+			(errmsg_internal("pgsync: libwebsockets: %.*s", len, line)));
+}
+
+static void
+want_write_cb(FoClient *c, void *arg)
+{
+	if (c->user != NULL)
+		lws_callback_on_writable((struct lws *) c->user);
+}
+
+static void
+send_reply(FoClient *c, char *text, size_t len)
+{
+	if (text == NULL)
+		return;
+	fanout_send_private(fanout, c, text, len);
+	free(text);
+}
+
+void
+ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
+				const char *code, const char *message)
+{
+	size_t		len = 0;
+	char	   *text;
+
+	if (code == NULL)
+		text = cp_reply_ok(id_json, subscription, &len);
+	else
+		text = cp_reply_error(id_json, code, message, NULL, &len);
+	send_reply(c, text, len);
+}
+
+static void
+close_with(Session *s, const char *code, const char *message, int close_code)
+{
+	s->close_code = close_code;
+	fanout_close_with_error(fanout, s->client, code, message);
+}
+
+static void
+handle_request(Session *s, const char *text, size_t len)
+{
+	ClientRequest req;
+	const char *code = NULL;
+	char		msg[256];
+
+	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)))
+	{
+		ws_server_reply(s->client, req.id_json, NULL, code, msg);
+		client_request_free(&req);
+		return;
+	}
+	switch (req.type)
+	{
+		case CREQ_PING:
+			{
+				size_t		l = 0;
+				char	   *text = cp_reply_pong(req.id_json, &l);
+
+				send_reply(s->client, text, l);
+				break;
+			}
+		case CREQ_UNSUBSCRIBE:
+			if (fanout_unsubscribe(fanout, s->client, req.subscription))
+				ws_server_reply(s->client, req.id_json, req.subscription,
+								NULL, NULL);
+			else
+				ws_server_reply(s->client, req.id_json, NULL,
+								CP_ERR_UNKNOWN_SUBSCRIPTION,
+								"no such subscription on this connection");
+			break;
+		case CREQ_SUBSCRIBE:
+			if (req.filter_json != NULL)
+			{
+				/* hook: compile with row_filter.h once it is merged */
+				ws_server_reply(s->client, req.id_json, NULL, CP_ERR_BAD_FILTER,
+								"row filters are not supported by this server yet");
+				break;
+			}
+			else
+			{
+				/* park it: the worker checks the tables in the catalog */
+				WsPending  *p = calloc(1, sizeof(WsPending));
+
+				if (p == NULL)
+				{
+					ws_server_reply(s->client, req.id_json, NULL,
+									CP_ERR_INTERNAL, "out of memory");
+					break;
+				}
+				p->client = s->client;
+				p->req = req;
+				memset(&req, 0, sizeof(req));
+				*pending_tail = p;
+				pending_tail = &p->next;
+			}
+			break;
+	}
+	client_request_free(&req);
+}
+
+static void
+drop_pending_of(FoClient *c)
+{
+	WsPending **pp = &pending_head;
+
+	while (*pp != NULL)
+	{
+		WsPending  *p = *pp;
+
+		if (p->client == c)
+		{
+			*pp = p->next;
+			ws_pending_free(p);
+		}
+		else
+			pp = &p->next;
+	}
+	pending_tail = &pending_head;
+	while (*pending_tail != NULL)
+		pending_tail = &(*pending_tail)->next;
+}
+
+static void
+on_established(struct lws *wsi, Session *s)
+{
+	FoClient   *c = fanout_client_add(fanout, wsi);
+
+	memset(s, 0, sizeof(*s));
+	if (c == NULL)
+		return;					/* closed in the next callback */
+	s->client = c;
+	c->connected_at = GetCurrentTimestamp();
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (nfree_slots == 0 || fanout_client_count(fanout) > max_clients)
+	{
+		close_with(s, CP_ERR_SERVER_FULL,
+				   "too many clients (pgsync.max_clients)",
+				   WS_CLOSE_TRY_AGAIN_LATER);
+		return;
+	}
+	c->stat_slot = free_slots[--nfree_slots];
+	s->fd_acquired = AcquireExternalFD();
+	if (!s->fd_acquired)
+		close_with(s, CP_ERR_SERVER_FULL,
+				   "out of file descriptors (max_files_per_process)",
+				   WS_CLOSE_TRY_AGAIN_LATER);
+}
+
+static void
+on_closed(Session *s)
+{
+	if (s->client == NULL)
+		return;
+	drop_pending_of(s->client);
+	if (s->client->stat_slot >= 0)
+	{
+		int			slot = s->client->stat_slot;
+
+		free_slots[nfree_slots++] = slot;
+		if (!slot_released[slot])
+		{
+			slot_released[slot] = true;
+			released_slots[nreleased++] = slot;
+		}
+	}
+	fanout_client_remove(fanout, s->client);
+	s->client = NULL;
+	if (s->fd_acquired)
+		ReleaseExternalFD();
+	s->fd_acquired = false;
+	free(s->rx);
+	s->rx = NULL;
+}
+
+static void
+on_receive(struct lws *wsi, Session *s, const char *in, size_t len)
+{
+	bool		first = lws_is_first_fragment(wsi);
+	bool		final = lws_is_final_fragment(wsi);
+
+	if (s->client == NULL || s->client->closing)
+		return;
+	if (first)
+	{
+		s->rx_len = 0;
+		s->rx_discard = false;
+	}
+	if (lws_frame_is_binary(wsi))
+	{
+		close_with(s, CP_ERR_BINARY, "binary frames are not supported",
+				   LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE);
+		return;
+	}
+	if (s->rx_len + len > max_message)
+	{
+		close_with(s, CP_ERR_TOO_LARGE,
+				   "message larger than pgsync.max_message_bytes",
+				   LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+		return;
+	}
+	if (s->rx_len + len > s->rx_cap)
+	{
+		size_t		cap = Max(s->rx_len + len, 1024);
+		char	   *n = realloc(s->rx, cap);
+
+		if (n == NULL)
+		{
+			close_with(s, CP_ERR_INTERNAL, "out of memory",
+					   LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+			return;
+		}
+		s->rx = n;
+		s->rx_cap = cap;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += len;
+	if (final && lws_remaining_packet_payload(wsi) == 0)
+	{
+		handle_request(s, s->rx, s->rx_len);
+		s->rx_len = 0;
+		if (s->rx_cap > 16 * 1024)
+		{
+			free(s->rx);
+			s->rx = NULL;
+			s->rx_cap = 0;
+		}
+	}
+}
+
+/* Write queued messages; returns -1 to close the connection. */
+static int
+on_writable(struct lws *wsi, Session *s)
+{
+	int			nmsgs = 0;
+	size_t		nbytes = 0;
+
+	if (s->client == NULL)
+		return -1;
+	for (;;)
+	{
+		FoMsg	   *m;
+		size_t		off,
+					chunk;
+		unsigned char *p;
+		unsigned char saved[LWS_PRE];
+		int			flags,
+					n;
+
+		if (!fanout_peek(s->client, &m, &off))
+		{
+			if (s->client->closing)
+			{
+				int			code = s->close_code ? s->close_code : WS_CLOSE_SLOW_CONSUMER;
+
+				lws_close_reason(wsi, (enum lws_close_status) code, NULL, 0);
+				return -1;
+			}
+			return 0;
+		}
+		if (nmsgs >= WS_MAX_MSGS_PER_WRITABLE || nbytes >= WS_CHUNK ||
+			(nmsgs > 0 && lws_send_pipe_choked(wsi)))
+			break;
+		chunk = Min((size_t) m->len - off, (size_t) WS_CHUNK);
+		flags = lws_write_ws_flags(LWS_WRITE_TEXT, off == 0,
+								   off + chunk == m->len);
+		p = m->payload + off;
+		/* borrow the bytes before a later chunk as headroom (see above) */
+		memcpy(saved, p - LWS_PRE, LWS_PRE);
+		n = lws_write(wsi, p, chunk, (enum lws_write_protocol) flags);
+		if (off > 0)
+			memcpy(p - LWS_PRE, saved, LWS_PRE);
+		if (n < (int) chunk)
+			return -1;
+		fanout_advance(fanout, s->client, chunk);
+		nmsgs++;
+		nbytes += chunk;
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int
+pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+				   void *user, void *in, size_t len)
+{
+	Session    *s = (Session *) user;
+
+	switch (reason)
+	{
+		case LWS_CALLBACK_ESTABLISHED:
+			on_established(wsi, s);
+			if (s->client == NULL)
+				return -1;
+			return 0;
+		case LWS_CALLBACK_RECEIVE:
+			on_receive(wsi, s, (const char *) in, len);
+			return 0;
+		case LWS_CALLBACK_SERVER_WRITEABLE:
+			return on_writable(wsi, s);
+		case LWS_CALLBACK_CLOSED:
+			on_closed(s);
+			return 0;
+		default:
+			break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+bool
+ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
+				int maxc, const char **errmsg)
+{
+	struct lws_context_creation_info info;
+	void	   *foreign_loops[1];
+	int			i;
+
+	fanout = fo;
+	max_clients = maxc;
+	free_slots = malloc(sizeof(int) * maxc);
+	released_slots = malloc(sizeof(int) * maxc);
+	slot_released = calloc(maxc, sizeof(bool));
+	if (free_slots == NULL || released_slots == NULL || slot_released == NULL)
+	{
+		*errmsg = "out of memory";
+		return false;
+	}
+	for (i = 0; i < maxc; i++)
+		free_slots[i] = maxc - 1 - i;
+	nfree_slots = maxc;
+	nreleased = 0;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+	memset(&info, 0, sizeof(info));
+	foreign_loops[0] = loop;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = foreign_loops;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.retry_and_idle_policy = &keepalive;
+	info.fd_limit_per_thread = (unsigned int) maxc + 64;
+	context = lws_create_context(&info);
+	if (context == NULL)
+	{
+		*errmsg = "lws_create_context failed";
+		return false;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	if (iface != NULL && strcmp(iface, "*") != 0 && strcmp(iface, "0.0.0.0") != 0)
+		info.iface = iface;
+	info.protocols = protocols;
+	info.retry_and_idle_policy = &keepalive;
+	info.vhost_name = "pgsync";
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	vhost = lws_create_vhost(context, &info);
+	if (vhost == NULL)
+	{
+		*errmsg = "could not listen (address in use or invalid pgsync.listen_address?)";
+		lws_context_destroy(context);
+		context = NULL;
+		return false;
+	}
+	fanout_set_want_write(fo, want_write_cb, NULL);
+	return true;
+}
+
+void
+ws_server_set_max_message(size_t bytes)
+{
+	max_message = bytes;
+}
+
+void
+ws_server_stop(const char *code, const char *message)
+{
+	FoClient   *c;
+
+	if (context == NULL)
+		return;
+	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
+	{
+		Session    *s = c->user ? lws_wsi_user((struct lws *) c->user) : NULL;
+
+		if (s != NULL && !c->closing)
+			s->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+		fanout_close_with_error(fanout, c, code, message);
+	}
+}
+
+/*
+ * Second half of the shutdown, once the loop has had a chance to flush.
+ * With a foreign libuv loop, lws_context_destroy() starts closing its
+ * handles, the loop must run for the close callbacks, and a second call
+ * finishes the job.
+ */
+void
+ws_server_destroy(uv_loop_t *loop)
+{
+	if (context == NULL)
+		return;
+	lws_context_destroy(context);
+	for (int i = 0; i < 10; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+	lws_context_destroy(context);
+	context = NULL;
+	vhost = NULL;
+}
+
+WsPending *
+ws_server_take_pending(void)
+{
+	WsPending  *p = pending_head;
+
+	pending_head = NULL;
+	pending_tail = &pending_head;
+	return p;
+}
+
+void
+ws_pending_free(WsPending *p)
+{
+	client_request_free(&p->req);
+	free(p);
+}
+
+int
+ws_server_take_released_slot(void)
+{
+	int			slot;
+
+	if (nreleased == 0)
+		return -1;
+	slot = released_slots[--nreleased];
+	slot_released[slot] = false;
+	return slot;
+}

@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ *
+ * ws_server.h
+ *	  The WebSocket server: libwebsockets on the worker's libuv loop.
+ *
+ * It owns the lws context, one session per connection bound to a FoClient
+ * of the fan-out, the receive path (frame assembly, size and type checks,
+ * request parsing) and the send path (queue -> lws_write).  Subscribe
+ * requests need a catalog lookup (unknown_table), which must not happen
+ * inside an lws callback: they are parked in a pending list that the
+ * worker's main loop drains with ws_server_take_pending().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WS_SERVER_H
+#define PGSYNC_WS_SERVER_H
+
+#include <uv.h>
+
+#include "client_protocol.h"
+#include "fanout.h"
+
+typedef struct WsPending
+{
+	struct WsPending *next;
+	FoClient   *client;
+	ClientRequest req;
+} WsPending;
+
+/* Start listening; false with *errmsg (static or palloc'd) on failure. */
+extern bool ws_server_start(uv_loop_t *loop, const char *iface, int port,
+							Fanout *fo, int max_clients, const char **errmsg);
+
+/* Close every client (with an error message) and free the context. */
+extern void ws_server_stop(const char *code, const char *message);
+
+/* Free the lws context, after a few loop runs following ws_server_stop. */
+extern void ws_server_destroy(uv_loop_t *loop);
+
+/* Reloadable limits. */
+extern void ws_server_set_max_message(size_t bytes);
+
+/* Take the list of parked subscribe requests (caller frees with
+ * ws_pending_free). */
+extern WsPending *ws_server_take_pending(void);
+extern void ws_pending_free(WsPending *p);
+
+/* Reply to a parked request: ok (sub != NULL) or error. */
+extern void ws_server_reply(FoClient *c, const char *id_json,
+							const char *subscription, const char *code,
+							const char *message);
+
+/* Shared status slots of clients freed since the last call (-1 ends). */
+extern int	ws_server_take_released_slot(void);
+
+#endif							/* PGSYNC_WS_SERVER_H */

@@ -1,0 +1,181 @@
+"""test/lib/cluster.py: a throwaway PostgreSQL cluster for Python tests.
+
+Mirrors test/lib/cluster.sh.  Cluster(extra_conf).start() runs initdb (as
+the "postgres" OS user when root), listens on a unix socket in a temp dir
+only, preloads pgsync with the WebSocket worker on a random free TCP port,
+and loads pgsync.so from this source tree first (dynamic_library_path), so
+the test exercises the build under test even if another build is installed.
+
+Also: a tiny check counter (Checks) that prints "N passed, N failed".
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import psycopg2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pg_bindir():
+    return subprocess.check_output(
+        [os.environ.get("PG_CONFIG", "pg_config"), "--bindir"], text=True).strip()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def as_owner(cmd):
+    if os.getuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + cmd
+    return cmd
+
+
+class Cluster:
+    def __init__(self, extra_conf=()):
+        self.extra_conf = list(extra_conf)
+        self.bindir = pg_bindir()
+        self.tmp = None
+        self.port = None        # PostgreSQL port (socket only)
+        self.ws_port = None     # pgsync.port
+
+    def has_plugin_allowlist(self):
+        out = subprocess.run([os.path.join(self.bindir, "postgres"), "--describe-config"],
+                             capture_output=True, text=True).stdout
+        return any(l.startswith("output_plugin_libraries") for l in out.splitlines())
+
+    def start(self):
+        self.tmp = tempfile.mkdtemp(prefix="pgsync-test.")
+        os.chmod(self.tmp, 0o755)
+        if os.getuid() == 0:
+            shutil.chown(self.tmp, "postgres", "postgres")
+        self.port = free_port()
+        self.ws_port = free_port()
+        data = os.path.join(self.tmp, "data")
+        r = subprocess.run(as_owner([os.path.join(self.bindir, "initdb"), "-D", data,
+                                     "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                                     "--locale=C.UTF-8"]),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("initdb failed: " + r.stdout + r.stderr)
+        conf = [
+            "listen_addresses = ''",
+            "port = %d" % self.port,
+            "unix_socket_directories = '%s'" % self.tmp,
+            "wal_level = logical",
+            "max_replication_slots = 20",
+            "max_wal_senders = 20",
+            "fsync = off",
+            "log_min_messages = warning",
+            "shared_preload_libraries = 'pgsync'",
+            "pgsync.port = %d" % self.ws_port,
+            "pgsync.heartbeat_interval = '1s'",
+        ]
+        if os.path.exists(os.path.join(ROOT, "pgsync.so")) and not os.environ.get("PGSYNC_USE_INSTALLED"):
+            conf.append("dynamic_library_path = '%s:$libdir'" % ROOT)
+        if self.has_plugin_allowlist():
+            conf.append("output_plugin_libraries = 'pgsync, pgoutput, test_decoding, wal2json'")
+        conf += self.extra_conf
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            f.write("\n".join(conf) + "\n")
+        self.pg_ctl("start", "-c", "-w", "-t", "60", "-l", self.log_path())
+        return self
+
+    def log_path(self):
+        return os.path.join(self.tmp, "server.log")
+
+    def log(self):
+        try:
+            with open(self.log_path()) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def pg_ctl(self, *args):
+        r = subprocess.run(as_owner([os.path.join(self.bindir, "pg_ctl"), "-D",
+                                     os.path.join(self.tmp, "data")] + list(args)),
+                           capture_output=True, text=True)
+        if r.returncode != 0 and args[0] != "stop":
+            raise RuntimeError("pg_ctl %s failed: %s%s\n%s" % (args[0], r.stdout, r.stderr, self.log()))
+        return r
+
+    def reload(self):
+        self.pg_ctl("reload")
+
+    def connect(self, dbname="postgres"):
+        c = psycopg2.connect(host=self.tmp, port=self.port, user="postgres", dbname=dbname)
+        c.autocommit = True
+        return c
+
+    def sql(self, query, args=None):
+        with self.connect() as c:
+            with c.cursor() as cur:
+                cur.execute(query, args)
+                try:
+                    return cur.fetchall()
+                except psycopg2.ProgrammingError:
+                    return None
+
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/" % self.ws_port
+
+    def worker_pid(self):
+        r = self.sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgsync worker'")
+        return r[0][0] if r else None
+
+    def wait_worker_ready(self, timeout=30):
+        """Wait until the worker listens and streams (slot created)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                r = self.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgsync' AND active")
+                if r:
+                    s = socket.create_connection(("127.0.0.1", self.ws_port), timeout=1)
+                    s.close()
+                    return True
+            except (OSError, psycopg2.Error):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("pgsync worker not ready after %ds\n%s" % (timeout, self.log()[-3000:]))
+
+    def stop(self):
+        if self.tmp is None:
+            return
+        self.pg_ctl("stop", "-m", "fast", "-w")
+        if os.environ.get("PGSYNC_KEEP_TMP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = None
+
+
+class Checks:
+    """Sub-check counter: check(name, cond, detail)."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name)
+        else:
+            self.failed += 1
+            print("not ok - %s %s" % (name, detail))
+        sys.stdout.flush()
+        return cond
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 0 if self.failed == 0 else 1
