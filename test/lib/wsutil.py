@@ -1,0 +1,150 @@
+"""test/lib/wsutil.py: helpers for WebSocket tests of the pgsync worker."""
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+
+import websockets
+
+
+async def connect(cluster, **kw):
+    return await websockets.connect(cluster.ws_url(), subprotocols=["pgsync.v1"],
+                                    max_size=64 * 1024 * 1024, **kw)
+
+
+async def request(ws, msg, timeout=5):
+    """Send a request and return its reply (skipping heartbeats)."""
+    await ws.send(json.dumps(msg) if not isinstance(msg, (str, bytes)) else msg)
+    while True:
+        m = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if isinstance(m, dict) and m.get("type") == "heartbeat":
+            continue
+        return m
+
+
+async def subscribe(ws, tables, rid="sub", **extra):
+    req = {"type": "subscribe", "id": rid, "tables": tables}
+    req.update(extra)
+    return await request(ws, req)
+
+
+async def collect(ws, until, timeout=10):
+    """Receive stream messages (arrays; heartbeats skipped) until
+    until(list_so_far) is true.  Raises on timeout."""
+    got = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not until(got):
+        left = deadline - loop.time()
+        if left <= 0:
+            raise TimeoutError("collect timed out; got %r" % got[-10:])
+        m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if isinstance(m, dict) and m.get("type") == "heartbeat":
+            continue
+        got.append(m)
+    return got
+
+
+async def quiet(ws, secs=0.5):
+    """Messages other than heartbeats received within secs."""
+    got = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + secs
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            return got
+        try:
+            m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except asyncio.TimeoutError:
+            return got
+        if isinstance(m, dict) and m.get("type") == "heartbeat":
+            continue
+        got.append(m)
+
+
+def commits(msgs):
+    return sum(1 for m in msgs if isinstance(m, list) and m[0] == "C")
+
+
+def ops(msgs):
+    return [m[0] for m in msgs if isinstance(m, list)]
+
+
+class RawClient:
+    """A blocking WebSocket client on a plain socket with a tiny receive
+    buffer: it can stop reading to play a slow consumer."""
+
+    def __init__(self, port, rcvbuf=4096):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: pgsync.v1\r\n\r\n"
+                        % key).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.s.recv(4096)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError("handshake failed: %r" % head)
+
+    def send_text(self, text, opcode=1):
+        data = text.encode() if isinstance(text, str) else text
+        mask = os.urandom(4)
+        n = len(data)
+        if n < 126:
+            hdr = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            hdr = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            hdr = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.s.sendall(hdr + mask + masked)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(1 << 20)
+            if not d:
+                raise EOFError("connection closed")
+            self.buf += d
+
+    def recv_frame(self):
+        """(opcode, fin, payload) of the next frame."""
+        self._need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        n = b1 & 0x7F
+        off = 2
+        if n == 126:
+            self._need(4)
+            n = struct.unpack("!H", self.buf[2:4])[0]
+            off = 4
+        elif n == 127:
+            self._need(10)
+            n = struct.unpack("!Q", self.buf[2:10])[0]
+            off = 10
+        self._need(off + n)
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return b0 & 0x0F, bool(b0 & 0x80), payload
+
+    def recv_message(self):
+        """Next complete text message (str), or ('close', code) tuple."""
+        parts = []
+        while True:
+            op, fin, payload = self.recv_frame()
+            if op == 8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                return ("close", code)
+            if op in (9, 10):
+                continue
+            parts.append(payload)
+            if fin:
+                return b"".join(parts).decode()
+
+    def close(self):
+        self.s.close()
