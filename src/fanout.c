@@ -69,6 +69,8 @@ struct Fanout
 	int			ntxn;
 	int			txn_cap;
 
+	bool		pressure;
+
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;
 	uint64_t	msgs_published;
@@ -355,9 +357,44 @@ enqueue(Fanout *fo, FoClient *c, FoMsg *m)
 		cull(fo, c, CP_ERR_INTERNAL, "out of memory");
 		return false;
 	}
+	if (!c->pressure_exempt && c->queued_bytes > fo->queue_limit / 2)
+		fo->pressure = true;
 	if (was_empty)
 		want_write(fo, c);
 	return true;
+}
+
+bool
+fanout_pressure(Fanout *fo)
+{
+	return fo->pressure;
+}
+
+bool
+fanout_recheck_pressure(Fanout *fo)
+{
+	FoClient   *c;
+
+	fo->pressure = false;
+	for (c = fo->clients; c != NULL; c = c->next)
+		if (!c->closing && !c->pressure_exempt &&
+			c->queued_bytes > fo->queue_limit / 2)
+		{
+			fo->pressure = true;
+			break;
+		}
+	return fo->pressure;
+}
+
+void
+fanout_exempt_pressured(Fanout *fo)
+{
+	FoClient   *c;
+
+	for (c = fo->clients; c != NULL; c = c->next)
+		if (c->queued_bytes > fo->queue_limit / 2)
+			c->pressure_exempt = true;
+	fo->pressure = false;
 }
 
 bool
@@ -431,6 +468,8 @@ fanout_advance(Fanout *fo, FoClient *c, size_t n)
 		return;
 	c->sent_off = 0;
 	ring_pop(c);
+	if (c->pressure_exempt && c->queued_bytes < fo->queue_limit / 4)
+		c->pressure_exempt = false;
 	c->msgs_sent++;
 	fo->msgs_sent++;
 	if (m->op == 'C')

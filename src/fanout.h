@@ -82,6 +82,7 @@ typedef struct FoClient
 	bool		in_txn;			/* got the current transaction's begin */
 	bool		closing;		/* close once the queue is flushed */
 	bool		culled;
+	bool		pressure_exempt;	/* had its grace period; not waited for */
 
 	FoRelSent  *relsent;
 	int			nrelsent;
@@ -152,6 +153,19 @@ extern void fanout_heartbeat(Fanout *fo, uint64_t lsn);
  */
 extern bool fanout_peek(FoClient *c, FoMsg **msg, size_t *off);
 extern void fanout_advance(Fanout *fo, FoClient *c, size_t n);
+
+/*
+ * Back-pressure.  A client whose queue passes half the limit raises the
+ * pressure flag; the decoder then pauses (servicing the network) until the
+ * queues drain or a grace period ends, so a fast client is not culled just
+ * because a large transaction is decoded faster than a socket drains.
+ * fanout_recheck_pressure() rescans (O(clients), only while pressured);
+ * fanout_exempt_pressured() ends the grace of the clients still behind:
+ * they are no longer waited for and are culled if they overflow.
+ */
+extern bool fanout_pressure(Fanout *fo);
+extern bool fanout_recheck_pressure(Fanout *fo);
+extern void fanout_exempt_pressured(Fanout *fo);
 
 /* Totals since start. */
 extern uint64_t fanout_msgs_sent(Fanout *fo);

@@ -66,6 +66,7 @@ PGDLLEXPORT void pgsync_worker_main(Datum arg);
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
+#define PRESSURE_GRACE_MS		2000	/* longest pause for a lagging client */
 
 static uv_loop_t loop;
 static Fanout *fanout = NULL;
@@ -192,10 +193,42 @@ ensure_slot(void)
 						 pgsync_slot_name)));
 }
 
+/*
+ * Some client queue passed half its limit while decoding: pause decoding
+ * and run the network until the queues drain, for at most
+ * PRESSURE_GRACE_MS.  Clients still behind then lose their grace and are
+ * culled if they overflow; a stalled client thus delays the others once,
+ * by at most the grace period.
+ */
+static void
+wait_for_drain(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (!fanout_recheck_pressure(fanout))
+			return;
+		if (ShutdownRequestPending ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   PRESSURE_GRACE_MS))
+		{
+			fanout_exempt_pressured(fanout);
+			return;
+		}
+		(void) WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT |
+								 WL_EXIT_ON_PM_DEATH, uv_backend_fd(&loop),
+								 5, PG_WAIT_EXTENSION);
+	}
+}
+
 static void
 sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 {
 	fanout_publish(fanout, data, len, lsn);
+	if (fanout_pressure(fanout))
+		wait_for_drain();
 }
 
 static void
