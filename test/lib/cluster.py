@@ -118,13 +118,17 @@ class Cluster:
         return c
 
     def sql(self, query, args=None):
-        with self.connect() as c:
+        # not "with conn": psycopg2 >= 2.9 opens a transaction even in autocommit
+        c = self.connect()
+        try:
             with c.cursor() as cur:
                 cur.execute(query, args)
                 try:
                     return cur.fetchall()
                 except psycopg2.ProgrammingError:
                     return None
+        finally:
+            c.close()
 
     def ws_url(self):
         return "ws://127.0.0.1:%d/" % self.ws_port

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Integration test: the worker under signals.
+
+SIGHUP reloads pgsync.heartbeat_interval; SIGTERM (pg_terminate_backend)
+makes the worker tell clients it is stopping and exit, and the postmaster
+starts it again; kill -9 of the worker makes the postmaster restart the
+whole cluster, after which the worker is back and serving, resuming from
+its slot.
+"""
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cluster import Cluster, Checks  # noqa: E402
+import websockets  # noqa: E402
+import wsutil  # noqa: E402
+from wsutil import collect, commits, ops, subscribe  # noqa: E402
+
+T = Checks()
+
+
+async def heartbeat_gap(ws, n=3, timeout=5):
+    """Mean gap between the next n heartbeats."""
+    times = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(times) < n and loop.time() < deadline:
+        m = json.loads(await asyncio.wait_for(ws.recv(), deadline - loop.time()))
+        if isinstance(m, dict) and m.get("type") == "heartbeat":
+            times.append(loop.time())
+    if len(times) < n:
+        return None
+    return (times[-1] - times[0]) / (n - 1)
+
+
+def wait_new_worker(c, old_pid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            pid = c.worker_pid()
+            if pid and pid != old_pid:
+                c.wait_worker_ready(timeout)
+                return pid
+        except Exception:
+            pass
+        time.sleep(0.2)
+    return None
+
+
+async def serving(c, rowid):
+    ws = await wsutil.connect(c)
+    r = await subscribe(ws, ["public.t"])
+    c.sql("INSERT INTO t VALUES (%d)" % rowid)
+    g = await collect(ws, lambda g: commits(g) >= 1)
+    await ws.close()
+    return r.get("type") == "ok" and any(m[0] == "I" and m[3] == [rowid] for m in g)
+
+
+async def main(c):
+    c.sql("CREATE TABLE t(id int PRIMARY KEY)")
+
+    # SIGHUP: heartbeat interval 1s -> 200ms
+    ws = await wsutil.connect(c)
+    m = json.loads(await asyncio.wait_for(ws.recv(), 3))
+    T.check("heartbeat message", m.get("type") == "heartbeat" and "/" in m.get("lsn", ""), m)
+    gap = await heartbeat_gap(ws, 2)
+    T.check("heartbeat every ~1 s (%.2f)" % (gap or -1), gap and 0.7 < gap < 1.5)
+    c.sql("ALTER SYSTEM SET pgsync.heartbeat_interval = '200ms'")
+    c.sql("SELECT pg_reload_conf()")
+    await wsutil.quiet(ws, 1.2)     # drain heartbeats buffered meanwhile
+    gap = await heartbeat_gap(ws, 4)
+    T.check("after SIGHUP heartbeat every ~200 ms (%.2f)" % (gap or -1), gap and gap < 0.5)
+    pid = c.worker_pid()
+    T.check("SIGHUP did not restart the worker", pid is not None)
+
+    # SIGTERM: clients told, worker restarted by the postmaster
+    r = await subscribe(ws, ["public.t"])
+    c.sql("SELECT pg_terminate_backend(%d)" % pid)
+    err, closed = None, False
+    try:
+        while True:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if isinstance(m, dict) and m.get("type") == "error":
+                err = m
+    except websockets.ConnectionClosed:
+        closed = True
+    except asyncio.TimeoutError:
+        pass
+    T.check("SIGTERM: client gets shutting_down", err and err.get("code") == "shutting_down", err)
+    T.check("SIGTERM: client connection closed", closed)
+    new = wait_new_worker(c, pid)
+    T.check("SIGTERM: worker restarted by the postmaster (pid %s -> %s)" % (pid, new), new)
+    T.check("SIGTERM: serving again", await serving(c, 1))
+
+    # changes committed while no worker runs are not lost: resumed from the slot
+    pid = c.worker_pid()
+    ws = await wsutil.connect(c)
+    await subscribe(ws, ["public.t"])
+    os.kill(pid, signal.SIGKILL)
+    try:
+        await asyncio.wait_for(ws.recv(), 5)
+    except (websockets.ConnectionClosed, asyncio.TimeoutError):
+        pass
+    new = wait_new_worker(c, pid, timeout=60)
+    T.check("kill -9: worker back after the crash restart (pid %s -> %s)" % (pid, new), new)
+    T.check("kill -9: serving again", await serving(c, 2))
+    st = c.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgsync'")[0][0]
+    T.check("kill -9: slot reused, not recreated", st == 1)
+    T.check("no unexpected crash besides the kill -9",
+            c.log().count("terminated by signal") == 1, c.log()[-2000:])
+
+
+def run():
+    c = Cluster().start()
+    try:
+        c.wait_worker_ready()
+        asyncio.run(main(c))
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        T.check("no exception", False, repr(e))
+        print(c.log()[-3000:])
+    finally:
+        c.stop()
+    return T.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(run())
