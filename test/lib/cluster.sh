@@ -54,9 +54,9 @@ cluster_start() {
 }
 
 cluster_stop() {
-	[ -n "$PGSYNC_TMP" ] || return 0
+	[ -n "${PGSYNC_TMP:-}" ] || return 0
 	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null 2>&1
-	if [ -n "$PGSYNC_KEEP_TMP" ]; then
+	if [ -n "${PGSYNC_KEEP_TMP:-}" ]; then
 		echo "kept $PGSYNC_TMP"
 	else
 		rm -rf "$PGSYNC_TMP"
