@@ -9,7 +9,6 @@ DATA = sql/pgsync--0.1.0.sql
 PGFILEDESC = "pgsync - real-time change streaming"
 
 REGRESS = init format xacts types identity toast truncate messages options ddl big_txn
-REGRESS_OPTS = --load-extension=pgsync
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare

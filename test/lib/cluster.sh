@@ -6,7 +6,7 @@
 # initdb/pg_ctl run as the "postgres" OS user; the cluster listens on its
 # unix socket only (listen_addresses=''), so it never clashes with another.
 
-PG_BINDIR=${PG_BINDIR:-$($PG_CONFIG --bindir 2>/dev/null || pg_config --bindir)}
+PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
 as_pg_owner() {
 	if [ "$(id -u)" = 0 ]; then
@@ -19,7 +19,7 @@ as_pg_owner() {
 # Does this server know output_plugin_libraries (15.19+)?
 server_has_plugin_allowlist() {
 	"$PG_BINDIR/postgres" --describe-config 2>/dev/null |
-		grep -q '^output_plugin_libraries'
+		grep '^output_plugin_libraries' >/dev/null
 }
 
 cluster_start() {
