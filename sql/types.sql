@@ -54,7 +54,8 @@ INSERT INTO jsons VALUES
   (2, '"just a string"', '"\u00e9\n"', ''),
   (3, '  [ ]  ', '[]', '\x00'),
   (4, '{"nul": "\u0000"}', 'null', NULL),
-  (5, '123', '-0.5', 'bytes with '' quote');
+  (5, '123', '-0.5', 'bytes with '' quote'),
+  (6, E'{\n\t"multi": "line"\r\n}', NULL, NULL);  -- no raw newline in output
 SELECT * FROM changes('regress', '{include-transaction,0}');
 
 CREATE TABLE times (

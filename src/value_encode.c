@@ -248,13 +248,11 @@ append_output_string(StringInfo out, const ValueEncoder *enc, Datum value)
 	pfree(s);
 }
 
+/* Embed JSON text (json, jsonb): see JSONENC_RAW. */
 static void
 append_json_text(StringInfo out, const char *s, size_t len)
 {
-	if (text_mode.escape_flags == 0)
-		appendBinaryStringInfo(out, s, (int) len);
-	else
-		append_escaped_flags(out, s, len, text_mode.escape_flags | JSONENC_RAW);
+	append_escaped_flags(out, s, len, text_mode.escape_flags | JSONENC_RAW);
 }
 
 void
