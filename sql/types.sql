@@ -55,7 +55,16 @@ INSERT INTO jsons VALUES
   (3, '  [ ]  ', '[]', '\x00'),
   (4, '{"nul": "\u0000"}', 'null', NULL),
   (5, '123', '-0.5', 'bytes with '' quote'),
-  (6, E'{\n\t"multi": "line"\r\n}', NULL, NULL);  -- no raw newline in output
+  (6, E'{\n\t"multi": "line"\r\n}', NULL, NULL),  -- no raw newline in output
+  (7, NULL, E'{"": {}, "a\\"b": [[], {}, [null]], "k\\n": "v\\u0001", "n": 1.50, '
+            '"big": 123456789012345678901234567890, "neg": -1e-5, "t": true, '
+            '"deep": [[[[{"x": [1, [2, [3]]]}]]]], "u": "é😀"}', NULL);
+-- jsonb is written compactly from its binary form: same value
+SELECT bool_and((data::json->'new'->'jb')::jsonb IS NOT DISTINCT FROM
+                (SELECT coalesce(jb, 'null') FROM jsons
+                  WHERE id = (data::json->'new'->>'id')::int)) AS jsonb_roundtrip
+  FROM pg_logical_slot_peek_changes('regress', NULL, NULL, 'include-transaction', '0')
+ WHERE strpos(data, '\u0000') = 0;	-- json operators refuse \u0000
 SELECT * FROM changes('regress', '{include-transaction,0}');
 
 CREATE TABLE times (
