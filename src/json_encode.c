@@ -167,7 +167,7 @@ jsonenc_escape(char *dst, size_t dstcap,
 
 			if (cls == C_PLAIN ||
 				(cls == C_HIGH && high_plain) ||
-				(raw && cls != C_HIGH))
+				(raw && cls == C_QUOTE))
 				run++;
 			else
 				break;
@@ -200,7 +200,11 @@ jsonenc_escape(char *dst, size_t dstcap,
 		switch (byte_class[s[i]])
 		{
 			case C_CTRL:
-				o += write_control(dst + o, s[i]);
+				/* in JSON text a control character can only be whitespace */
+				if (raw)
+					dst[o++] = ' ';
+				else
+					o += write_control(dst + o, s[i]);
 				i++;
 				break;
 			case C_QUOTE:

@@ -27,9 +27,10 @@
  * invalid byte becomes U+FFFD.  Without this flag the input must already be
  * valid UTF-8 (as text in a UTF8 database always is).
  *
- * JSONENC_RAW: the input is JSON text already (a json/jsonb value): quotes,
- * backslashes and control characters are copied as they are; only the
- * non-ASCII handling above applies.
+ * JSONENC_RAW: the input is JSON text already (a json/jsonb value): quotes
+ * and backslashes are copied as they are, and control characters (which in
+ * valid JSON text can only be whitespace: tab, CR, LF) become spaces, so a
+ * message never holds a raw newline; the non-ASCII handling above applies.
  */
 #define JSONENC_ASCII_ONLY	0x01
 #define JSONENC_VALIDATE	0x02

@@ -178,7 +178,8 @@ static void
 mw_relation(MsgWriter *w, const DecoderOptions *opts, const RelationInfo *ri)
 {
 	if (w->compact)
-		appendStringInfo(w->out, ",%u", ri->relid);
+		appendBinaryStringInfo(w->out, ri->relid_fragment,
+							   ri->relid_fragment_len);
 	else
 	{
 		appendStringInfoChar(w->out, ',');

@@ -193,7 +193,8 @@ skipped_change(LogicalDecodingContext *ctx)
 /*
  * Compact format: send the relation message before the first change that
  * needs it, and again whenever it differs from the one last sent (after an
- * ALTER TABLE, say).
+ * ALTER TABLE, say).  It is only rebuilt and compared after the relation's
+ * cache entry was rebuilt, so the common case costs one flag test.
  */
 static void
 ensure_relation_sent(LogicalDecodingContext *ctx, RelationInfo *ri)
@@ -201,16 +202,14 @@ ensure_relation_sent(LogicalDecodingContext *ctx, RelationInfo *ri)
 	PluginState *state = ctx->output_plugin_private;
 	StringInfoData msg;
 
-	if (state->opts.format != PGSYNC_FORMAT_COMPACT)
+	if (state->opts.format != PGSYNC_FORMAT_COMPACT || ri->message_checked)
 		return;
 	initStringInfo(&msg);
 	encode_relation(&msg, ri);
 	if (!relation_info_already_sent(ri, msg.data, msg.len))
-	{
 		WRITE_MESSAGE(ctx, false,
 					  appendBinaryStringInfo(ctx->out, msg.data, msg.len));
-		relation_info_mark_sent(ri, msg.data, msg.len);
-	}
+	relation_info_mark_sent(ri, msg.data, msg.len);
 	pfree(msg.data);
 }
 

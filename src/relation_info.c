@@ -184,7 +184,10 @@ build_relation_info(RelationInfo *ri, Relation relation)
 		ri->ncols++;
 	}
 	build_fragments(ri);
+	ri->relid_fragment = psprintf(",%u", ri->relid);
+	ri->relid_fragment_len = strlen(ri->relid_fragment);
 	MemoryContextSwitchTo(old);
+	ri->message_checked = false;
 	ri->valid = true;
 }
 
@@ -221,6 +224,9 @@ relation_info_already_sent(const RelationInfo *ri, const char *msg, int len)
 void
 relation_info_mark_sent(RelationInfo *ri, const char *msg, int len)
 {
+	ri->message_checked = true;
+	if (relation_info_already_sent(ri, msg, len))
+		return;
 	if (ri->sent_message != NULL)
 		pfree(ri->sent_message);
 	ri->sent_message = MemoryContextAlloc(relation_cache_mcxt, len);

@@ -44,9 +44,12 @@ typedef struct RelationInfo
 	int		   *key_cols;		/* indexes into cols */
 	char	   *name_fragment;	/* "\"schema\":\"s\",\"table\":\"t\"" */
 	char	   *types_fragment; /* "\"types\":{...}" */
+	char	   *relid_fragment; /* ",16384" for compact changes */
+	int			relid_fragment_len;
 	MemoryContext mcxt;			/* owns everything above; reset on rebuild */
 
 	/* compact format: the relation message last sent in this session */
+	bool		message_checked;	/* compared with sent_message since build */
 	char	   *sent_message;
 	int			sent_message_len;
 } RelationInfo;

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -248,13 +249,90 @@ append_output_string(StringInfo out, const ValueEncoder *enc, Datum value)
 	pfree(s);
 }
 
+/*
+ * Write a jsonb value as compact JSON (no spaces after ':' and ','), walking
+ * its binary form directly: smaller than jsonb_out's text and no detour
+ * through an intermediate string.
+ */
+static void
+append_jsonb(StringInfo out, Datum value)
+{
+	Jsonb	   *jb = DatumGetJsonbP(value);
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	bool		need_comma = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				need_comma = false;
+				/* a top-level scalar is stored as a one-element raw array */
+				if (tok == WJB_BEGIN_ARRAY && v.val.array.rawScalar)
+					break;
+				appendStringInfoCharMacro(out, tok == WJB_BEGIN_OBJECT ? '{' : '[');
+				break;
+			case WJB_END_OBJECT:
+				appendStringInfoCharMacro(out, '}');
+				need_comma = true;
+				break;
+			case WJB_END_ARRAY:
+				if (!JB_ROOT_IS_SCALAR(jb))
+					appendStringInfoCharMacro(out, ']');
+				need_comma = true;
+				break;
+			case WJB_KEY:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				json_append_string(out, v.val.string.val, v.val.string.len);
+				appendStringInfoCharMacro(out, ':');
+				need_comma = false;
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				switch (v.type)
+				{
+					case jbvNull:
+						appendStringInfoString(out, "null");
+						break;
+					case jbvBool:
+						appendStringInfoString(out, v.val.boolean ? "true" : "false");
+						break;
+					case jbvString:
+						json_append_string(out, v.val.string.val, v.val.string.len);
+						break;
+					case jbvNumeric:
+						{
+							char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																				NumericGetDatum(v.val.numeric)));
+
+							appendStringInfoString(out, s);
+							pfree(s);
+						}
+						break;
+					default:
+						elog(ERROR, "pgsync: unexpected jsonb value type %d", (int) v.type);
+				}
+				need_comma = true;
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/* Embed JSON text (json): see JSONENC_RAW. */
 static void
 append_json_text(StringInfo out, const char *s, size_t len)
 {
-	if (text_mode.escape_flags == 0)
-		appendBinaryStringInfo(out, s, (int) len);
-	else
-		append_escaped_flags(out, s, len, text_mode.escape_flags | JSONENC_RAW);
+	append_escaped_flags(out, s, len, text_mode.escape_flags | JSONENC_RAW);
 }
 
 void
@@ -316,12 +394,7 @@ value_encode(StringInfo out, const ValueEncoder *enc, Datum value)
 			}
 			break;
 		case VK_JSONB:
-			{
-				char	   *s = OutputFunctionCall((FmgrInfo *) &enc->outfn, value);
-
-				append_json_text(out, s, strlen(s));
-				pfree(s);
-			}
+			append_jsonb(out, value);
 			break;
 		case VK_TIMESTAMPTZ:
 			json_append_timestamptz(out, DatumGetTimestampTz(value));

@@ -6,7 +6,7 @@
 # initdb/pg_ctl run as the "postgres" OS user; the cluster listens on its
 # unix socket only (listen_addresses=''), so it never clashes with another.
 
-PG_BINDIR=${PG_BINDIR:-$($PG_CONFIG --bindir 2>/dev/null || pg_config --bindir)}
+PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
 as_pg_owner() {
 	if [ "$(id -u)" = 0 ]; then
@@ -19,7 +19,7 @@ as_pg_owner() {
 # Does this server know output_plugin_libraries (15.19+)?
 server_has_plugin_allowlist() {
 	"$PG_BINDIR/postgres" --describe-config 2>/dev/null |
-		grep -q '^output_plugin_libraries'
+		grep '^output_plugin_libraries' >/dev/null
 }
 
 cluster_start() {
@@ -54,9 +54,9 @@ cluster_start() {
 }
 
 cluster_stop() {
-	[ -n "$PGSYNC_TMP" ] || return 0
+	[ -n "${PGSYNC_TMP:-}" ] || return 0
 	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null 2>&1
-	if [ -n "$PGSYNC_KEEP_TMP" ]; then
+	if [ -n "${PGSYNC_KEEP_TMP:-}" ]; then
 		echo "kept $PGSYNC_TMP"
 	else
 		rm -rf "$PGSYNC_TMP"
