@@ -20,7 +20,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Pure C unit tests (no server needed).
-UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern
+UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern \
+	test/unit/test_ws_pure
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined
 
 test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/json_encode.h test/unit/unit.h
@@ -28,6 +29,11 @@ test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/j
 
 test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c src/table_pattern.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c src/table_pattern.c
+
+WS_PURE_SRCS = src/json_mini.c src/client_protocol.c src/stream_msg.c \
+	src/fanout.c src/json_encode.c src/table_pattern.c
+test/unit/test_ws_pure: test/unit/test_ws_pure.c $(WS_PURE_SRCS) src/*.h
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(WS_PURE_SRCS)
 
 .PHONY: unit
 unit: $(UNIT_TESTS)

@@ -720,6 +720,33 @@ deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
 	enqueue(fo, c, m);
 }
 
+/*
+ * A truncate names every table of the statement; the client gets the
+ * relation messages of the ones its subscriptions cover only.
+ */
+static void
+deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
+				 uint32_t bit)
+{
+	FoRel	  **mine = malloc(sizeof(FoRel *) * nrels);
+	int			n = 0;
+
+	if (mine == NULL)
+	{
+		cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	for (int k = 0; k < nrels; k++)
+		for (int i = 0; i < c->nsubs; i++)
+			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]))
+			{
+				mine[n++] = rels[k];
+				break;
+			}
+	deliver(fo, c, m, mine, n);
+	free(mine);
+}
+
 static uint32_t
 op_bit(char op)
 {
@@ -767,7 +794,10 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 			if (!sub_filter_passes(s, m))
 				continue;
 			c->route_mark = fo->route_seq;
-			deliver(fo, c, m, rels, nrels);
+			if (nrels == 1)
+				deliver(fo, c, m, rels, 1);
+			else
+				deliver_truncate(fo, c, m, rels, nrels, bit);
 		}
 	}
 	fo_msg_unref(m);

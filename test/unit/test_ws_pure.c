@@ -1,0 +1,291 @@
+/*
+ * test_ws_pure.c: unit tests of the worker's pure modules: json_mini,
+ * client_protocol, stream_msg and fanout.  Built with ASan/UBSan by
+ * `make unit`; exits non-zero on the first failed check's count.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_protocol.h"
+#include "fanout.h"
+#include "json_mini.h"
+#include "stream_msg.h"
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond) \
+	do { checks++; if (!(cond)) { failures++; \
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+
+static void
+test_json_mini(void)
+{
+	const char *err;
+	JsonMini   *v;
+
+	v = json_mini_parse(" {\"a\":[1,2.5e3,\"x\\u00e9\\ud83d\\ude00\"],\"b\":null} ", 48, &err);
+	CHECK(v != NULL);
+	if (v)
+	{
+		const JsonMini *a = json_mini_get(v, "a");
+
+		CHECK(a && a->type == JM_ARRAY && a->count == 3);
+		CHECK(a->child->next->number == 2500);
+		CHECK(strcmp(a->child->next->next->str, "x\xc3\xa9\xf0\x9f\x98\x80") == 0);
+		CHECK(json_mini_get(v, "b")->type == JM_NULL);
+		json_mini_free(v);
+	}
+	CHECK(json_mini_parse("[1,]", 4, &err) == NULL);
+	CHECK(json_mini_parse("{\"a\" 1}", 7, &err) == NULL);
+	CHECK(json_mini_parse("\"\\ud800\"", 8, &err) == NULL);
+	CHECK(json_mini_parse("\"\xff\"", 3, &err) == NULL);
+	CHECK(json_mini_parse("01", 2, &err) == NULL);
+	CHECK(json_mini_parse("[] x", 4, &err) == NULL);
+	CHECK(json_mini_parse("", 0, &err) == NULL);
+	{
+		char		deep[200];
+
+		memset(deep, '[', 100);
+		memset(deep + 100, ']', 100);
+		CHECK(json_mini_parse(deep, 200, &err) == NULL);
+	}
+	v = json_mini_parse("\"abc\"", 5, &err);
+	CHECK(v && v->type == JM_STRING && v->str_len == 3);
+	json_mini_free(v);
+}
+
+static bool
+parse(const char *s, ClientRequest *req, const char **code)
+{
+	char		msg[256];
+
+	return client_request_parse(s, strlen(s), req, code, msg, sizeof(msg));
+}
+
+static void
+test_client_protocol(void)
+{
+	ClientRequest req;
+	const char *code;
+	char	   *text;
+	size_t		len;
+
+	CHECK(parse("{\"type\":\"subscribe\",\"id\":\"r1\",\"tables\":[\"public.orders\",\"app.*\"],"
+				"\"ops\":[\"insert\",\"update\"],\"filter\":{\"x\":1}}", &req, &code));
+	CHECK(req.type == CREQ_SUBSCRIBE && req.ntables == 2);
+	CHECK(strcmp(req.id_json, "\"r1\"") == 0);
+	CHECK(req.ops == (CP_OP_INSERT | CP_OP_UPDATE));
+	CHECK(strcmp(req.filter_json, "{\"x\":1}") == 0);
+	CHECK(table_pattern_match(&req.patterns[1], "app", "items"));
+	CHECK(!table_pattern_match(&req.patterns[0], "public", "items"));
+	client_request_free(&req);
+
+	CHECK(!parse("nope", &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
+	client_request_free(&req);
+	CHECK(!parse("[]", &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":\"x\",\"id\":5}", &req, &code) &&
+		  strcmp(code, CP_ERR_UNKNOWN_TYPE) == 0 && strcmp(req.id_json, "5") == 0);
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":\"subscribe\"}", &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0);
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"a,b\"]}", &req, &code) &&
+		  strcmp(code, CP_ERR_BAD_REQUEST) == 0);
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"ops\":[]}", &req, &code));
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"id\":{}}", &req, &code));
+	client_request_free(&req);
+	CHECK(parse("{\"type\":\"unsubscribe\",\"subscription\":\"s1\"}", &req, &code) &&
+		  req.id_json == NULL && strcmp(req.subscription, "s1") == 0);
+	client_request_free(&req);
+	CHECK(parse("{\"type\":\"ping\"}", &req, &code) && req.type == CREQ_PING);
+	client_request_free(&req);
+
+	text = cp_reply_error("\"r1\"", "bad_json", "quote \" and \n", "0/10", &len);
+	CHECK(strcmp(text, "{\"type\":\"error\",\"id\":\"r1\",\"code\":\"bad_json\","
+				 "\"message\":\"quote \\\" and \\n\",\"resume_lsn\":\"0/10\"}") == 0);
+	CHECK(len == strlen(text));
+	free(text);
+	text = cp_heartbeat(0x100000010ULL, &len);
+	CHECK(strcmp(text, "{\"type\":\"heartbeat\",\"lsn\":\"1/10\"}") == 0);
+	free(text);
+	{
+		PatternSlice s = {"my\\.t", 5};
+		char		out[16];
+
+		CHECK(pattern_slice_literal(s, out, sizeof(out)) && strcmp(out, "my.t") == 0);
+		s.ptr = "t*";
+		s.len = 2;
+		CHECK(!pattern_slice_literal(s, out, sizeof(out)));
+	}
+}
+
+static void
+test_stream_msg(void)
+{
+	StreamMsgInfo info;
+	const char *r = "[\"R\",16384,\"public\",\"t\\\"q\",[\"id\"],[\"integer\"],[0],\"default\"]";
+	const char *t = "[\"T\",\"0/1\",[1,2,3],false,false]";
+
+	CHECK(stream_msg_classify("[\"I\",42,\"0/1\",[1]]", 18, &info) &&
+		  info.op == 'I' && info.relid == 42);
+	CHECK(stream_msg_classify(r, strlen(r), &info) && info.relid == 16384 &&
+		  strcmp(info.table, "t\"q") == 0);
+	stream_msg_info_free(&info);
+	CHECK(stream_msg_classify(t, strlen(t), &info) && info.nrelids == 3 &&
+		  info.relids[2] == 3);
+	stream_msg_info_free(&info);
+	CHECK(stream_msg_classify("[\"B\",1]", 7, &info) && info.op == 'B');
+	CHECK(!stream_msg_classify("{\"op\":\"I\"}", 10, &info));
+	CHECK(!stream_msg_classify("[\"I\",x]", 7, &info));
+}
+
+/* ---- fanout ---- */
+
+static int	writes_wanted = 0;
+
+static void
+want_write(FoClient *c, void *arg)
+{
+	writes_wanted++;
+}
+
+static void
+pub(Fanout *fo, const char *s, uint64_t lsn)
+{
+	CHECK(fanout_publish(fo, s, strlen(s), lsn));
+}
+
+/* Drain a client's queue into a string of ops ("BRIC"), '!' for errors. */
+static void
+drain(Fanout *fo, FoClient *c, char *out)
+{
+	FoMsg	   *m;
+	size_t		off;
+	int			n = 0;
+
+	while (fanout_peek(c, &m, &off))
+	{
+		out[n++] = m->op ? m->op : (strstr((char *) m->payload, "\"error\"") ? '!' : '?');
+		fanout_advance(fo, c, m->len - off);
+	}
+	out[n] = '\0';
+}
+
+static void
+sub(Fanout *fo, FoClient *c, const char *json)
+{
+	ClientRequest req;
+	const char *code;
+
+	CHECK(parse(json, &req, &code));
+	CHECK(fanout_subscribe(fo, c, &req, &code) != NULL);
+	client_request_free(&req);
+}
+
+static void
+test_fanout(void)
+{
+	Fanout	   *fo = fanout_create(1000, want_write, NULL);
+	FoClient   *a = fanout_client_add(fo, NULL);
+	FoClient   *b = fanout_client_add(fo, NULL);
+	FoClient   *late;
+	char		got[256];
+	char		big[900];
+
+	sub(fo, a, "{\"type\":\"subscribe\",\"tables\":[\"public.t\"]}");
+	sub(fo, b, "{\"type\":\"subscribe\",\"tables\":[\"u\"],\"ops\":[\"delete\"]}");
+
+	pub(fo, "[\"B\",1,\"0/10\"]", 0x10);
+	pub(fo, "[\"R\",1,\"public\",\"t\",[\"id\"],[\"int\"],[0],\"d\"]", 0x10);
+	pub(fo, "[\"I\",1,\"0/10\",[1]]", 0x10);
+	pub(fo, "[\"R\",2,\"public\",\"u\",[\"id\"],[\"int\"],[0],\"d\"]", 0x10);
+	pub(fo, "[\"I\",2,\"0/10\",[1]]", 0x10);
+	pub(fo, "[\"D\",2,\"0/10\",[1]]", 0x10);
+	pub(fo, "[\"C\",1,\"0/10\",\"0/20\"]", 0x20);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	drain(fo, b, got);
+	CHECK(strcmp(got, "BRDC") == 0);
+	CHECK(b->last_lsn_sent == 0x20);
+
+	/* a transaction touching nothing of b: b gets nothing at all */
+	pub(fo, "[\"B\",2,\"0/30\"]", 0x30);
+	pub(fo, "[\"I\",1,\"0/30\",[2]]", 0x30);
+	/* a client subscribing mid-transaction starts with the next one */
+	late = fanout_client_add(fo, NULL);
+	sub(fo, late, "{\"type\":\"subscribe\",\"tables\":[\"*\"]}");
+	pub(fo, "[\"I\",1,\"0/30\",[3]]", 0x30);
+	pub(fo, "[\"C\",2,\"0/30\",\"0/40\"]", 0x40);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BIIC") == 0);
+	drain(fo, b, got);
+	CHECK(strcmp(got, "") == 0);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "") == 0);
+
+	/* truncate of both: relation messages for the late client first */
+	pub(fo, "[\"B\",3,\"0/50\"]", 0x50);
+	pub(fo, "[\"T\",\"0/50\",[1,2],false,false]", 0x50);
+	pub(fo, "[\"C\",3,\"0/50\",\"0/60\"]", 0x60);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "BRRTC") == 0);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BTC") == 0);
+
+	/* a changed relation message is sent again */
+	pub(fo, "[\"B\",4,\"0/70\"]", 0x70);
+	pub(fo, "[\"R\",1,\"public\",\"t\",[\"id\",\"v\"],[\"int\",\"text\"],[0],\"d\"]", 0x70);
+	pub(fo, "[\"I\",1,\"0/70\",[1,\"x\"]]", 0x70);
+	pub(fo, "[\"C\",4,\"0/70\",\"0/80\"]", 0x80);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+
+	/* queue limit: a never drains and is culled; late keeps going */
+	memset(big, 'x', sizeof(big));
+	snprintf(big, sizeof(big), "[\"I\",1,\"0/90\",[1,\"%0800d\"]]", 0);
+	pub(fo, "[\"B\",5,\"0/90\"]", 0x90);
+	pub(fo, big, 0x90);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "BI") == 0);
+	pub(fo, big, 0x90);
+	CHECK(a->closing && a->culled);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "I") == 0);
+	pub(fo, "[\"C\",5,\"0/90\",\"0/A0\"]", 0xA0);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "!") == 0);
+	drain(fo, late, got);
+	CHECK(strcmp(got, "C") == 0);
+
+	/* unsubscribe, then removal while a transaction is open */
+	CHECK(fanout_unsubscribe(fo, b, "s1"));
+	CHECK(!fanout_unsubscribe(fo, b, "s1"));
+	pub(fo, "[\"B\",6,\"0/B0\"]", 0xB0);
+	pub(fo, "[\"I\",1,\"0/B0\",[9]]", 0xB0);
+	fanout_client_remove(fo, late);
+	pub(fo, "[\"I\",1,\"0/B0\",[10]]", 0xB0);
+	pub(fo, "[\"C\",6,\"0/B0\",\"0/C0\"]", 0xC0);
+	fanout_heartbeat(fo, 0xC0);
+	drain(fo, b, got);
+	CHECK(strcmp(got, "?") == 0);
+	CHECK(fanout_client_count(fo) == 2);
+	CHECK(writes_wanted > 0);
+	fanout_destroy(fo);
+}
+
+int
+main(void)
+{
+	test_json_mini();
+	test_client_protocol();
+	test_stream_msg();
+	test_fanout();
+	printf("test_ws_pure: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
