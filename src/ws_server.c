@@ -221,11 +221,16 @@ on_established(struct lws *wsi, Session *s)
 		return;
 	}
 	c->stat_slot = free_slots[--nfree_slots];
-	s->fd_acquired = AcquireExternalFD();
-	if (!s->fd_acquired)
-		close_with(s, CP_ERR_SERVER_FULL,
-				   "out of file descriptors (max_files_per_process)",
-				   WS_CLOSE_TRY_AGAIN_LATER);
+
+	/*
+	 * Count the socket against PostgreSQL's fd budget, so that the VFD
+	 * cache gives way.  ReserveExternalFD, not AcquireExternalFD: the latter
+	 * caps external fds at a third of max_files_per_process (about 330 by
+	 * default), far below pgsync.max_clients; the real limit is the
+	 * process's RLIMIT_NOFILE, which accept() reports.
+	 */
+	ReserveExternalFD();
+	s->fd_acquired = true;
 }
 
 static void
