@@ -61,7 +61,7 @@
 
 PGDLLEXPORT void pgsync_worker_main(Datum arg);
 
-#define DECODE_BUDGET_MS		50	/* network serviced at least this often */
+#define DECODE_BUDGET_MS		20	/* network serviced at least this often */
 #define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed */
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200

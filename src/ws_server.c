@@ -33,8 +33,9 @@
 
 StaticAssertDecl(LWS_PRE <= FO_HEADROOM, "FO_HEADROOM must cover LWS_PRE");
 
-#define WS_CHUNK (32 * 1024)
-#define WS_MAX_MSGS_PER_WRITABLE 64
+#define WS_CHUNK (32 * 1024)		/* piece of a large message */
+#define WS_BATCH (64 * 1024)		/* coalesced small messages */
+#define WS_MAX_BYTES_PER_WRITABLE (1024 * 1024)	/* fairness between clients */
 #define WS_SUBPROTOCOL "pgsync.v1"
 #define WS_CLOSE_TRY_AGAIN_LATER 1013
 #define WS_CLOSE_SLOW_CONSUMER 4008
@@ -314,27 +315,102 @@ on_receive(struct lws *wsi, Session *s, const char *in, size_t len)
 	}
 }
 
-/* Write queued messages; returns -1 to close the connection. */
+/* Append one complete unmasked text frame holding msg to buf. */
+static size_t
+put_frame(unsigned char *buf, const FoMsg *m)
+{
+	size_t		h = 0;
+
+	buf[h++] = 0x81;			/* FIN + text */
+	if (m->len < 126)
+		buf[h++] = (unsigned char) m->len;
+	else if (m->len < 65536)
+	{
+		buf[h++] = 126;
+		buf[h++] = (unsigned char) (m->len >> 8);
+		buf[h++] = (unsigned char) m->len;
+	}
+	else
+	{
+		uint64		l = m->len;
+
+		buf[h++] = 127;
+		for (int i = 7; i >= 0; i--)
+			buf[h++] = (unsigned char) (l >> (8 * i));
+	}
+	memcpy(buf + h, m->payload, m->len);
+	return h + m->len;
+}
+
+/*
+ * Write one piece of a message too large for a batch: a text or
+ * continuation frame of at most WS_CHUNK bytes, framed by lws in the
+ * headroom before it (see the file header).  Returns false on error.
+ */
+static bool
+write_chunk(struct lws *wsi, Session *s, FoMsg *m, size_t off)
+{
+	size_t		chunk = Min((size_t) m->len - off, (size_t) WS_CHUNK);
+	int			flags = lws_write_ws_flags(LWS_WRITE_TEXT, off == 0,
+										   off + chunk == m->len);
+	unsigned char *p = m->payload + off;
+	unsigned char saved[LWS_PRE];
+	int			n;
+
+	memcpy(saved, p - LWS_PRE, LWS_PRE);
+	n = lws_write(wsi, p, chunk, (enum lws_write_protocol) flags);
+	memcpy(p - LWS_PRE, saved, LWS_PRE);
+	if (n < (int) chunk)
+		return false;
+	fanout_advance(fanout, s->client, chunk);
+	return true;
+}
+
+/*
+ * Write queued messages; returns -1 to close the connection.
+ *
+ * Small messages are coalesced: complete frames are packed into one batch
+ * buffer and sent with a single raw write (LWS_WRITE_RAW skips lws's
+ * framing on a ws connection), so a client behind by many small messages
+ * costs one send() per batch instead of one per message.  Frames are
+ * always complete, so lws's own control frames (pong, close) can only
+ * come between them.  Large messages go through lws framing in pieces.
+ */
 static int
 on_writable(struct lws *wsi, Session *s)
 {
-	int			nmsgs = 0;
-	size_t		nbytes = 0;
+	static unsigned char batch[LWS_PRE + WS_BATCH];
+	size_t		total = 0;
 
 	if (s->client == NULL)
 		return -1;
-	for (;;)
+	while (total < WS_MAX_BYTES_PER_WRITABLE)
 	{
+		size_t		used = 0;
 		FoMsg	   *m;
-		size_t		off,
-					chunk;
-		unsigned char *p;
-		unsigned char saved[LWS_PRE];
-		int			flags,
-					n;
+		size_t		off;
 
-		if (!fanout_peek(s->client, &m, &off))
+		while (fanout_peek(s->client, &m, &off) && off == 0 &&
+			   (size_t) m->len + 10 <= WS_BATCH - used)
 		{
+			used += put_frame(batch + LWS_PRE + used, m);
+			fanout_advance(fanout, s->client, m->len);
+		}
+		if (used > 0)
+		{
+			if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
+				return -1;
+			total += used;
+		}
+		else if (fanout_peek(s->client, &m, &off))
+		{
+			if (!write_chunk(wsi, s, m, off))
+				return -1;
+			total += WS_CHUNK;
+		}
+		else
+		{
+			/* queue empty */
 			if (s->client->closing)
 			{
 				int			code = s->close_code ? s->close_code : WS_CLOSE_SLOW_CONSUMER;
@@ -344,23 +420,8 @@ on_writable(struct lws *wsi, Session *s)
 			}
 			return 0;
 		}
-		if (nmsgs >= WS_MAX_MSGS_PER_WRITABLE || nbytes >= WS_CHUNK ||
-			(nmsgs > 0 && lws_send_pipe_choked(wsi)))
+		if (lws_send_pipe_choked(wsi))
 			break;
-		chunk = Min((size_t) m->len - off, (size_t) WS_CHUNK);
-		flags = lws_write_ws_flags(LWS_WRITE_TEXT, off == 0,
-								   off + chunk == m->len);
-		p = m->payload + off;
-		/* borrow the bytes before a later chunk as headroom (see above) */
-		memcpy(saved, p - LWS_PRE, LWS_PRE);
-		n = lws_write(wsi, p, chunk, (enum lws_write_protocol) flags);
-		if (off > 0)
-			memcpy(p - LWS_PRE, saved, LWS_PRE);
-		if (n < (int) chunk)
-			return -1;
-		fanout_advance(fanout, s->client, chunk);
-		nmsgs++;
-		nbytes += chunk;
 	}
 	lws_callback_on_writable(wsi);
 	return 0;

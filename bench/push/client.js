@@ -1,0 +1,89 @@
+// bench/push/client.js: WebSocket load client for bench/push.
+//
+//   node client.js URL NCLIENTS MODE
+//
+// Opens NCLIENTS connections (subprotocol pgsync.v1), subscribes each to
+// public.lat, prints "ready" once all are subscribed, then counts what
+// arrives.  MODE "latency": for every insert, latency = arrival time minus
+// the row's clock_timestamp() (column 2).  MODE "count": only counts
+// messages.  On SIGUSR2 or stdin end it prints one JSON line of results
+// and exits.
+'use strict';
+const WebSocket = require('ws');
+
+const [url, nArg, mode] = process.argv.slice(2);
+const n = parseInt(nArg, 10);
+let ready = 0;
+let msgs = 0;
+let inserts = 0;
+let commits = 0;
+let firstAt = 0;
+let lastAt = 0;
+const lat = [];               // microseconds
+const socks = [];
+
+function nowUs() {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+// "2026-11-29 10:19:35.771191+00" (text of timestamptz) -> microseconds
+function tsUs(s) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d+))?/.exec(s);
+  const frac = m[7] ? parseInt((m[7] + '000000').slice(0, 6), 10) : 0;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) * 1000 + frac;
+}
+
+function open(i) {
+  const ws = new WebSocket(url, 'pgsync.v1', { perMessageDeflate: false, maxPayload: 1 << 30 });
+  socks.push(ws);
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: i, tables: ['public.lat'] })));
+  ws.on('message', (data) => {
+    const t = nowUs();
+    if (data[0] === 0x7b) {            // '{': control message
+      const m = JSON.parse(data);
+      if (m.type === 'ok' && ++ready === n) console.log('ready');
+      else if (m.type === 'error') console.error('error', JSON.stringify(m));
+      return;
+    }
+    msgs++;
+    if (!firstAt) firstAt = t;
+    lastAt = t;
+    const op = data[2];
+    if (op === 0x49) {                // 'I'
+      inserts++;
+      if (mode === 'latency') {
+        const m = JSON.parse(data);
+        lat.push(t - tsUs(m[3][1]));
+      }
+    } else if (op === 0x43) commits++;
+  });
+  ws.on('error', (e) => console.error('ws error', e.message));
+}
+
+function pct(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] / 1000;
+}
+
+function finish() {
+  lat.sort((a, b) => a - b);
+  const secs = (lastAt - firstAt) / 1e6;
+  console.log(JSON.stringify({
+    clients: n, msgs, inserts, commits, secs,
+    msgs_per_s: secs > 0 ? msgs / secs : null,
+    p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), p999_ms: pct(lat, 0.999),
+    max_ms: lat.length ? lat[lat.length - 1] / 1000 : null,
+  }));
+  for (const s of socks) s.terminate();
+  process.exit(0);
+}
+
+process.on('SIGUSR2', finish);
+process.stdin.on('end', finish);
+process.stdin.resume();
+let i = 0;
+// open in small batches so the accept queue is not flooded
+const timer = setInterval(() => {
+  for (let k = 0; k < 50 && i < n; k++) open(i++);
+  if (i >= n) clearInterval(timer);
+}, 5);
