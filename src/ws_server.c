@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include <libwebsockets.h>
 
 #include "storage/fd.h"
@@ -465,10 +467,15 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 {
 	struct lws_context_creation_info info;
 	void	   *foreign_loops[1];
+	int			fdlimit;
 	int			i;
 
 	fanout = fo;
 	max_clients = maxc;
+	/* a previous failed attempt may have left these */
+	free(free_slots);
+	free(released_slots);
+	free(slot_released);
 	free_slots = malloc(sizeof(int) * maxc);
 	released_slots = malloc(sizeof(int) * maxc);
 	slot_released = calloc(maxc, sizeof(bool));
@@ -492,7 +499,15 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &keepalive;
-	info.fd_limit_per_thread = (unsigned int) maxc + 64;
+	/*
+	 * lws sizes its fd tables by this and refuses sockets whose fd number
+	 * is beyond it, so it must cover the process's fd numbers, not just the
+	 * client count: RLIMIT_NOFILE (lws's default), capped for huge limits.
+	 */
+	fdlimit = getdtablesize();
+	if (fdlimit > 262144)
+		fdlimit = Max(262144, maxc + 1024);
+	info.fd_limit_per_thread = (unsigned int) fdlimit;
 	context = lws_create_context(&info);
 	if (context == NULL)
 	{

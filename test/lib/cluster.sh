@@ -63,3 +63,18 @@ cluster_stop() {
 	fi
 	PGSYNC_TMP=
 }
+
+# cluster_start_worker [extra postgresql.conf lines...]: cluster_start with
+# the pgsync WebSocket worker: preloads pgsync, from this source tree first
+# (dynamic_library_path) when it has been built, and picks a free TCP port,
+# exported as PGSYNC_WS_PORT.
+cluster_start_worker() {
+	local root
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	PGSYNC_WS_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	export PGSYNC_WS_PORT
+	local dlp=()
+	[ -f "$root/pgsync.so" ] && dlp=("dynamic_library_path = '$root:\$libdir'")
+	cluster_start "shared_preload_libraries = 'pgsync'" "pgsync.port = $PGSYNC_WS_PORT" \
+		"${dlp[@]}" "$@"
+}
