@@ -30,7 +30,7 @@ test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/j
 test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c src/table_pattern.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c src/table_pattern.c
 
-WS_PURE_SRCS = src/json_mini.c src/client_protocol.c src/stream_msg.c \
+WS_PURE_SRCS = src/json_mini.c src/client_protocol.c src/stream_msg.c src/fanout_route.c \
 	src/fanout.c src/json_encode.c src/table_pattern.c
 test/unit/test_ws_pure: test/unit/test_ws_pure.c $(WS_PURE_SRCS) src/*.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(WS_PURE_SRCS)

@@ -130,6 +130,23 @@ class Cluster:
         finally:
             c.close()
 
+    def create_extension(self):
+        """The pgsync SQL objects (schema pgsync: status, clients, ...).
+
+        By default they are created from this tree's sql/pgsync--0.1.0.sql
+        (MODULE_PATHNAME -> 'pgsync', which dynamic_library_path resolves
+        to this tree's build): the installed extension files are shared
+        with other checkouts and may be another build's.  Set
+        PGSYNC_USE_INSTALLED=1 to use CREATE EXTENSION instead."""
+        if os.environ.get("PGSYNC_USE_INSTALLED"):
+            self.sql("CREATE EXTENSION IF NOT EXISTS pgsync")
+            return
+        with open(os.path.join(ROOT, "sql", "pgsync--0.1.0.sql")) as f:
+            script = f.read()
+        script = "\n".join(l for l in script.splitlines() if not l.startswith("\\echo"))
+        script = script.replace("MODULE_PATHNAME", "pgsync")
+        self.sql("CREATE SCHEMA IF NOT EXISTS pgsync; SET search_path = pgsync;\n" + script)
+
     def ws_url(self):
         return "ws://127.0.0.1:%d/" % self.ws_port
 

@@ -110,7 +110,7 @@ async def slow_consumer(c, good):
             err and err.get("resume_lsn") == first_commit_end, (err, first_commit_end))
     T.check("slow consumer is closed", closed is not None, closed)
     slow.close()
-    c.sql("CREATE EXTENSION IF NOT EXISTS pgsync")
+    c.create_extension()
     await asyncio.sleep(0.5)
     n = c.sql("SELECT count(*) FROM pgsync.clients")[0][0]
     T.check("slow consumer gone from pgsync.clients", n == 1, n)

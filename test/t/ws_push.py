@@ -106,7 +106,7 @@ async def main(c):
     T.check("ping gets pong with numeric id", r == {"type": "pong", "id": 7}, r)
 
     # views
-    c.sql("CREATE EXTENSION pgsync")
+    c.create_extension()
     await asyncio.sleep(0.5)
     st = c.sql("SELECT slot_name, state, worker_pid, clients, messages_sent > 0, "
                "confirmed_flush_lsn IS NOT NULL, retained_wal_bytes >= 0, last_error "

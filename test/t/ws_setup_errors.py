@@ -45,7 +45,7 @@ def not_allowed():
     c.start()
     try:
         time.sleep(1)
-        c.sql("CREATE EXTENSION pgsync")
+        c.create_extension()
         row = wait_status(c, lambda r: r[1] is not None)
         T.check("plugin not allowed: state waiting", row[0] == "waiting for slot", row)
         T.check("plugin not allowed: last_error says why",
@@ -65,7 +65,7 @@ def wal_level_replica():
     c = Cluster(["wal_level = replica"]).start()
     try:
         time.sleep(1)
-        c.sql("CREATE EXTENSION pgsync")
+        c.create_extension()
         row = wait_status(c, lambda r: r[1] is not None)
         T.check("wal_level replica: reported", row[1] and "wal_level" in row[1], row)
         T.check("wal_level replica: WebSocket still served", asyncio.run(ping(c)))
@@ -82,7 +82,7 @@ def plugin_only():
         rows = c.sql("SELECT data FROM pg_logical_slot_get_changes('p', NULL, NULL)")
         T.check("not preloaded: output plugin works", any('"op":"I"' in r[0] for r in rows), rows)
         T.check("not preloaded: no worker", c.worker_pid() is None)
-        c.sql("CREATE EXTENSION pgsync")
+        c.create_extension()
         try:
             c.sql("SELECT * FROM pgsync.status")
             T.check("not preloaded: status explains", False)
