@@ -62,7 +62,8 @@
 PGDLLEXPORT void pgsync_worker_main(Datum arg);
 
 #define DECODE_BUDGET_MS		20	/* network serviced at least this often */
-#define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed */
+#define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed:
+										 * flush it at most this often */
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
@@ -75,6 +76,7 @@ static TimestampTz next_listen_attempt = 0;
 static TimestampTz next_setup_attempt = 0;
 static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
+static TimestampTz last_forced_flush = 0;
 static MemoryContext worker_mcxt = NULL;
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
@@ -566,7 +568,25 @@ pgsync_worker_main(Datum arg)
 
 			timeout = IDLE_TIMEOUT_MS;
 			if (decode_started() && commit > decode_position())
-				timeout = COMMIT_RETRY_MS;	/* not flushed yet (async commit) */
+			{
+				/*
+				 * A commit was announced but is not flushed yet: an
+				 * asynchronous commit.  Decoding stops at the flush pointer,
+				 * so rather than wait for the WAL writer (up to 3 x
+				 * wal_writer_delay), flush it ourselves, at most every
+				 * COMMIT_RETRY_MS: the change cannot be pushed before it is
+				 * durable anyway.
+				 */
+				timeout = COMMIT_RETRY_MS;
+				if (commit > GetFlushRecPtr(NULL) &&
+					TimestampDifferenceExceeds(last_forced_flush, now,
+											   COMMIT_RETRY_MS))
+				{
+					XLogFlush(commit);
+					last_forced_flush = now;
+					timeout = 0;
+				}
+			}
 			if (pgsync_heartbeat_interval_ms > 0)
 				timeout = Min(timeout, ms_until(next_heartbeat, now));
 			timeout = Min(timeout, ms_until(next_status, now));

@@ -105,6 +105,23 @@ async def main(c):
     r = await wsutil.request(a, {"type": "ping", "id": 7})
     T.check("ping gets pong with numeric id", r == {"type": "pong", "id": 7}, r)
 
+    # asynchronous commit: the worker flushes the WAL itself instead of
+    # waiting for the WAL writer (wal_writer_delay is 200 ms)
+    r = await subscribe(a, ["public.orders"], "r9")
+    conn = c.connect()
+    cur = conn.cursor()
+    cur.execute("SET synchronous_commit = off")
+    lats = []
+    for i in range(5):
+        t0 = time.time()
+        cur.execute("INSERT INTO orders VALUES (%d, 0, 'async')" % (200 + i))
+        await collect(a, lambda g: commits(g) >= 1)
+        lats.append((time.time() - t0) * 1000)
+    conn.close()
+    lats.sort()
+    T.check("asynchronous commit pushed without waiting for the WAL writer "
+            "(median %.1f ms)" % lats[2], lats[2] < 50, lats)
+
     # views
     c.create_extension()
     await asyncio.sleep(0.5)
@@ -117,7 +134,8 @@ async def main(c):
     cl = c.sql("SELECT peer, subscriptions, queued_bytes, connected_since <= now() "
                "FROM pgsync.clients ORDER BY subscriptions")
     T.check("pgsync.clients lists the two clients", len(cl) == 2 and
-            cl[1][1] == "s1:app.*" and cl[0][0] == "127.0.0.1", cl)
+            cl[0][1] == "s1:app.*" and cl[0][0] == "127.0.0.1" and
+            cl[1][1] == "s2:public.orders", cl)
     await a.close()
     await d.close()
 
