@@ -8,6 +8,10 @@
 
 PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
+# The library under test is this tree's build, found first through
+# dynamic_library_path: a pgsync.so installed from elsewhere never sneaks in.
+PGSYNC_LIB_DIR=${PGSYNC_LIB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
 as_pg_owner() {
 	if [ "$(id -u)" = 0 ]; then
 		runuser -u postgres -- "$@"
@@ -39,6 +43,10 @@ cluster_start() {
 		echo "port = $PGPORT"
 		echo "unix_socket_directories = '$PGSYNC_TMP'"
 		echo "wal_level = logical"
+		# only if the server's OS user can read it (else: the installed one)
+		if as_pg_owner test -r "$PGSYNC_LIB_DIR/pgsync.so"; then
+			echo "dynamic_library_path = '$PGSYNC_LIB_DIR:\$libdir'"
+		fi
 		echo "max_replication_slots = 20"
 		echo "max_wal_senders = 20"
 		echo "fsync = off"
