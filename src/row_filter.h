@@ -23,10 +23,10 @@
 #include "json_value.h"
 
 /* Limits; beyond them compilation fails with FILTER_TOO_DEEP/LARGE. */
-#define ROW_FILTER_MAX_DEPTH	32	/* nesting of and / or / not */
+#define ROW_FILTER_MAX_DEPTH	16	/* nesting of and / or / not */
 #define ROW_FILTER_MAX_NODES	256 /* and / or / not / comparisons */
 #define ROW_FILTER_MAX_VALUES	1024	/* literal values, "in" lists included */
-#define ROW_FILTER_MAX_JSON		8192	/* JSON values in the filter text */
+#define ROW_FILTER_MAX_JSON		4096	/* JSON values in the filter text */
 
 /* Stable error codes, sent to clients (row_filter_error_name()). */
 typedef enum RowFilterErrorCode
