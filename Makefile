@@ -34,8 +34,8 @@ test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c
 test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value.h src/json_encode.c test/unit/unit_filter.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_encode.c -lm
 
-FILTER_SRCS = src/row_filter.c src/value_compare.c src/json_value.c src/json_encode.c
-FILTER_HDRS = src/row_filter.h src/value_compare.h src/json_value.h src/json_encode.h
+FILTER_SRCS = src/row_filter.c src/row_filter_eval.c src/value_compare.c src/json_value.c src/json_encode.c
+FILTER_HDRS = src/row_filter.h src/row_filter_int.h src/value_compare.h src/json_value.h src/json_encode.h
 
 test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS) test/unit/unit_filter.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_row_filter.c $(FILTER_SRCS) -lm

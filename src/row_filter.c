@@ -4,45 +4,22 @@
  *	  Pure row filters: client JSON compiled against a relation's columns,
  *	  evaluated on the positional values of compact change messages.
  *
- * Compilation measures the filter JSON first, which bounds everything the
- * compiled form can need, and allocates one block for it: the nodes (in
- * prefix order, each knowing where its subtree ends), the literal values
- * converted for their column's type, the bytes they point to, and a
- * JsonDoc for literals kept as JSON (json, arrays, other types).
- * Evaluation recurses at most ROW_FILTER_MAX_DEPTH levels and allocates
- * nothing.  Comparisons themselves live in value_compare.c.
+ * This file compiles; row_filter_eval.c evaluates; comparisons themselves
+ * live in value_compare.c.  Compilation measures the filter JSON first,
+ * which bounds everything the compiled form can need, and allocates one
+ * block for it: the nodes (in prefix order, each knowing where its subtree
+ * ends), the literal values converted for their column's type, the bytes
+ * they point to, and a JsonDoc for literals kept as JSON (json, arrays,
+ * other types).
  *
  *-------------------------------------------------------------------------
  */
-#include "row_filter.h"
+#include "row_filter_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "value_compare.h"
-
-typedef enum NodeKind
-{
-	FN_AND,
-	FN_OR,
-	FN_NOT,
-	FN_CMP
-} NodeKind;
-
-typedef enum FilterOp
-{
-	OP_EQ,
-	OP_NEQ,
-	OP_LT,
-	OP_LTE,
-	OP_GT,
-	OP_GTE,
-	OP_IN,
-	OP_IS_NULL,
-	OP_IS_NOT_NULL
-} FilterOp;
 
 static const char *const op_names[] = {
 	"eq", "neq", "lt", "lte", "gt", "gte", "in", "is_null", "is_not_null"
@@ -50,22 +27,7 @@ static const char *const op_names[] = {
 
 #define N_OPS ((int) (sizeof(op_names) / sizeof(op_names[0])))
 
-/* How values of a column are compared. */
-typedef enum Family
-{
-	FAM_NUMBER,					/* exact decimal: integers, floats, numeric */
-	FAM_TEXT,					/* bytes, C collation */
-	FAM_BOOL,
-	FAM_TIME,					/* TimeKey of an ISO 8601 text */
-	FAM_JSON					/* json_semantic_equal(): eq / neq / in only */
-} Family;
-
-/* TypeInfo.flags */
-#define T_INTEGER	0x01		/* literals must be finite */
-#define T_BPCHAR	0x02		/* trailing spaces do not count */
-#define T_UUID		0x04		/* literal must be a uuid; lower-cased */
-#define T_ARRAY		0x08		/* literal must be a JSON array */
-
+/* How a type name from the relation message is compared. */
 typedef struct TypeInfo
 {
 	const char *name;			/* without type modifiers */
@@ -100,39 +62,6 @@ static const TypeInfo known_types[] = {
 
 static const TypeInfo array_type = {"array", FAM_JSON, T_ARRAY, 0};
 static const TypeInfo other_type = {"other", FAM_JSON, 0, 0};
-
-/* A literal, or a row value prepared for comparison. */
-typedef union FValue
-{
-	Decimal		dec;
-	TimeKey		time;
-	struct
-	{
-		const char *s;
-		size_t		len;
-	}			str;
-	bool		b;
-	const JsonValue *json;
-} FValue;
-
-typedef struct FNode
-{
-	uint8_t		kind;			/* NodeKind */
-	uint8_t		op;				/* FilterOp, FN_CMP */
-	uint8_t		family;			/* Family, FN_CMP */
-	uint8_t		flags;			/* T_*, FN_CMP */
-	uint8_t		dt;				/* DateTimeType, FAM_TIME */
-	int32_t		col;			/* column position, FN_CMP */
-	uint32_t	end;			/* index of the node after this subtree */
-	uint32_t	nvals;			/* literals, FN_CMP */
-	const FValue *vals;
-} FNode;
-
-struct RowFilter
-{
-	uint32_t	nnodes;
-	const FNode *nodes;
-};
 
 typedef struct Compiler
 {
@@ -705,191 +634,4 @@ void
 row_filter_free(RowFilter *f)
 {
 	free(f);
-}
-
-/* Row value v read the way node n compares; false if it cannot be. */
-static bool
-prepare_value(const FNode *n, const JsonValue *v, FValue *out)
-{
-	switch ((Family) n->family)
-	{
-		case FAM_NUMBER:
-			return (v->kind == JSON_NUMBER || v->kind == JSON_STRING) &&
-				decimal_parse(v->u.str, v->len, &out->dec);
-		case FAM_TEXT:
-			if (v->kind != JSON_STRING)
-				return false;
-			out->str.s = v->u.str;
-			out->str.len = v->len;
-			if (n->flags & T_BPCHAR)
-				while (out->str.len > 0 && v->u.str[out->str.len - 1] == ' ')
-					out->str.len--;
-			return true;
-		case FAM_BOOL:
-			out->b = v->boolean;
-			return v->kind == JSON_BOOL;
-		case FAM_TIME:
-			return v->kind == JSON_STRING &&
-				datetime_parse(v->u.str, v->len, (DateTimeType) n->dt, &out->time);
-		case FAM_JSON:
-			out->json = v;
-			return true;
-	}
-	return false;
-}
-
-/* -1, 0, 1 (for FAM_BOOL and FAM_JSON: 0 or 1, equal or not). */
-static int
-compare_values(const FNode *n, const FValue *a, const FValue *b)
-{
-	int			r;
-
-	switch ((Family) n->family)
-	{
-		case FAM_NUMBER:
-			return decimal_cmp(&a->dec, &b->dec);
-		case FAM_TEXT:
-			r = memcmp(a->str.s, b->str.s,
-					   a->str.len < b->str.len ? a->str.len : b->str.len);
-			if (r != 0)
-				return r < 0 ? -1 : 1;
-			return a->str.len == b->str.len ? 0 : a->str.len < b->str.len ? -1 : 1;
-		case FAM_BOOL:
-			return a->b != b->b;
-		case FAM_TIME:
-			return timekey_cmp(&a->time, &b->time);
-		case FAM_JSON:
-			return !json_semantic_equal(a->json, b->json);
-	}
-	return 1;
-}
-
-/* The value of column col in the row, or NULL if the row lacks it. */
-static const JsonValue *
-column_value(const RowFilterRow *row, int col)
-{
-	int			idx = col;
-	uint32_t	i;
-
-	if (row->unknown != NULL && row->unknown->kind == JSON_ARRAY)
-		for (i = 0; i < row->unknown->len; i++)
-			if (row->unknown->u.items[i]->kind == JSON_NUMBER &&
-				row->unknown->u.items[i]->num == (double) col)
-				return NULL;
-	if (row->positions != NULL)
-	{
-		for (idx = 0; idx < row->npositions; idx++)
-			if (row->positions[idx] == col)
-				break;
-		if (idx == row->npositions)
-			return NULL;
-	}
-	return json_array_get(row->values, (uint32_t) idx);
-}
-
-static RowFilterResult
-eval_comparison(const FNode *n, const RowFilterRow *row)
-{
-	const JsonValue *v = column_value(row, n->col);
-	FValue		val;
-	uint32_t	i;
-	int			r;
-
-	if (v == NULL)
-		return ROW_FILTER_UNKNOWN;
-	if (n->op == OP_IS_NULL || n->op == OP_IS_NOT_NULL)
-		return (v->kind == JSON_NULL) == (n->op == OP_IS_NULL) ?
-			ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-	if (v->kind == JSON_NULL || !prepare_value(n, v, &val))
-		return ROW_FILTER_UNKNOWN;
-	if (n->op == OP_IN)
-	{
-		for (i = 0; i < n->nvals; i++)
-			if (compare_values(n, &val, &n->vals[i]) == 0)
-				return ROW_FILTER_TRUE;
-		return ROW_FILTER_FALSE;
-	}
-	r = compare_values(n, &val, &n->vals[0]);
-	switch ((FilterOp) n->op)
-	{
-		case OP_EQ:
-			return r == 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		case OP_NEQ:
-			return r != 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		case OP_LT:
-			return r < 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		case OP_LTE:
-			return r <= 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		case OP_GT:
-			return r > 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		case OP_GTE:
-			return r >= 0 ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-		default:
-			return ROW_FILTER_UNKNOWN;
-	}
-}
-
-/* SQL three-valued and / or / not over the subtree at node i. */
-static RowFilterResult
-eval_node(const RowFilter *f, uint32_t i, const RowFilterRow *row)
-{
-	const FNode *n = &f->nodes[i];
-	RowFilterResult r,
-				acc;
-	uint32_t	k;
-
-	switch ((NodeKind) n->kind)
-	{
-		case FN_AND:
-		case FN_OR:
-			{
-				/* FALSE decides an and, TRUE an or */
-				RowFilterResult decisive = n->kind == FN_AND ?
-					ROW_FILTER_FALSE : ROW_FILTER_TRUE;
-
-				acc = n->kind == FN_AND ? ROW_FILTER_TRUE : ROW_FILTER_FALSE;
-				for (k = i + 1; k < n->end; k = f->nodes[k].end)
-				{
-					r = eval_node(f, k, row);
-					if (r == decisive)
-						return r;
-					if (r == ROW_FILTER_UNKNOWN)
-						acc = ROW_FILTER_UNKNOWN;
-				}
-				return acc;
-			}
-		case FN_NOT:
-			r = eval_node(f, i + 1, row);
-			return r == ROW_FILTER_UNKNOWN ? r :
-				r == ROW_FILTER_TRUE ? ROW_FILTER_FALSE : ROW_FILTER_TRUE;
-		case FN_CMP:
-			return eval_comparison(n, row);
-	}
-	return ROW_FILTER_UNKNOWN;
-}
-
-RowFilterResult
-row_filter_eval_row(const RowFilter *f, const RowFilterRow *row)
-{
-	if (f == NULL || f->nnodes == 0 || row->values == NULL ||
-		row->values->kind != JSON_ARRAY)
-		return ROW_FILTER_UNKNOWN;
-	return eval_node(f, 0, row);
-}
-
-RowFilterResult
-row_filter_eval(const RowFilter *f, const JsonValue *row_values_array)
-{
-	RowFilterRow row = {row_values_array, NULL, 0, NULL};
-
-	return row_filter_eval_row(f, &row);
-}
-
-RowFilterResult
-row_filter_eval_keys(const RowFilter *f, const JsonValue *key_values,
-					 const int *key_cols, int nkeys)
-{
-	RowFilterRow row = {key_values, key_cols, nkeys, NULL};
-
-	return row_filter_eval_row(f, &row);
 }
