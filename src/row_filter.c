@@ -504,6 +504,9 @@ compile_node(Compiler *c, const JsonValue *v, int depth)
 					 ROW_FILTER_MAX_DEPTH);
 	if (v->kind != JSON_OBJECT)
 		return cfail(c, FILTER_SYNTAX, "a filter must be a JSON object");
+	/* no filter object has more than col, op, value, values */
+	if (v->len > 4)
+		return cfail(c, FILTER_SYNTAX, "a filter object has at most 4 keys");
 	for (i = 0; i < v->len; i++)
 		for (j = 0; j < i; j++)
 			if (json_value_equal(json_member_key(v, i), json_member_key(v, j)))

@@ -547,6 +547,8 @@ test_errors(void)
 	CHECK(fails_with("{\"col\":\"id\",\"op\":\"in\",\"values\":1}", FILTER_SYNTAX, "non-empty array"));
 	CHECK(fails_with("{\"col\":\"id\",\"op\":\"is_null\",\"value\":1}", FILTER_SYNTAX, "takes no value"));
 	CHECK(fails_with("{\"col\":\"id\",\"col\":\"id\",\"op\":\"is_null\"}", FILTER_SYNTAX, "duplicate key \"col\""));
+	CHECK(fails_with("{\"col\":\"id\",\"op\":\"eq\",\"value\":1,\"a\":1,\"b\":2}", FILTER_SYNTAX,
+					 "at most 4 keys"));
 	CHECK(fails_with("{\"and\":[]}", FILTER_SYNTAX, "\"and\" takes a non-empty array"));
 	CHECK(fails_with("{\"or\":{}}", FILTER_SYNTAX, "\"or\" takes a non-empty array"));
 	CHECK(fails_with("{\"not\":[]}", FILTER_SYNTAX, "at not: a filter must be a JSON object"));
