@@ -21,9 +21,11 @@
 
 static const char relation[] =
 "[\"R\",16384,\"public\",\"orders\","
-"[\"id\",\"customer\",\"amount\",\"status\",\"created_at\",\"note\"],"
+"[\"id\",\"customer\",\"amount\",\"status\",\"created_at\",\"email\","
+"\"paid\",\"note\"],"
 "[\"bigint\",\"integer\",\"numeric(12,2)\",\"text\","
-"\"timestamp with time zone\",\"text\"],[0],\"default\"]";
+"\"timestamp with time zone\",\"character varying(200)\",\"boolean\","
+"\"text\"],[0],\"default\"]";
 
 static const char filter_text[] =
 "{\"and\":[{\"col\":\"amount\",\"op\":\"gt\",\"value\":100},"
@@ -47,9 +49,10 @@ main(int argc, char **argv)
 	JsonDoc    *rdoc = json_doc_create(4096, 256, JSON_DEFAULT_MAX_DEPTH);
 	JsonDoc    *doc = json_doc_create(4096, 256, JSON_DEFAULT_MAX_DEPTH);
 	RowFilterColumn cols[16];
-	const JsonValue *rel,
-			   *names,
-			   *types;
+	const JsonValue *rel;
+	int			key_cols[16];
+	int			ncols,
+				nkeys;
 	RowFilter  *f;
 	RowFilterError err;
 	char	  **msgs = malloc(NMSG * sizeof(char *));
@@ -57,24 +60,15 @@ main(int argc, char **argv)
 	size_t		total = 0;
 	long		i,
 				matched = 0;
-	uint32_t	c;
 	double		t0,
 				t1,
 				t2;
 
 	/* columns from the relation message, the way the worker gets them */
 	rel = json_parse(rdoc, relation, strlen(relation), NULL);
-	names = json_array_get(rel, 4);
-	types = json_array_get(rel, 5);
-	for (c = 0; c < names->len; c++)
-	{
-		cols[c].name = json_array_get(names, c)->u.str;
-		cols[c].name_len = json_array_get(names, c)->len;
-		cols[c].type = json_array_get(types, c)->u.str;
-		cols[c].type_len = json_array_get(types, c)->len;
-	}
+	ncols = row_filter_relation_columns(rel, cols, key_cols, &nkeys, 16);
 	f = row_filter_compile(json_parse(doc, filter_text, strlen(filter_text), NULL),
-						   cols, (int) names->len, &err);
+						   cols, ncols, &err);
 	if (f == NULL)
 	{
 		fprintf(stderr, "filter: %s\n", err.message);
@@ -87,10 +81,12 @@ main(int argc, char **argv)
 
 		lens[i] = (size_t) snprintf(buf, sizeof(buf),
 									"[\"I\",16384,\"0/%lX\",[%ld,%ld,\"%ld.%02ld\",\"%s\","
-									"\"2024-0%ld-%02ldT%02ld:04:05.%03ldZ\",\"a note about order %ld\"]]",
+									"\"2024-0%ld-%02ldT%02ld:04:05.%03ldZ\",\"customer%ld@example.com\","
+									"%s,\"a note about order %ld: gift wrap, leave at the door\"]]",
 									0x15379D8 + i * 200, 100000 + i, 42 + i % 17,
 									i % 300, i % 100, statuses[i % 4], 1 + i % 3,
-									1 + i % 28, i % 24, i % 1000, i);
+									1 + i % 28, i % 24, i % 1000, 42 + i % 17,
+									i % 2 ? "true" : "false", i);
 		msgs[i] = strdup(buf);
 		total += lens[i];
 	}

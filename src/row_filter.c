@@ -638,3 +638,43 @@ row_filter_free(RowFilter *f)
 {
 	free(f);
 }
+
+int
+row_filter_relation_columns(const JsonValue *rel, RowFilterColumn *cols,
+							int *key_cols, int *nkeys, int max)
+{
+	const JsonValue *names = json_array_get(rel, 4);
+	const JsonValue *types = json_array_get(rel, 5);
+	const JsonValue *keys = json_array_get(rel, 6);
+	uint32_t	i;
+
+	if (!json_string_is(json_array_get(rel, 0), "R") ||
+		names == NULL || types == NULL || keys == NULL ||
+		names->kind != JSON_ARRAY || types->kind != JSON_ARRAY ||
+		keys->kind != JSON_ARRAY || names->len != types->len ||
+		names->len > (uint32_t) max || keys->len > names->len)
+		return -1;
+	for (i = 0; i < names->len; i++)
+	{
+		const JsonValue *n = names->u.items[i];
+		const JsonValue *t = types->u.items[i];
+
+		if (n->kind != JSON_STRING || t->kind != JSON_STRING)
+			return -1;
+		cols[i].name = n->u.str;
+		cols[i].name_len = n->len;
+		cols[i].type = t->u.str;
+		cols[i].type_len = t->len;
+	}
+	for (i = 0; i < keys->len; i++)
+	{
+		const JsonValue *k = keys->u.items[i];
+
+		if (k->kind != JSON_NUMBER || !(k->flags & JSON_NUM_INTEGER) ||
+			k->num < 0 || k->num >= names->len)
+			return -1;
+		key_cols[i] = (int) k->num;
+	}
+	*nkeys = (int) keys->len;
+	return (int) names->len;
+}

@@ -59,6 +59,16 @@ typedef struct RowFilterColumn
 	size_t		type_len;
 } RowFilterColumn;
 
+/*
+ * Fill cols[0..max) and key_cols[0..max) from a parsed compact relation
+ * message ["R",oid,schema,table,[names],[types],[key positions],identity];
+ * the slices point into rel.  Returns the column count and sets *nkeys,
+ * or -1 if rel is not such a message or has more than max columns.
+ */
+extern int	row_filter_relation_columns(const JsonValue *rel,
+										RowFilterColumn *cols, int *key_cols,
+										int *nkeys, int max);
+
 typedef enum RowFilterResult
 {
 	ROW_FILTER_FALSE = 0,

@@ -651,6 +651,30 @@ test_independence(void)
 	row_filter_free(f);
 }
 
+static void
+test_relation_columns(void)
+{
+	RowFilterColumn rc[4];
+	int			keys[4];
+	int			nkeys = -1;
+	const char *rel = "[\"R\",16384,\"public\",\"t\",[\"id\",\"v\",\"n\"],"
+		"[\"integer\",\"text\",\"numeric\"],[0,2],\"default\"]";
+
+#define RELCOLS(s, max) row_filter_relation_columns(json_parse(rdoc, s, strlen(s), NULL), \
+													rc, keys, &nkeys, max)
+	CHECK(RELCOLS(rel, 4) == 3 && nkeys == 2 && keys[0] == 0 && keys[1] == 2);
+	CHECK(rc[1].name_len == 1 && rc[1].name[0] == 'v' &&
+		  rc[2].type_len == 7 && memcmp(rc[2].type, "numeric", 7) == 0);
+	CHECK(RELCOLS(rel, 2) == -1);
+	CHECK(RELCOLS("[\"I\",1,\"0/0\",[1]]", 4) == -1);
+	CHECK(RELCOLS("[\"R\",1,\"s\",\"t\",[\"a\"],[\"b\"],[1],\"d\"]", 4) == -1);
+	CHECK(RELCOLS("[\"R\",1,\"s\",\"t\",[\"a\"],[],[],\"d\"]", 4) == -1);
+	CHECK(RELCOLS("[\"R\",1,\"s\",\"t\",[1],[\"b\"],[],\"d\"]", 4) == -1);
+	CHECK(RELCOLS("[\"R\",1,\"s\",\"t\",[\"a\"],[\"b\"],[0.5],\"d\"]", 4) == -1);
+	CHECK(RELCOLS("[\"R\",1,\"s\",\"t\",[],[],[],\"n\"]", 4) == 0 && nkeys == 0);
+#undef RELCOLS
+}
+
 int
 main(void)
 {
@@ -675,6 +699,7 @@ main(void)
 	test_keys_and_toast();
 	test_errors();
 	test_independence();
+	test_relation_columns();
 	json_doc_free(fdoc);
 	json_doc_free(rdoc);
 	return UNIT_DONE();
