@@ -249,8 +249,25 @@ copy_bytes(Compiler *c, const char *s, size_t len)
 	return d;
 }
 
-/* Up to 40 bytes of a JSON string or number, for messages. */
-#define SHOW(v) (int) ((v)->len > 40 ? 40 : (v)->len), (v)->u.str
+/*
+ * Length of the first 40 bytes or so of a JSON string, for messages,
+ * not cutting a UTF-8 sequence.
+ */
+static int
+show_len(const JsonValue *v)
+{
+	uint32_t	n = v->len;
+
+	if (n > 40)
+	{
+		n = 40;
+		while (n > 0 && (v->u.str[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int) n;
+}
+
+#define SHOW(v) show_len(v), (v)->u.str
 
 static bool
 compile_uuid(Compiler *c, const RowFilterColumn *col, const JsonValue *lv,

@@ -6,7 +6,8 @@
  * Input: a filter JSON text, a newline, a row JSON text.  The filter is
  * compiled against a fixed relation with columns of every type family and
  * evaluated on the row as a full row, as an old key array, and with the
- * row standing in for an unchanged-TOAST list.  Nothing may crash, and the
+ * row standing in for an unchanged-TOAST list; the row is also read as a
+ * relation message.  Nothing may crash, and the
  * three-valued logic must hold: not f is the negation of f, and [f, f] and
  * or [f, f] are f.
  *
@@ -116,6 +117,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	row = nl ? json_parse(rdoc, nl + 1, size - flen - 1, NULL) : NULL;
 	if (row == NULL)
 		row = json_parse(rdoc, "[1,2,\"3\",4,\"five\"]", 18, NULL);
+
+	{
+		RowFilterColumn rc[8];
+		int			rk[8];
+		int			nk = 0;
+		int			n = row_filter_relation_columns(row, rc, rk, &nk, 8);
+
+		if (n > 8 || (n >= 0 && (nk < 0 || nk > n)))
+			abort();
+		for (i = 0; i < nk; i++)
+			if (rk[i] < 0 || rk[i] >= n)
+				abort();
+	}
 
 	r = row_filter_eval(f, row);
 	if (r != ROW_FILTER_TRUE && r != ROW_FILTER_FALSE && r != ROW_FILTER_UNKNOWN)

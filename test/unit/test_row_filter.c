@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 
+#include "json_encode.h"
 #include "row_filter.h"
 #include "unit_filter.h"
 #include "value_compare.h"
@@ -559,6 +560,14 @@ test_errors(void)
 	CHECK(fails_with("{\"col\":\"nope\",\"op\":\"eq\",\"value\":1}", FILTER_UNKNOWN_COLUMN,
 					 "no column \"nope\""));
 	CHECK(fails_with("{\"col\":\"ID\",\"op\":\"eq\",\"value\":1}", FILTER_UNKNOWN_COLUMN, "\"ID\""));
+	/* long names are cut in messages, never inside a UTF-8 sequence */
+	n = (size_t) sprintf(big, "{\"col\":\"x");
+	for (i = 0; i < 30; i++)
+		n += (size_t) sprintf(big + n, "\xc3\xa9");
+	sprintf(big + n, "\",\"op\":\"is_null\"}");
+	CHECK(fails_with(big, FILTER_UNKNOWN_COLUMN, "no column \"x\xc3\xa9"));
+	CHECK(jsonenc_is_clean_utf8(ferr.message, strlen(ferr.message)));
+	CHECK(strstr(ferr.message, "\xc3\xa9\" in this table") != NULL);
 	CHECK(fails_with("{\"or\":[{\"col\":\"id\",\"op\":\"is_null\"},{\"not\":{\"col\":\"x\",\"op\":\"is_null\"}}]}",
 					 FILTER_UNKNOWN_COLUMN, "at or[1].not: no column \"x\""));
 
@@ -576,7 +585,8 @@ test_errors(void)
 	CHECK(fails_with("{\"and\":[{\"col\":\"ts\",\"op\":\"gt\",\"value\":\"yesterday\"}]}", FILTER_BAD_VALUE,
 					 "at and[0]: column \"ts\" (timestamp(3) with time zone) needs a timestamp with an offset"));
 
-	/* depth: 32 levels compile, 33 do not */
+	/* depth: ROW_FILTER_MAX_DEPTH levels compile, one more does not */
+	n = 0;
 	for (i = 0; i < ROW_FILTER_MAX_DEPTH - 1; i++)
 		n += (size_t) sprintf(big + n, "{\"not\":");
 	n += (size_t) sprintf(big + n, "{\"col\":\"id\",\"op\":\"is_null\"}");
