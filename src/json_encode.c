@@ -179,14 +179,14 @@ jsonenc_escape(char *dst, size_t dstcap,
 			room = dstcap - o;
 			if (room < JSONENC_MAX_CHAR_OUT)
 				break;
-			if (n > room - JSONENC_MAX_CHAR_OUT)
+			if (n > room)
 			{
 				/* Copy what fits, without cutting a UTF-8 sequence. */
-				n = room - JSONENC_MAX_CHAR_OUT;
+				n = room;
 				while (n > 0 && (s[i + n] & 0xC0) == 0x80)
 					n--;
 				if (n == 0)
-					break;
+					n = room;	/* not UTF-8 anyway: just make progress */
 			}
 			memcpy(dst + o, s + i, n);
 			o += n;

@@ -81,18 +81,20 @@ pattern_list_split(const char *list, PatternSlice *out, int max,
 
 		while (is_space(*p))
 			p++;
-		start = p;
-		/* find the next unescaped comma */
+		start = end = p;
+		/* find the next unescaped comma; end follows the last non-space */
 		while (*p != '\0' && *p != ',')
 		{
 			if (*p == '\\' && p[1] != '\0')
-				p++;
+			{
+				p += 2;
+				end = p;		/* an escaped space is kept */
+				continue;
+			}
+			if (!is_space(*p))
+				end = p + 1;
 			p++;
 		}
-		end = p;
-		while (end > start && is_space(end[-1]) &&
-			   !(end - start >= 2 && end[-2] == '\\'))
-			end--;
 		if (end == start)
 		{
 			*error = "empty element in list";
@@ -185,8 +187,11 @@ glob_match(PatternSlice pat, const char *s)
 			}
 			else if (pc == '?')
 			{
+				/* one character: a UTF-8 sequence counts as one */
 				p++;
 				s++;
+				while ((*s & 0xC0) == 0x80)
+					s++;
 				continue;
 			}
 			if (pc == *s)

@@ -4,7 +4,8 @@
  *	  Pure matching of "schema.table" glob patterns.
  *
  * A pattern list is comma-separated: "public.*, audit.log_*, *.orders".
- * '*' matches any run of characters, '?' one character, and a backslash
+ * '*' matches any run of characters, '?' one character (a whole UTF-8
+ * sequence; in single-byte encodings, one byte), and a backslash
  * makes the next character literal ("my\.schema.t\*").  A pattern without
  * an unescaped dot matches the table name in any schema.  Surrounding
  * spaces are ignored.  No postgres.h: shared by the output plugin options

@@ -8,6 +8,10 @@
 
 PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
+# The library under test is this tree's build, found first through
+# dynamic_library_path: a pgsync.so installed from elsewhere never sneaks in.
+PGSYNC_LIB_DIR=${PGSYNC_LIB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
 as_pg_owner() {
 	if [ "$(id -u)" = 0 ]; then
 		runuser -u postgres -- "$@"
@@ -39,6 +43,10 @@ cluster_start() {
 		echo "port = $PGPORT"
 		echo "unix_socket_directories = '$PGSYNC_TMP'"
 		echo "wal_level = logical"
+		# only if the server's OS user can read it (else: the installed one)
+		if as_pg_owner test -r "$PGSYNC_LIB_DIR/pgsync.so"; then
+			echo "dynamic_library_path = '$PGSYNC_LIB_DIR:\$libdir'"
+		fi
 		echo "max_replication_slots = 20"
 		echo "max_wal_senders = 20"
 		echo "fsync = off"
@@ -65,16 +73,11 @@ cluster_stop() {
 }
 
 # cluster_start_worker [extra postgresql.conf lines...]: cluster_start with
-# the pgsync WebSocket worker: preloads pgsync, from this source tree first
-# (dynamic_library_path) when it has been built, and picks a free TCP port,
-# exported as PGSYNC_WS_PORT.
+# the pgsync WebSocket worker (pgsync preloaded, through the same
+# dynamic_library_path as above) on a free TCP port, exported as
+# PGSYNC_WS_PORT.
 cluster_start_worker() {
-	local root
-	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	PGSYNC_WS_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	export PGSYNC_WS_PORT
-	local dlp=()
-	[ -f "$root/pgsync.so" ] && dlp=("dynamic_library_path = '$root:\$libdir'")
-	cluster_start "shared_preload_libraries = 'pgsync'" "pgsync.port = $PGSYNC_WS_PORT" \
-		"${dlp[@]}" "$@"
+	cluster_start "shared_preload_libraries = 'pgsync'" "pgsync.port = $PGSYNC_WS_PORT" "$@"
 }

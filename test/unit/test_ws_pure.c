@@ -286,6 +286,6 @@ main(void)
 	test_client_protocol();
 	test_stream_msg();
 	test_fanout();
-	printf("test_ws_pure: %d checks, %d failed\n", checks, failures);
+	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
