@@ -25,7 +25,10 @@ CREATE FUNCTION status(
     OUT bytes_sent bigint,
     OUT clients int,
     OUT last_error text,
-    OUT last_error_time timestamptz)
+    OUT last_error_time timestamptz,
+    OUT log_bytes bigint,
+    OUT log_oldest_lsn pg_lsn,
+    OUT log_last_lsn pg_lsn)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgsync_status'
 LANGUAGE C STRICT VOLATILE;

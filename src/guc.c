@@ -4,7 +4,8 @@
  *	  The pgsync.* configuration parameters.
  *
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
- * heartbeat_interval, max_message_bytes.  Everything else needs a server
+ * heartbeat_interval, max_message_bytes, log_retention_size,
+ * log_retention_age, log_sync_interval.  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
  * worker, and max_clients sizes shared memory.
  *
@@ -26,6 +27,10 @@ int			pgsync_max_clients = 10000;
 int			pgsync_client_queue_kb = 8192;
 int			pgsync_heartbeat_interval_ms = 10000;
 int			pgsync_max_message_kb = 64;
+int			pgsync_log_segment_kb = 16384;
+int			pgsync_log_retention_mb = 1024;
+int			pgsync_log_retention_age_s = 86400;
+int			pgsync_log_sync_interval_ms = 20;
 
 void
 pgsync_define_gucs(void)
@@ -65,5 +70,25 @@ pgsync_define_gucs(void)
 							"Largest message a client may send.",
 							NULL, &pgsync_max_message_kb, 64, 1, 16384,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.log_segment_size",
+							"Size at which the change log starts a new segment file.",
+							NULL, &pgsync_log_segment_kb, 16384, 64,
+							INT_MAX / 1024, PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.log_retention_size",
+							"Change log kept for resuming clients, by size; 0 means no size limit.",
+							NULL, &pgsync_log_retention_mb, 1024, 0,
+							INT_MAX, PGC_SIGHUP, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.log_retention_age",
+							"Change log kept for resuming clients, by age; 0 means no age limit.",
+							NULL, &pgsync_log_retention_age_s, 86400, 0,
+							INT_MAX, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.log_sync_interval",
+							"How often the change log is fsynced and the slot confirmed.",
+							"Changes reach clients before the fsync; the slot, and so the WAL it holds, only moves after it.",
+							&pgsync_log_sync_interval_ms, 20, 1, 10000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

@@ -16,6 +16,10 @@ extern int	pgsync_max_clients;
 extern int	pgsync_client_queue_kb;
 extern int	pgsync_heartbeat_interval_ms;
 extern int	pgsync_max_message_kb;
+extern int	pgsync_log_segment_kb;
+extern int	pgsync_log_retention_mb;
+extern int	pgsync_log_retention_age_s;
+extern int	pgsync_log_sync_interval_ms;
 
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);

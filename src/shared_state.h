@@ -51,6 +51,9 @@ typedef struct PgsyncShared
 	uint64		bytes_sent;
 	int			nclients;
 	uint64		clients_culled;
+	uint64		log_bytes;		/* size of the change log */
+	XLogRecPtr	log_oldest_lsn; /* oldest resume point it serves */
+	XLogRecPtr	log_last_lsn;	/* commit LSN of its last transaction */
 
 	int			max_clients;
 	PgsyncClientStat clients[FLEXIBLE_ARRAY_MEMBER];

@@ -41,8 +41,8 @@ Datum
 pgsync_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[14];
-	bool		nulls[14];
+	Datum		values[17];
+	bool		nulls[17];
 	ReplicationSlot *slot;
 	XLogRecPtr	restart_lsn = InvalidXLogRecPtr;
 	XLogRecPtr	confirmed = InvalidXLogRecPtr;
@@ -104,7 +104,12 @@ pgsync_status(PG_FUNCTION_ARGS)
 	else
 		nulls[i] = nulls[i + 1] = true;
 	i += 2;
-	Assert(i == 14);
+	values[i++] = Int64GetDatum((int64) copy.log_bytes);
+	LSN_OR_NULL(values, nulls, i, copy.log_oldest_lsn);
+	i++;
+	LSN_OR_NULL(values, nulls, i, copy.log_last_lsn);
+	i++;
+	Assert(i == 17);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -57,6 +57,7 @@
 #include "shared_state.h"
 #include "worker.h"
 #include "worker_decode.h"
+#include "worker_log.h"
 #include "ws_server.h"
 
 PGDLLEXPORT void pgsync_worker_main(Datum arg);
@@ -77,6 +78,8 @@ static TimestampTz next_setup_attempt = 0;
 static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
 static TimestampTz last_forced_flush = 0;
+static TimestampTz next_log_sync = 0;
+static bool log_dirty = false;	/* appended or decoded since the last sync */
 static MemoryContext worker_mcxt = NULL;
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
@@ -225,12 +228,45 @@ wait_for_drain(void)
 	}
 }
 
+/*
+ * Each message of the output plugin: into the durable log first, then to
+ * the live clients.  Messages of a transaction already in the log (decoding
+ * restarted behind the log's end after a crash) are not sent again; their
+ * relation messages still update the fan-out's relation table.  Every
+ * message of a transaction carries its commit LSN (the log's unit key) as
+ * its LSN: that is the resume point a client is given.
+ */
 static void
 sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 {
-	fanout_publish(fanout, data, len, lsn);
+	bool		fresh = worker_log_append(data, len);
+
+	log_dirty = true;
+	if (fresh || (len > 3 && data[2] == 'R'))
+		fanout_publish(fanout, data, len, worker_log_last_unit_key());
 	if (fanout_pressure(fanout))
 		wait_for_drain();
+}
+
+/*
+ * Make the log durable and confirm the slot behind it, at most every
+ * pgsync.log_sync_interval: clients get changes before the fsync, and a
+ * crash in between only means those transactions are decoded again and
+ * recognised by their commit LSN as already logged.
+ */
+static void
+sync_log_and_confirm(TimestampTz now, bool force)
+{
+	XLogRecPtr	pos;
+
+	if (!decode_started() || !log_dirty || (!force && now < next_log_sync))
+		return;
+	pos = decode_position();
+	worker_log_flush();
+	worker_log_sync();
+	decode_confirm(pos);
+	log_dirty = false;
+	next_log_sync = TimestampTzPlusMilliseconds(now, pgsync_log_sync_interval_ms);
 }
 
 static void
@@ -247,6 +283,7 @@ try_start_decoding(void)
 	{
 		ensure_slot();
 		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
+		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
 		pgsync_set_state("streaming");
 		pgsync_set_error(NULL);
 		last_logged_error[0] = '\0';
@@ -406,6 +443,12 @@ publish_status(void)
 	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);
 	pgsync_shared->msgs_sent = fanout_msgs_sent(fanout);
 	pgsync_shared->bytes_sent = fanout_bytes_sent(fanout);
+	if (worker_log() != NULL)
+	{
+		pgsync_shared->log_bytes = clog_total_bytes(worker_log());
+		pgsync_shared->log_oldest_lsn = clog_oldest_resume_key(worker_log());
+		pgsync_shared->log_last_lsn = clog_last_key(worker_log());
+	}
 	LWLockRelease(pgsync_shared->lock);
 }
 
@@ -541,6 +584,12 @@ pgsync_worker_main(Datum arg)
 			PG_END_TRY();
 		}
 
+		if (decode_started())
+		{
+			/* readers see what was appended; durable on the sync interval */
+			worker_log_flush();
+			sync_log_and_confirm(GetCurrentTimestamp(), false);
+		}
 		uv_run(&loop, UV_RUN_NOWAIT);
 		process_pending();
 
@@ -548,11 +597,13 @@ pgsync_worker_main(Datum arg)
 		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
 		{
 			if (next_heartbeat != 0)
-				fanout_heartbeat(fanout, decode_position());
+				fanout_heartbeat(fanout, worker_log_last_key());
 			next_heartbeat = TimestampTzPlusMilliseconds(now, pgsync_heartbeat_interval_ms);
 		}
 		if (now >= next_status)
 		{
+			if (decode_started())
+				worker_log_retain();
 			publish_status();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
 		}
@@ -589,6 +640,8 @@ pgsync_worker_main(Datum arg)
 			}
 			if (pgsync_heartbeat_interval_ms > 0)
 				timeout = Min(timeout, ms_until(next_heartbeat, now));
+			if (log_dirty)
+				timeout = Min(timeout, ms_until(next_log_sync, now));
 			timeout = Min(timeout, ms_until(next_status, now));
 			if (!decode_started() || !listening)
 				timeout = Min(timeout, SETUP_RETRY_MS);
@@ -602,6 +655,7 @@ pgsync_worker_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 	}
 
+	sync_log_and_confirm(GetCurrentTimestamp(), true);
 	shutdown_server();
 	ereport(LOG, (errmsg("pgsync: worker stopping")));
 	proc_exit(1);

@@ -179,17 +179,17 @@ decode_pass(int budget_ms)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass_mcxt);
 
-	/*
-	 * Everything committed before EndRecPtr has been handed to the fan-out:
-	 * confirm it, so the slot's WAL can be recycled.  (The durable per-client
-	 * log will move this point later: see docs/ARCHITECTURE.md.)
-	 */
-	if (ctx->reader->EndRecPtr != InvalidXLogRecPtr)
-	{
-		LogicalConfirmReceivedLocation(ctx->reader->EndRecPtr);
-		ReplicationSlotMarkDirty();
-	}
 	return more;
+}
+
+void
+decode_confirm(XLogRecPtr upto)
+{
+	if (ctx == NULL || upto == InvalidXLogRecPtr ||
+		upto <= MyReplicationSlot->data.confirmed_flush)
+		return;
+	LogicalConfirmReceivedLocation(upto);
+	ReplicationSlotMarkDirty();
 }
 
 XLogRecPtr

@@ -30,11 +30,17 @@ extern void decode_forget(void);
 
 /*
  * Decode what has been flushed, for at most budget_ms (checked between
- * records).  Returns true if WAL remains to be decoded.  Confirms the
- * slot up to where it read: every transaction committed before that point
- * has been handed to the sink.
+ * records).  Returns true if WAL remains to be decoded.  When it returns,
+ * every transaction committed before decode_position() has been handed to
+ * the sink whole (a transaction is replayed within one record).
  */
 extern bool decode_pass(int budget_ms);
+
+/*
+ * Confirm the slot up to upto, a decode_position() whose transactions are
+ * durable in the change log: the slot's WAL before it can be recycled.
+ */
+extern void decode_confirm(XLogRecPtr upto);
 
 /* Position decoded up to (the reader's EndRecPtr). */
 extern XLogRecPtr decode_position(void);
