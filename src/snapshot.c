@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -72,7 +73,8 @@ typedef struct SnapshotShared
 	/* progress and result, written by the worker */
 	pg_atomic_uint32 state;		/* PgsyncSnapshotState */
 	pg_atomic_uint64 rows;
-	int64		peak_rss_kb;
+	int64		peak_rss_kb;	/* VmHWM: includes shared buffers touched */
+	int64		peak_anon_kb;	/* largest RssAnon seen after a batch */
 	int			sqlerrcode;
 	char		errmsg[SNAPSHOT_ERRMSG_LEN];
 	uint64		xmin;
@@ -154,6 +156,7 @@ pgsync_snapshot_start(Oid relid, const char *path, Oid dboid,
 	pg_atomic_init_u32(&sh->state, PGSYNC_SNAPSHOT_STARTING);
 	pg_atomic_init_u64(&sh->rows, 0);
 	sh->peak_rss_kb = -1;
+	sh->peak_anon_kb = -1;
 	snap->shared = sh;
 
 	memset(&worker, 0, sizeof(worker));
@@ -339,11 +342,15 @@ apply_settings(SnapshotShared *sh)
 	}
 }
 
-/* Peak resident set size of this process in kB, -1 if unknown. */
+/*
+ * A "Name:   1234 kB" line of /proc/self/status (VmHWM: peak resident set
+ * size; RssAnon: private memory now), in kB; -1 if unknown.
+ */
 static int64
-read_peak_rss_kb(void)
+read_status_kb(const char *field)
 {
 	FILE	   *f = AllocateFile("/proc/self/status", "r");
+	size_t		flen = strlen(field);
 	char		buf[256];
 	int64		kb = -1;
 
@@ -351,9 +358,9 @@ read_peak_rss_kb(void)
 		return -1;
 	while (fgets(buf, sizeof(buf), f) != NULL)
 	{
-		if (strncmp(buf, "VmHWM:", 6) == 0)
+		if (strncmp(buf, field, flen) == 0 && buf[flen] == ':')
 		{
-			kb = strtol(buf + 6, NULL, 10);
+			kb = strtol(buf + flen + 1, NULL, 10);
 			break;
 		}
 	}
@@ -515,6 +522,9 @@ write_rows(ExportState *es, RelationInfo *ri, MemoryContext batch_cxt)
 		MemoryContextSwitchTo(old);
 		nrows += SPI_processed;
 		pg_atomic_write_u64(&es->sh->rows, nrows);
+		/* private memory peaks at the end of a batch: sample it there */
+		es->sh->peak_anon_kb = Max(es->sh->peak_anon_kb,
+								   read_status_kb("RssAnon"));
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextReset(batch_cxt);
 		/* a big row can grow the line buffer: do not keep it grown */
@@ -592,10 +602,11 @@ export_table(ExportState *es, MemoryContext worker_cxt)
 	PopActiveSnapshot();
 	table_close(rel, NoLock);
 
-	sh->peak_rss_kb = read_peak_rss_kb();
+	sh->peak_rss_kb = read_status_kb("VmHWM");
+	sh->peak_anon_kb = Max(sh->peak_anon_kb, read_status_kb("RssAnon"));
 	resetStringInfo(&es->line);
-	appendStringInfo(&es->line, "{\"rows\":" UINT64_FORMAT ",\"done\":true,\"peak_rss_kb\":" INT64_FORMAT "}",
-					 nrows, sh->peak_rss_kb);
+	appendStringInfo(&es->line, "{\"rows\":" UINT64_FORMAT ",\"done\":true,\"peak_rss_kb\":" INT64_FORMAT ",\"peak_anon_kb\":" INT64_FORMAT "}",
+					 nrows, sh->peak_rss_kb, sh->peak_anon_kb);
 	write_line(es, &es->line);
 	if (FreeFile(es->file) != 0)
 	{
@@ -726,6 +737,7 @@ pgsync_snapshot_to_file(PG_FUNCTION_ARGS)
 	const char *settings[2 * lengthof(guc_names) + 1];
 	PgsyncSnapshot *snap;
 	PgsyncSnapshotState state;
+	Relation	rel;
 	char	   *path;
 	int64		rows;
 	int			i;
@@ -736,6 +748,23 @@ pgsync_snapshot_to_file(PG_FUNCTION_ARGS)
 				 errmsg("pgsync: invalid snapshot file name \"%s\"", name),
 				 errdetail("A name is 1 to 64 characters among A-Z a-z 0-9 . _ -, does not start with a dot and does not end in \".tmp\".")));
 	path = psprintf("%s/%s", PGSYNC_SNAPSHOT_DIR, name);
+
+	/*
+	 * The worker takes ACCESS SHARE on the table while we wait for it: if
+	 * this transaction holds ACCESS EXCLUSIVE, both would wait forever.
+	 */
+	rel = try_relation_open(relid, NoLock);
+	if (rel != NULL)
+	{
+		bool		locked = CheckRelationLockedByMe(rel, AccessExclusiveLock,
+													 false);
+
+		relation_close(rel, NoLock);
+		if (locked)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pgsync: cannot export a table locked ACCESS EXCLUSIVE by this transaction")));
+	}
 	pgsync_snapshot_make_dir();
 
 	/* output functions in the worker follow the caller's settings */
