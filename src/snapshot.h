@@ -3,9 +3,9 @@
  * snapshot.h
  *	  Consistent initial snapshots of a table, written to a file by a
  *	  dynamic background worker ("pgsync snapshot"), to be joined with the
- *	  change stream.  Owns the launcher API, the worker and the SQL entry
- *	  point pgsync.snapshot_to_file(); the pure join rule is in
- *	  snapshot_file.h.  Full description: docs/SNAPSHOT.md.
+ *	  change stream.  The launcher API (snapshot.c) and the worker's entry
+ *	  point (snapshot_worker.c); the pure join rule is in snapshot_file.h.
+ *	  Full description: docs/SNAPSHOT.md.
  *
  * FILE FORMAT (UTF-8 text, one JSON value per line, '\n' line ends)
  *
