@@ -8,7 +8,7 @@ OBJS = $(PGSYNC_SRCS:.c=.o)
 DATA = sql/pgsync--0.1.0.sql
 PGFILEDESC = "pgsync - real-time change streaming"
 
-REGRESS = init format xacts types identity toast truncate messages options ddl big_txn
+REGRESS = init format xacts types identity toast truncate messages options ddl snapshot big_txn
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
@@ -20,12 +20,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Pure C unit tests (no server needed): the pure modules (JSON encoding,
-# table patterns, change log, JSON parser, row filters), built with ASan and
-# UBSan.  "make unit" runs every program (each prints "N passed, N failed")
+# table patterns, change log, JSON parser, row filters, snapshot join rule,
+# worker protocol and fan-out), built with ASan and UBSan.  "make unit" runs every program (each prints "N passed, N failed")
 # and fails if any did.
 UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern \
 	test/unit/test_change_log test/unit/test_json_value test/unit/test_row_filter \
-	test/unit/test_ws_pure
+	test/unit/test_ws_pure test/unit/test_snapshot_file
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 FILTER_SRCS = src/row_filter.c src/row_filter_eval.c src/value_compare.c src/json_value.c src/json_encode.c
@@ -42,6 +42,9 @@ test/unit/test_change_log: test/unit/test_change_log.c src/change_log.c src/chan
 
 test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value.h src/json_encode.c test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_encode.c -lm
+
+test/unit/test_snapshot_file: test/unit/test_snapshot_file.c src/snapshot_file.c src/snapshot_file.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_snapshot_file.c src/snapshot_file.c
 
 test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_row_filter.c $(FILTER_SRCS) -lm

@@ -55,3 +55,19 @@ CREATE VIEW clients AS SELECT * FROM clients();
 
 REVOKE ALL ON FUNCTION status(), clients() FROM PUBLIC;
 REVOKE ALL ON status, clients FROM PUBLIC;
+
+-- Initial snapshot of a table to a file, by the snapshot background worker
+-- (docs/SNAPSHOT.md).  The file is $PGDATA/pg_pgsync/snapshots/<path>, path
+-- being a plain file name (A-Z a-z 0-9 . _ -, no directory part); the rows
+-- are read with the caller's privileges (SELECT on the table, row-level
+-- security).  Returns the number of rows.  Writing files in the data
+-- directory is not for everyone: only superusers may call it unless granted.
+CREATE FUNCTION snapshot_to_file(rel regclass, path text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgsync_snapshot_to_file'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION snapshot_to_file(regclass, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION snapshot_to_file(regclass, text) IS
+  'export the rows of a table under a REPEATABLE READ snapshot to pg_pgsync/snapshots/<path>';

@@ -112,10 +112,21 @@ class Cluster:
     def reload(self):
         self.pg_ctl("reload")
 
-    def connect(self, dbname="postgres"):
+    def connect(self, dbname="postgres", autocommit=True):
         c = psycopg2.connect(host=self.tmp, port=self.port, user="postgres", dbname=dbname)
-        c.autocommit = True
+        c.autocommit = autocommit
         return c
+
+    @property
+    def datadir(self):
+        return os.path.join(self.tmp, "data")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
 
     def sql(self, query, args=None):
         # not "with conn": psycopg2 >= 2.9 opens a transaction even in autocommit
