@@ -657,6 +657,12 @@ clog_oldest_resume_key(const ChangeLog *log)
 }
 
 uint64_t
+clog_current_segment(const ChangeLog *log)
+{
+	return log->segs[log->nsegs - 1].seqno;
+}
+
+uint64_t
 clog_total_bytes(const ChangeLog *log)
 {
 	uint64_t	total = log->wlen;
@@ -804,10 +810,11 @@ clog_read(ClogReader *r, ClogRecord *rec)
 			record_crc(hdr, r->buf, rec->len) != crc)
 			return CLOG_ERROR;
 		r->offset += sizeof(hdr) + rec->len;
-		if (rec->key <= r->after_key)
+		rec->before_resume = rec->key <= r->after_key;
+		if (rec->before_resume && rec->kind != 'R')
 			continue;
 		rec->data = r->buf;
-		if (rec->flags & CLOG_LAST_OF_UNIT)
+		if ((rec->flags & CLOG_LAST_OF_UNIT) && !rec->before_resume)
 			r->position = rec->key;
 		return CLOG_OK;
 	}

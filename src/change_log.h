@@ -72,6 +72,8 @@ typedef struct ClogRecord
 	uint8_t		flags;			/* CLOG_FIRST_OF_UNIT, CLOG_LAST_OF_UNIT */
 	uint32_t	len;
 	const char *data;			/* valid until the next clog_read() */
+	bool		before_resume;	/* a relation message of a unit not after
+								 * the resume point (see clog_read) */
 } ClogRecord;
 
 typedef struct ChangeLog ChangeLog;
@@ -110,6 +112,9 @@ extern uint64_t clog_durable_key(const ChangeLog *log);
 /* Oldest resume point still served: resuming after L works iff L >= this. */
 extern uint64_t clog_oldest_resume_key(const ChangeLog *log);
 
+/* Sequence number of the segment being written (changes on rotation). */
+extern uint64_t clog_current_segment(const ChangeLog *log);
+
 /* Total bytes in segment files. */
 extern uint64_t clog_total_bytes(const ChangeLog *log);
 
@@ -132,7 +137,12 @@ extern void clog_reader_close(ClogReader *reader);
 /*
  * Next record, or CLOG_END when the reader has reached what has been
  * written so far (call again later), CLOG_TOO_OLD when retention removed
- * the segment the reader needed next.
+ * the segment the reader needed next.  Records of units not after the
+ * resume point are skipped, except relation messages (kind 'R'), returned
+ * with before_resume set: a consumer needs the relation descriptions in
+ * effect at the resume point.  (The writer puts the description of every
+ * known relation at the start of each segment, so reading from the start
+ * of the resume point's segment finds them all.)
  */
 extern ClogStatus clog_read(ClogReader *reader, ClogRecord *rec);
 

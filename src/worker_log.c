@@ -15,6 +15,7 @@
 #include "common/file_perm.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "guc.h"
@@ -33,6 +34,16 @@ static uint64 unit_key = 0;		/* key of the transaction being appended */
 static char *pending_rel[MAX_PENDING_RELATIONS];
 static uint32 pending_rel_len[MAX_PENDING_RELATIONS];
 static int	npending_rel = 0;
+
+/* The latest relation message of every relation, for new segments. */
+typedef struct LatestRelation
+{
+	uint32		relid;			/* hash key */
+	char	   *msg;
+	uint32		len;
+} LatestRelation;
+
+static HTAB *latest_relations = NULL;
 
 ChangeLog *
 worker_log(void)
@@ -115,6 +126,48 @@ check(ClogStatus st)
 }
 
 static void
+remember_relation(const char *data, size_t len)
+{
+	uint32		relid = message_relid('R', data, len);
+	LatestRelation *lr;
+	bool		found;
+
+	if (latest_relations == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(LatestRelation);
+		latest_relations = hash_create("pgsync latest relations", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS);
+	}
+	lr = hash_search(latest_relations, &relid, HASH_ENTER, &found);
+	if (found)
+		pfree(lr->msg);
+	lr->msg = MemoryContextAlloc(TopMemoryContext, len);
+	memcpy(lr->msg, data, len);
+	lr->len = (uint32) len;
+}
+
+/*
+ * A new segment starts with the description of every relation known, so a
+ * reader resuming anywhere in it finds the relation messages it needs
+ * without reading older segments (which retention may have removed).
+ */
+static void
+write_latest_relations(void)
+{
+	HASH_SEQ_STATUS status;
+	LatestRelation *lr;
+
+	if (latest_relations == NULL)
+		return;
+	hash_seq_init(&status, latest_relations);
+	while ((lr = hash_seq_search(&status)) != NULL)
+		check(clog_append(clog, unit_key, lr->relid, 'R', 0, lr->msg, lr->len));
+}
+
+static void
 hold_relation_message(const char *data, size_t len)
 {
 	if (npending_rel == MAX_PENDING_RELATIONS)
@@ -151,13 +204,20 @@ worker_log_append(const char *data, size_t len)
 	if (op == 'B')
 	{
 		unit_key = begin_message_key(data, len);
+		uint64		segment = clog_current_segment(clog);
+
+		unit_key = begin_message_key(data, len);
 		skipping = unit_key <= clog_last_key(clog);
 		if (skipping)
 			return false;
 		check(clog_append(clog, unit_key, 0, 'B', CLOG_FIRST_OF_UNIT, data, len));
+		if (clog_current_segment(clog) != segment)
+			write_latest_relations();
 		write_held_relation_messages();
 		return true;
 	}
+	if (op == 'R')
+		remember_relation(data, len);
 	if (skipping)
 	{
 		if (op == 'R')

@@ -336,6 +336,40 @@ test_big_records(void)
 	free(big);
 }
 
+/* Relation messages of units before the resume point still come back. */
+static void
+test_relations_before_resume(void)
+{
+	ChangeLog  *log;
+	ClogReader *r;
+	ClogRecord	rec;
+	ClogStatus	st;
+
+	new_dir();
+	log = open_log(1 << 20, 0);
+	CHECK_EQ_INT(clog_append(log, 10, 0, 'B', CLOG_FIRST_OF_UNIT, "B", 1), CLOG_OK);
+	CHECK_EQ_INT(clog_append(log, 10, 7, 'R', 0, "R7v1", 4), CLOG_OK);
+	CHECK_EQ_INT(clog_append(log, 10, 7, 'I', 0, "I", 1), CLOG_OK);
+	CHECK_EQ_INT(clog_append(log, 10, 0, 'C', CLOG_LAST_OF_UNIT, "C", 1), CLOG_OK);
+	append_txn(log, 20, 1, 0);
+	CHECK_EQ_INT(clog_current_segment(log), 1);
+	CHECK_EQ_INT(clog_flush(log), CLOG_OK);
+
+	r = clog_reader_open(log, 10, &st);
+	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(rec.kind, 'R');
+	CHECK(rec.before_resume);
+	CHECK_EQ_MEM(rec.data, rec.len, "R7v1", 4);
+	CHECK_EQ_INT(clog_reader_position(r), 10);
+	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(rec.kind, 'B');
+	CHECK_EQ_INT(rec.key, 20);
+	CHECK(!rec.before_resume);
+	clog_reader_close(r);
+	clog_close(log);
+	remove_dir();
+}
+
 int
 main(void)
 {
@@ -345,5 +379,6 @@ main(void)
 	test_recovery();
 	test_segments_and_retention();
 	test_big_records();
+	test_relations_before_resume();
 	return unit_summary();
 }
