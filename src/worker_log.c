@@ -203,7 +203,6 @@ worker_log_append(const char *data, size_t len)
 
 	if (op == 'B')
 	{
-		unit_key = begin_message_key(data, len);
 		uint64		segment = clog_current_segment(clog);
 
 		unit_key = begin_message_key(data, len);
