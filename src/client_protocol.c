@@ -405,3 +405,25 @@ cp_heartbeat(uint64_t lsn, size_t *len)
 	jb_str(&b, "}");
 	return jb_finish(&b, len);
 }
+
+char *
+cp_filter_error(const char *subscription, const char *schema,
+				const char *table, const char *message, size_t *len)
+{
+	JBuf		b;
+	char	   *qualified = malloc(strlen(schema) + strlen(table) + 2);
+
+	if (qualified == NULL)
+		return NULL;
+	sprintf(qualified, "%s.%s", schema, table);
+	jb_start(&b, "error", NULL);
+	jb_str(&b, ",\"code\":\"" CP_ERR_BAD_FILTER "\",\"subscription\":");
+	jb_quoted(&b, subscription);
+	jb_str(&b, ",\"table\":");
+	jb_quoted(&b, qualified);
+	jb_str(&b, ",\"message\":");
+	jb_quoted(&b, message);
+	jb_str(&b, "}");
+	free(qualified);
+	return jb_finish(&b, len);
+}

@@ -101,4 +101,14 @@ extern char *cp_reply_error(const char *id_json, const char *code,
 							size_t *len);
 extern char *cp_heartbeat(uint64_t lsn, size_t *len);
 
+/*
+ * An event, not a reply: subscription's filter does not compile against
+ * table schema.table, which that subscription skips.
+ * {"type":"error","code":"bad_filter","subscription":"s1",
+ *  "table":"public.t","message":...}
+ */
+extern char *cp_filter_error(const char *subscription, const char *schema,
+							 const char *table, const char *message,
+							 size_t *len);
+
 #endif							/* PGSYNC_CLIENT_PROTOCOL_H */
