@@ -49,6 +49,7 @@ change_parse(Fanout *fo, const FoMsg *m)
 		return fo->parsed;
 	fo->parsed_seq = fo->route_seq;
 	fo->parsed = NULL;
+	fo->change_parses++;
 	if (fo->change_doc == NULL)
 		fo->change_doc = json_doc_create(FO_CHANGE_DOC_INPUT,
 										 FO_CHANGE_DOC_NODES,

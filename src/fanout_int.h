@@ -64,6 +64,7 @@ struct Fanout
 	JsonDoc    *big_doc;		/* one larger change, freed after routing */
 	uint64_t	parsed_seq;		/* route_seq that parsed is for */
 	const JsonValue *parsed;	/* the change being routed, or NULL */
+	uint64_t	change_parses;	/* changes parsed for filters (tests) */
 
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;

@@ -10,6 +10,7 @@
 
 #include "client_protocol.h"
 #include "fanout.h"
+#include "fanout_int.h"
 #include "stream_msg.h"
 
 static int	failures = 0;
@@ -347,6 +348,8 @@ test_fanout_filters(void)
 	pub(fo, "[\"D\",1,\"0/10\",null]", 0x10);	/* none */
 	pub(fo, "[\"T\",\"0/10\",[1],false,false]", 0x10);	/* a, b */
 	pub(fo, "[\"C\",1,\"0/10\",\"0/20\"]", 0x20);
+	/* one parse per filtered change, not one per subscription */
+	CHECK(fo->change_parses == 8);
 	drain(fo, a, got);
 	CHECK(strcmp(got, "BRIUTC") == 0);
 	drain(fo, b, got);
