@@ -59,14 +59,14 @@ typedef enum ClientRequestType
 typedef struct ClientRequest
 {
 	ClientRequestType type;
-	char	   *id_json;		/* raw JSON of "id" (string/number), or NULL */
+	char	   *id_json;		/* "id" (string/number) as JSON, or NULL */
 
 	/* subscribe */
 	int			ntables;
 	char	  **tables;			/* the pattern texts */
 	TablePattern *patterns;		/* slices point into tables[i] */
 	uint32_t	ops;			/* CP_OP_* */
-	char	   *filter_json;	/* raw JSON of "filter", or NULL */
+	char	   *filter_json;	/* "filter" as compact JSON, or NULL */
 
 	/* unsubscribe */
 	char	   *subscription;
