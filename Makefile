@@ -49,10 +49,10 @@ test/unit/test_snapshot_file: test/unit/test_snapshot_file.c src/snapshot_file.c
 test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_row_filter.c $(FILTER_SRCS) -lm
 
-WS_PURE_SRCS = src/json_mini.c src/client_protocol.c src/stream_msg.c src/fanout_route.c \
-	src/fanout.c src/json_encode.c src/table_pattern.c
+WS_PURE_SRCS = src/client_protocol.c src/stream_msg.c src/fanout_route.c \
+	src/fanout.c src/fanout_filter.c src/table_pattern.c $(FILTER_SRCS)
 test/unit/test_ws_pure: test/unit/test_ws_pure.c $(WS_PURE_SRCS) src/*.h
-	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(WS_PURE_SRCS)
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(WS_PURE_SRCS) -lm
 
 .PHONY: unit
 unit: $(UNIT_TESTS)

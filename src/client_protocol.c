@@ -3,10 +3,14 @@
  * client_protocol.c
  *	  Pure parser of client requests and builder of control replies.
  *
- * Unknown members of a request are ignored (forward compatibility);
- * members of the wrong type are a bad_request.  The "filter" member is
- * kept as raw JSON text: compiling and evaluating it belongs to
- * row_filter.c (see fanout.c for the hook).
+ * Requests are parsed with json_value.h into an arena sized for the
+ * frame and freed before returning: everything kept (id, patterns,
+ * filter, subscription) is copied out, since unescaped strings point into
+ * the frame.  Unknown members of a request are ignored (forward
+ * compatibility); members of the wrong type are a bad_request.  The
+ * "filter" member is kept as compact JSON text: checking, compiling and
+ * evaluating it belongs to the worker (worker_subscribe.c) and the
+ * fan-out (fanout_filter.c), with row_filter.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,7 +21,7 @@
 
 #include "client_protocol.h"
 #include "json_encode.h"
-#include "json_mini.h"
+#include "json_value.h"
 
 static bool fail(const char **code, const char *c, char *msg, size_t msgsize,
 				 const char *fmt,...) __attribute__((format(printf, 5, 6)));
@@ -49,7 +53,7 @@ dup_n(const char *s, size_t n)
 }
 
 static bool
-parse_ops(const JsonMini *v, uint32_t *ops, const char **code, char *msg,
+parse_ops(const JsonValue *v, uint32_t *ops, const char **code, char *msg,
 		  size_t msgsize)
 {
 	static const struct
@@ -62,155 +66,201 @@ parse_ops(const JsonMini *v, uint32_t *ops, const char **code, char *msg,
 		{"delete", CP_OP_DELETE},
 		{"truncate", CP_OP_TRUNCATE},
 	};
-	const JsonMini *e;
+	uint32_t	k;
 
 	if (v == NULL)
 	{
 		*ops = CP_OP_ALL;
 		return true;
 	}
-	if (v->type != JM_ARRAY || v->count == 0)
+	if (v->kind != JSON_ARRAY || v->len == 0)
 		return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 					"\"ops\" must be a non-empty array of strings");
 	*ops = 0;
-	for (e = v->child; e != NULL; e = e->next)
+	for (k = 0; k < v->len; k++)
 	{
+		const JsonValue *e = json_array_get(v, k);
 		size_t		i;
 		bool		found = false;
 
-		if (e->type != JM_STRING)
+		if (e->kind != JSON_STRING)
 			return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 						"\"ops\" must be a non-empty array of strings");
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strcmp(e->str, names[i].name) == 0)
+			if (json_string_is(e, names[i].name))
 			{
 				*ops |= names[i].bit;
 				found = true;
 			}
 		if (!found)
 			return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
-						"unknown op \"%.64s\" (insert, update, delete, truncate)",
-						e->str);
+						"unknown op \"%.*s\" (insert, update, delete, truncate)",
+						(int) (e->len < 64 ? e->len : 64), e->u.str);
 	}
 	return true;
 }
 
 static bool
-parse_tables(const JsonMini *v, ClientRequest *req, const char **code,
+parse_tables(const JsonValue *v, ClientRequest *req, const char **code,
 			 char *msg, size_t msgsize)
 {
-	const JsonMini *e;
-	int			i = 0;
+	uint32_t	i;
 
-	if (v == NULL || v->type != JM_ARRAY || v->count == 0)
+	if (v == NULL || v->kind != JSON_ARRAY || v->len == 0)
 		return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 					"\"tables\" must be a non-empty array of patterns");
-	if (v->count > CP_MAX_TABLES)
+	if (v->len > CP_MAX_TABLES)
 		return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 					"at most %d table patterns per subscription", CP_MAX_TABLES);
-	req->tables = calloc((size_t) v->count, sizeof(char *));
-	req->patterns = calloc((size_t) v->count, sizeof(TablePattern));
+	req->tables = calloc(v->len, sizeof(char *));
+	req->patterns = calloc(v->len, sizeof(TablePattern));
 	if (req->tables == NULL || req->patterns == NULL)
 		return fail(code, CP_ERR_INTERNAL, msg, msgsize, "out of memory");
-	for (e = v->child; e != NULL; e = e->next, i++)
+	for (i = 0; i < v->len; i++)
 	{
+		const JsonValue *e = json_array_get(v, i);
 		const char *err = NULL;
 		int			n;
 
-		if (e->type != JM_STRING || e->str_len == 0 ||
-			e->str_len > CP_MAX_PATTERN_LEN || strlen(e->str) != e->str_len)
+		if (e->kind != JSON_STRING || e->len == 0 ||
+			e->len > CP_MAX_PATTERN_LEN || memchr(e->u.str, '\0', e->len) != NULL)
 			return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 						"table pattern %d must be a non-empty string of at most %d bytes",
-						i + 1, CP_MAX_PATTERN_LEN);
-		if ((req->tables[i] = dup_n(e->str, e->str_len)) == NULL)
+						(int) i + 1, CP_MAX_PATTERN_LEN);
+		if ((req->tables[i] = dup_n(e->u.str, e->len)) == NULL)
 			return fail(code, CP_ERR_INTERNAL, msg, msgsize, "out of memory");
-		req->ntables = i + 1;
+		req->ntables = (int) i + 1;
 		n = table_pattern_parse(req->tables[i], NULL, 0, &err);
 		if (n != 1)
 			return fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
-						"bad table pattern \"%.64s\": %s", e->str,
+						"bad table pattern \"%.64s\": %s", req->tables[i],
 						n < 0 ? err : "one pattern per array element");
 		(void) table_pattern_parse(req->tables[i], &req->patterns[i], 1, &err);
 	}
 	return true;
 }
 
+/*
+ * Compact JSON text of v, malloc'd (NULL when out of memory).  Never
+ * longer than 6 * the input it was parsed from + 16 (json_value.h).
+ */
+static char *
+write_json(const JsonValue *v, size_t input_len, size_t *len)
+{
+	size_t		cap = 6 * input_len + 16;
+	char	   *buf = malloc(cap + 1);
+
+	if (buf == NULL)
+		return NULL;
+	*len = json_value_write(v, buf, cap);
+	if (*len == (size_t) -1)
+	{
+		free(buf);
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* The arena for one request of len bytes: any valid text fits. */
+static JsonDoc *
+request_doc(size_t len)
+{
+	return json_doc_create(len, (uint32_t) (len / 2 + 2), JSON_DEFAULT_MAX_DEPTH);
+}
+
 bool
 client_request_parse(const char *text, size_t len, ClientRequest *req,
 					 const char **code, char *msg, size_t msgsize)
 {
-	const char *err = NULL;
-	JsonMini   *root;
-	const JsonMini *type,
+	JsonError	jerr = {0, "out of memory"};
+	JsonDoc    *doc;
+	const JsonValue *root = NULL,
+			   *type,
 			   *id;
+	size_t		n;
 	bool		ok = false;
 
 	memset(req, 0, sizeof(*req));
-	root = json_mini_parse(text, len, &err);
+	if (len > UINT32_MAX)
+		return fail(code, CP_ERR_BAD_JSON, msg, msgsize, "invalid JSON: too long");
+	if ((doc = request_doc(len)) == NULL)
+		return fail(code, CP_ERR_INTERNAL, msg, msgsize, "out of memory");
+	root = json_parse(doc, text, len, &jerr);
 	if (root == NULL)
-		return fail(code, CP_ERR_BAD_JSON, msg, msgsize, "invalid JSON: %s", err);
-	if (root->type != JM_OBJECT)
+	{
+		fail(code, CP_ERR_BAD_JSON, msg, msgsize, "invalid JSON: %s", jerr.message);
+		goto done;
+	}
+	if (root->kind != JSON_OBJECT)
 	{
 		fail(code, CP_ERR_BAD_JSON, msg, msgsize, "a request must be a JSON object");
 		goto done;
 	}
-	id = json_mini_get(root, "id");
+	id = json_object_get_cstr(root, "id");
 	if (id != NULL)
 	{
-		if ((id->type != JM_STRING && id->type != JM_NUMBER) ||
-			id->raw_len > CP_MAX_ID_LEN)
+		if (id->kind == JSON_STRING || id->kind == JSON_NUMBER)
+			req->id_json = write_json(id, len, &n);
+		if ((id->kind != JSON_STRING && id->kind != JSON_NUMBER) ||
+			(req->id_json != NULL && n > CP_MAX_ID_LEN))
 		{
+			free(req->id_json);
+			req->id_json = NULL;
 			fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 				 "\"id\" must be a string or number of at most %d bytes",
 				 CP_MAX_ID_LEN);
 			goto done;
 		}
-		req->id_json = dup_n(id->raw, id->raw_len);
 	}
-	type = json_mini_get(root, "type");
-	if (type == NULL || type->type != JM_STRING)
+	type = json_object_get_cstr(root, "type");
+	if (type == NULL || type->kind != JSON_STRING)
 	{
 		fail(code, CP_ERR_BAD_REQUEST, msg, msgsize, "\"type\" (a string) is required");
 		goto done;
 	}
-	if (strcmp(type->str, "subscribe") == 0)
+	if (json_string_is(type, "subscribe"))
 	{
-		const JsonMini *filter = json_mini_get(root, "filter");
+		const JsonValue *filter = json_object_get_cstr(root, "filter");
 
 		req->type = CREQ_SUBSCRIBE;
-		if (!parse_tables(json_mini_get(root, "tables"), req, code, msg, msgsize) ||
-			!parse_ops(json_mini_get(root, "ops"), &req->ops, code, msg, msgsize))
+		if (!parse_tables(json_object_get_cstr(root, "tables"), req, code, msg, msgsize) ||
+			!parse_ops(json_object_get_cstr(root, "ops"), &req->ops, code, msg, msgsize))
 			goto done;
-		if (filter != NULL && filter->type != JM_NULL)
-			req->filter_json = dup_n(filter->raw, filter->raw_len);
+		if (filter != NULL && filter->kind != JSON_NULL &&
+			(req->filter_json = write_json(filter, len, &n)) == NULL)
+		{
+			fail(code, CP_ERR_INTERNAL, msg, msgsize, "out of memory");
+			goto done;
+		}
 		ok = true;
 	}
-	else if (strcmp(type->str, "unsubscribe") == 0)
+	else if (json_string_is(type, "unsubscribe"))
 	{
-		const JsonMini *s = json_mini_get(root, "subscription");
+		const JsonValue *s = json_object_get_cstr(root, "subscription");
 
 		req->type = CREQ_UNSUBSCRIBE;
-		if (s == NULL || s->type != JM_STRING || s->str_len == 0 ||
-			s->str_len > 64)
+		if (s == NULL || s->kind != JSON_STRING || s->len == 0 ||
+			s->len > 64 || memchr(s->u.str, '\0', s->len) != NULL)
 		{
 			fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 				 "\"subscription\" (a subscription id string) is required");
 			goto done;
 		}
-		req->subscription = dup_n(s->str, s->str_len);
+		req->subscription = dup_n(s->u.str, s->len);
 		ok = true;
 	}
-	else if (strcmp(type->str, "ping") == 0)
+	else if (json_string_is(type, "ping"))
 	{
 		req->type = CREQ_PING;
 		ok = true;
 	}
 	else
 		fail(code, CP_ERR_UNKNOWN_TYPE, msg, msgsize,
-			 "unknown request type \"%.64s\" (subscribe, unsubscribe, ping)",
-			 type->str);
+			 "unknown request type \"%.*s\" (subscribe, unsubscribe, ping)",
+			 (int) (type->len < 64 ? type->len : 64), type->u.str);
 done:
-	json_mini_free(root);
+	json_doc_free(doc);
 	return ok;
 }
 
@@ -403,5 +453,27 @@ cp_heartbeat(uint64_t lsn, size_t *len)
 	jb_str(&b, ",\"lsn\":");
 	jb_quoted(&b, buf);
 	jb_str(&b, "}");
+	return jb_finish(&b, len);
+}
+
+char *
+cp_filter_error(const char *subscription, const char *schema,
+				const char *table, const char *message, size_t *len)
+{
+	JBuf		b;
+	char	   *qualified = malloc(strlen(schema) + strlen(table) + 2);
+
+	if (qualified == NULL)
+		return NULL;
+	sprintf(qualified, "%s.%s", schema, table);
+	jb_start(&b, "error", NULL);
+	jb_str(&b, ",\"code\":\"" CP_ERR_BAD_FILTER "\",\"subscription\":");
+	jb_quoted(&b, subscription);
+	jb_str(&b, ",\"table\":");
+	jb_quoted(&b, qualified);
+	jb_str(&b, ",\"message\":");
+	jb_quoted(&b, message);
+	jb_str(&b, "}");
+	free(qualified);
 	return jb_finish(&b, len);
 }

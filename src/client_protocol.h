@@ -59,14 +59,14 @@ typedef enum ClientRequestType
 typedef struct ClientRequest
 {
 	ClientRequestType type;
-	char	   *id_json;		/* raw JSON of "id" (string/number), or NULL */
+	char	   *id_json;		/* "id" (string/number) as JSON, or NULL */
 
 	/* subscribe */
 	int			ntables;
 	char	  **tables;			/* the pattern texts */
 	TablePattern *patterns;		/* slices point into tables[i] */
 	uint32_t	ops;			/* CP_OP_* */
-	char	   *filter_json;	/* raw JSON of "filter", or NULL */
+	char	   *filter_json;	/* "filter" as compact JSON, or NULL */
 
 	/* unsubscribe */
 	char	   *subscription;
@@ -100,5 +100,15 @@ extern char *cp_reply_error(const char *id_json, const char *code,
 							const char *message, const char *resume_lsn,
 							size_t *len);
 extern char *cp_heartbeat(uint64_t lsn, size_t *len);
+
+/*
+ * An event, not a reply: subscription's filter does not compile against
+ * table schema.table, which that subscription skips.
+ * {"type":"error","code":"bad_filter","subscription":"s1",
+ *  "table":"public.t","message":...}
+ */
+extern char *cp_filter_error(const char *subscription, const char *schema,
+							 const char *table, const char *message,
+							 size_t *len);
 
 #endif							/* PGSYNC_CLIENT_PROTOCOL_H */

@@ -90,6 +90,7 @@ fanout_destroy(Fanout *fo)
 	free(fo->rels);
 	fo_msg_unref(fo->cur_begin);
 	free(fo->txn_clients);
+	fo_filter_destroy(fo);
 	free(fo);
 }
 
@@ -342,6 +343,7 @@ sub_free(FoSub *s)
 	free(s->tables);
 	free(s->patterns);
 	free(s->filter_json);
+	fo_sub_filters_free(s);
 	free(s);
 }
 

@@ -40,6 +40,14 @@ typedef struct FoMsg
 	unsigned char buf[];
 } FoMsg;
 
+/* A subscription's filter compiled for one version of a relation. */
+typedef struct FoSubFilter
+{
+	uint32_t	relid;
+	uint64_t	rel_version;	/* FoRel.version it was compiled against */
+	struct RowFilter *filter;	/* NULL: does not compile, relation skipped */
+} FoSubFilter;
+
 typedef struct FoSub
 {
 	char		id[16];
@@ -47,8 +55,10 @@ typedef struct FoSub
 	char	  **tables;
 	TablePattern *patterns;
 	uint32_t	ops;			/* CP_OP_* */
-	char	   *filter_json;	/* raw filter, NULL for none */
-	void	   *filter;			/* compiled filter (row_filter.h), later */
+	char	   *filter_json;	/* filter (compact JSON), NULL for none */
+	FoSubFilter *filters;		/* compiled per relation, lazily */
+	int			nfilters;
+	int			filters_cap;
 	uint64_t	active_from;	/* first transaction sequence it sees */
 } FoSub;
 

@@ -10,6 +10,7 @@
 #define PGSYNC_FANOUT_INT_H
 
 #include "fanout.h"
+#include "json_value.h"
 
 typedef struct FoMatch
 {
@@ -23,6 +24,9 @@ struct FoRel
 	char	   *schema;
 	char	   *table;
 	FoMsg	   *rel_msg;
+	uint64_t	version;		/* unique per rel_msg (Fanout.rel_versions) */
+	int		   *key_cols;		/* key column positions of that version, */
+	int			nkeys;			/* set when a filter is compiled for it */
 	uint64_t	match_gen;		/* sub_gen the cache was built for */
 	FoMatch    *match;
 	int			nmatch;
@@ -54,6 +58,14 @@ struct Fanout
 
 	bool		pressure;
 
+	/* row filters (fanout_filter.c) */
+	uint64_t	rel_versions;	/* relation messages seen */
+	JsonDoc    *change_doc;		/* reusable arena for change messages */
+	JsonDoc    *big_doc;		/* one larger change, freed after routing */
+	uint64_t	parsed_seq;		/* route_seq that parsed is for */
+	const JsonValue *parsed;	/* the change being routed, or NULL */
+	uint64_t	change_parses;	/* changes parsed for filters (tests) */
+
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;
 	uint64_t	msgs_published;
@@ -68,5 +80,17 @@ extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
 
 /* Free what a relation entry owns. */
 extern void fo_rel_clear(FoRel *r);
+
+/*
+ * Row filters (fanout_filter.c).  fo_sub_filter_passes(): does change m of
+ * relation r pass s's filter (always for no filter and for truncates)?
+ * The change is parsed once per routed message, whatever the number of
+ * subscriptions.  fo_filter_route_end() after each routed message.
+ */
+extern bool fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s,
+								 FoRel *r, const FoMsg *m);
+extern void fo_filter_route_end(Fanout *fo);
+extern void fo_sub_filters_free(FoSub *s);
+extern void fo_filter_destroy(Fanout *fo);
 
 #endif							/* PGSYNC_FANOUT_INT_H */

@@ -15,6 +15,9 @@
  *	  relation is queued before the first change of it the client gets, and
  *	  again when the relation changed.
  *
+ * A change goes to a subscription when its table patterns, ops and row
+ * filter (fanout_filter.c) all let it through.
+ *
  * A subscription created in the middle of a transaction starts with the
  * next one (active_from), so nobody sees a transaction without its start.
  *
@@ -34,6 +37,7 @@ fo_rel_clear(FoRel *r)
 	free(r->table);
 	fo_msg_unref(r->rel_msg);
 	free(r->match);
+	free(r->key_cols);
 }
 
 static FoRel *
@@ -132,20 +136,6 @@ bool
 fanout_in_transaction(Fanout *fo)
 {
 	return fo->in_txn;
-}
-
-/*
- * Row filter hook.  When row_filter.h lands: the change's values are
- * parsed once per routed message (lazily, on the first subscription that
- * has a filter) and each filtered subscription evaluates its compiled
- * filter against them.  Until then subscriptions carrying a filter are
- * refused (bad_filter) by the worker, so every subscription passes.
- */
-static bool
-sub_filter_passes(const FoSub *s, const FoMsg *m)
-{
-	(void) m;
-	return s->filter == NULL;
 }
 
 static bool
@@ -295,7 +285,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				continue;
 			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
 				return;
-			if (!sub_filter_passes(s, m))
+			if (!fo_sub_filter_passes(fo, c, s, r, m))
 				continue;
 			c->route_mark = fo->route_seq;
 			if (nrels == 1)
@@ -304,6 +294,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				deliver_truncate(fo, c, m, rels, nrels, bit);
 		}
 	}
+	fo_filter_route_end(fo);
 	fo_msg_unref(m);
 }
 
@@ -330,6 +321,7 @@ handle_relation(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 	}
 	fo_msg_unref(r->rel_msg);
 	r->rel_msg = fo_msg_new(data, len, 'R', lsn);
+	r->version = ++fo->rel_versions;	/* filters are compiled again */
 }
 
 static void

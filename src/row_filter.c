@@ -420,6 +420,7 @@ compile_comparison(Compiler *c, const JsonValue *v)
 	const JsonValue *values = json_object_get_cstr(v, "values");
 	const JsonValue *bad = unexpected_key(v, keys);
 	const RowFilterColumn *col = NULL;
+	RowFilterColumn any_col = {NULL, 0, "", 0};
 	const TypeInfo *ti;
 	FNode	   *n;
 	FValue	   *vals;
@@ -434,10 +435,17 @@ compile_comparison(Compiler *c, const JsonValue *v)
 		return cfail(c, FILTER_SYNTAX, "\"col\" must be a string");
 	if (op == NULL || op->kind != JSON_STRING)
 		return cfail(c, FILTER_SYNTAX, "\"op\" must be a string");
-	for (i = 0; i < (uint32_t) c->ncols && col == NULL; i++)
+	for (i = 0; (int) i < c->ncols && col == NULL; i++)
 		if (c->cols[i].name_len == colname->len &&
 			memcmp(c->cols[i].name, colname->u.str, colname->len) == 0)
 			col = &c->cols[i];
+	if (c->ncols < 0)
+	{
+		/* row_filter_check(): any column, of a type that takes anything */
+		any_col.name = colname->u.str;
+		any_col.name_len = colname->len;
+		col = &any_col;
+	}
 	if (col == NULL)
 		return cfail(c, FILTER_UNKNOWN_COLUMN, "no column \"%.*s\" in this table",
 					 SHOW(colname));
@@ -448,7 +456,7 @@ compile_comparison(Compiler *c, const JsonValue *v)
 					 "unknown operator \"%.*s\" (eq, neq, lt, lte, gt, gte, in, is_null, is_not_null)",
 					 SHOW(op));
 	ti = classify_type(col->type, col->type_len);
-	if (o >= OP_LT && o <= OP_GTE &&
+	if (o >= OP_LT && o <= OP_GTE && c->ncols >= 0 &&
 		(ti->family == FAM_BOOL || ti->family == FAM_JSON))
 		return cfail(c, FILTER_BAD_OPERATOR,
 					 "operator \"%s\" does not apply to column \"%.*s\" (%.*s)",
@@ -482,7 +490,7 @@ compile_comparison(Compiler *c, const JsonValue *v)
 	if ((n = new_node(c, FN_CMP)) == NULL)
 		return false;
 	n->op = (uint8_t) o;
-	n->col = (int32_t) (col - c->cols);
+	n->col = col == &any_col ? 0 : (int32_t) (col - c->cols);
 	n->family = ti->family;
 	n->flags = ti->flags;
 	n->dt = ti->dt;
@@ -648,6 +656,15 @@ row_filter_compile(const JsonValue *filter, const RowFilterColumn *cols,
 	f->nnodes = c.nnodes;
 	f->nodes = c.nodes;
 	return f;
+}
+
+bool
+row_filter_check(const JsonValue *filter, RowFilterError *err)
+{
+	RowFilter  *f = row_filter_compile(filter, NULL, -1, err);
+
+	row_filter_free(f);
+	return f != NULL;
 }
 
 void

@@ -87,6 +87,15 @@ extern RowFilter *row_filter_compile(const JsonValue *filter,
 									 const RowFilterColumn *cols, int ncols,
 									 RowFilterError *err);
 
+/*
+ * Check what can be checked without the columns: the grammar, the limits,
+ * null literals.  Column names, operators for the column's type and
+ * literals for its type are checked by row_filter_compile() only.  (This
+ * is a compilation with ncols = -1, "any column, any type"; compile
+ * itself never accepts a negative ncols from other callers.)
+ */
+extern bool row_filter_check(const JsonValue *filter, RowFilterError *err);
+
 extern void row_filter_free(RowFilter *f);
 
 /*

@@ -5,14 +5,15 @@
  *
  * Row changes are by far the most frequent: their kind and relation oid
  * are read with a few byte comparisons.  Relation and truncate messages
- * are rare and parsed fully with json_mini.
+ * are rare and parsed fully with json_value.h, into an arena sized for
+ * the message and freed before returning (names are copied out).
  *
  *-------------------------------------------------------------------------
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_mini.h"
+#include "json_value.h"
 #include "stream_msg.h"
 
 static bool
@@ -34,57 +35,68 @@ parse_oid(const char *p, const char *end, uint32_t *out)
 	return true;
 }
 
+/* A relation oid: a non-negative integer below 2^32. */
+static bool
+json_oid(const JsonValue *v, uint32_t *out)
+{
+	if (v == NULL || v->kind != JSON_NUMBER || !(v->flags & JSON_NUM_INTEGER) ||
+		v->num < 0 || v->num > 4294967295.0)
+		return false;
+	*out = (uint32_t) v->num;
+	return true;
+}
+
+/* A string without NUL bytes, copied. */
+static char *
+json_strdup(const JsonValue *v)
+{
+	char	   *r;
+
+	if (v == NULL || v->kind != JSON_STRING ||
+		memchr(v->u.str, '\0', v->len) != NULL || (r = malloc(v->len + 1)) == NULL)
+		return NULL;
+	memcpy(r, v->u.str, v->len);
+	r[v->len] = '\0';
+	return r;
+}
+
 static bool
 classify_full(const char *data, size_t len, StreamMsgInfo *info)
 {
-	const char *err;
-	JsonMini   *root = json_mini_parse(data, len, &err);
-	const JsonMini *e;
+	JsonDoc    *doc = json_doc_create(len, (uint32_t) (len / 2 + 2),
+									  JSON_DEFAULT_MAX_DEPTH);
+	const JsonValue *root = doc ? json_parse(doc, data, len, NULL) : NULL;
 	bool		ok = false;
 
-	if (root == NULL || root->type != JM_ARRAY || root->count < 2)
+	if (root == NULL || root->kind != JSON_ARRAY || root->len < 2)
 		goto done;
-	e = root->child->next;		/* after the op */
 	if (info->op == 'R')
 	{
-		const JsonMini *s,
-				   *t;
-
-		if (e->type != JM_NUMBER || e->number < 0 || e->number > 4294967295.0)
+		/* ["R", relid, schema, table, ...] */
+		if (!json_oid(json_array_get(root, 1), &info->relid))
 			goto done;
-		info->relid = (uint32_t) e->number;
-		s = e->next;
-		t = s ? s->next : NULL;
-		if (s == NULL || t == NULL || s->type != JM_STRING ||
-			t->type != JM_STRING)
-			goto done;
-		info->schema = strdup(s->str);
-		info->table = strdup(t->str);
+		info->schema = json_strdup(json_array_get(root, 2));
+		info->table = json_strdup(json_array_get(root, 3));
 		ok = info->schema != NULL && info->table != NULL;
 	}
 	else
 	{
 		/* ["T", lsn, [relids], ...] */
-		const JsonMini *arr = e->next;
-		const JsonMini *c;
-		int			i = 0;
+		const JsonValue *arr = json_array_get(root, 2);
 
-		if (arr == NULL || arr->type != JM_ARRAY)
+		if (arr == NULL || arr->kind != JSON_ARRAY)
 			goto done;
-		info->relids = malloc(sizeof(uint32_t) * (arr->count > 0 ? arr->count : 1));
+		info->relids = malloc(sizeof(uint32_t) * (arr->len > 0 ? arr->len : 1));
 		if (info->relids == NULL)
 			goto done;
-		for (c = arr->child; c != NULL; c = c->next)
-		{
-			if (c->type != JM_NUMBER || c->number < 0)
+		for (uint32_t i = 0; i < arr->len; i++)
+			if (!json_oid(json_array_get(arr, i), &info->relids[i]))
 				goto done;
-			info->relids[i++] = (uint32_t) c->number;
-		}
-		info->nrelids = i;
+		info->nrelids = (int) arr->len;
 		ok = true;
 	}
 done:
-	json_mini_free(root);
+	json_doc_free(doc);
 	return ok;
 }
 

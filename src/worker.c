@@ -26,11 +26,8 @@
 
 #include <uv.h>
 
-#include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,12 +39,9 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/catcache.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "executor/spi.h"
 
@@ -58,6 +52,7 @@
 #include "worker.h"
 #include "worker_decode.h"
 #include "worker_log.h"
+#include "worker_subscribe.h"
 #include "ws_server.h"
 
 PGDLLEXPORT void pgsync_worker_main(Datum arg);
@@ -314,49 +309,6 @@ try_listen(void)
 	report_error("cannot start WebSocket server", err, NULL);
 }
 
-/*
- * Does a literal table pattern name an existing table?  Globs are accepted
- * as they are (tables may be created later).
- */
-static bool
-pattern_table_exists(const TablePattern *pat)
-{
-	char		schema[NAMEDATALEN * 2];
-	char		table[NAMEDATALEN * 2];
-	bool		schema_literal = pattern_slice_literal(pat->schema, schema, sizeof(schema));
-
-	if (!pattern_slice_literal(pat->table, table, sizeof(table)))
-		return true;
-	if (schema_literal)
-	{
-		Oid			nsp = get_namespace_oid(schema, true);
-		Oid			relid;
-
-		if (!OidIsValid(nsp))
-			return false;
-		relid = get_relname_relid(table, nsp);
-		return OidIsValid(relid) &&
-			(get_rel_relkind(relid) == RELKIND_RELATION ||
-			 get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE);
-	}
-	else
-	{
-		CatCList   *list = SearchSysCacheList1(RELNAMENSP, CStringGetDatum(table));
-		bool		found = false;
-
-		for (int i = 0; i < list->n_members; i++)
-		{
-			Form_pg_class c = (Form_pg_class) GETSTRUCT(&list->members[i]->tuple);
-
-			if (c->relkind == RELKIND_RELATION ||
-				c->relkind == RELKIND_PARTITIONED_TABLE)
-				found = true;
-		}
-		ReleaseSysCacheList(list);
-		return found;
-	}
-}
-
 /* Validate and activate the subscribe requests parked by ws_server.c. */
 static void
 process_pending(void)
@@ -366,39 +318,26 @@ process_pending(void)
 	while (p != NULL)
 	{
 		WsPending  *next = p->next;
-		int			bad = -1;
+		const char *code = NULL;
+		char		msg[512];
 
 		PG_TRY();
 		{
 			StartTransactionCommand();
-			for (int i = 0; i < p->req.ntables && bad < 0; i++)
-				if (!pattern_table_exists(&p->req.patterns[i]))
-					bad = i;
+			code = subscribe_check(&p->req, msg, sizeof(msg));
 			CommitTransactionCommand();
 		}
 		PG_CATCH();
 		{
-			recover_from_error("checking subscribed tables");
-			bad = -2;
+			recover_from_error("checking a subscription");
+			code = CP_ERR_INTERNAL;
+			snprintf(msg, sizeof(msg), "could not check the subscription");
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(worker_mcxt);
 
-		if (bad >= 0)
+		if (code == NULL)
 		{
-			char		msg[CP_MAX_PATTERN_LEN + 64];
-
-			snprintf(msg, sizeof(msg), "no table matches \"%s\"",
-					 p->req.tables[bad]);
-			ws_server_reply(p->client, p->req.id_json, NULL,
-							CP_ERR_UNKNOWN_TABLE, msg);
-		}
-		else if (bad == -2)
-			ws_server_reply(p->client, p->req.id_json, NULL, CP_ERR_INTERNAL,
-							"could not check the tables");
-		else
-		{
-			const char *code = NULL;
 			FoSub	   *sub = fanout_subscribe(fanout, p->client, &p->req, &code);
 
 			if (sub != NULL)
@@ -407,6 +346,8 @@ process_pending(void)
 				ws_server_reply(p->client, p->req.id_json, NULL, code,
 								"cannot subscribe");
 		}
+		else
+			ws_server_reply(p->client, p->req.id_json, NULL, code, msg);
 		ws_pending_free(p);
 		p = next;
 	}

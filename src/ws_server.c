@@ -154,16 +154,8 @@ handle_request(Session *s, const char *text, size_t len)
 								"no such subscription on this connection");
 			break;
 		case CREQ_SUBSCRIBE:
-			if (req.filter_json != NULL)
 			{
-				/* hook: compile with row_filter.h once it is merged */
-				ws_server_reply(s->client, req.id_json, NULL, CP_ERR_BAD_FILTER,
-								"row filters are not supported by this server yet");
-				break;
-			}
-			else
-			{
-				/* park it: the worker checks the tables in the catalog */
+				/* park it: the worker checks tables and filter in the catalog */
 				WsPending  *p = calloc(1, sizeof(WsPending));
 
 				if (p == NULL)

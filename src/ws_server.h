@@ -6,9 +6,10 @@
  * It owns the lws context, one session per connection bound to a FoClient
  * of the fan-out, the receive path (frame assembly, size and type checks,
  * request parsing) and the send path (queue -> lws_write).  Subscribe
- * requests need a catalog lookup (unknown_table), which must not happen
- * inside an lws callback: they are parked in a pending list that the
- * worker's main loop drains with ws_server_take_pending().
+ * requests need the catalog (unknown_table, row filters compiled against
+ * the tables: worker_subscribe.c), which must not be used inside an lws
+ * callback: they are parked in a pending list that the worker's main
+ * loop drains with ws_server_take_pending().
  *
  *-------------------------------------------------------------------------
  */

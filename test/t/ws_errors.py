@@ -57,7 +57,7 @@ async def errors(c, good):
     await expect_error(c, '{"type":"subscribe","id":"e1","tables":["t"],"ops":["upsert"]}',
                        "bad_request", False, "unknown op")
     await expect_error(c, '{"type":"subscribe","id":"e1","tables":["t"],"filter":{"id":1}}',
-                       "bad_filter", False, "filter (not supported yet)")
+                       "bad_filter", False, "filter with an unknown key")
     await expect_error(c, '{"type":"unsubscribe","id":"e1","subscription":"s9"}',
                        "unknown_subscription", False, "unknown subscription")
     await expect_error(c, json.dumps({"type": "ping", "id": "e1", "pad": "x" * 100000}),

@@ -685,6 +685,49 @@ test_relation_columns(void)
 #undef RELCOLS
 }
 
+/* row_filter_check(): what is checked without columns, and what is not. */
+static void
+test_check(void)
+{
+	static const struct
+	{
+		const char *filter;
+		RowFilterErrorCode code;
+	}			cases[] = {
+		/* column-dependent problems pass: no columns to check against */
+		{"{\"col\":\"nope\",\"op\":\"lt\",\"value\":true}", FILTER_OK},
+		{"{\"col\":\"x\",\"op\":\"in\",\"values\":[1,\"a\",[2]]}", FILTER_OK},
+		{"{\"not\":{\"col\":\"x\",\"op\":\"is_null\"}}", FILTER_OK},
+		/* the rest is checked */
+		{"{\"col\":\"x\",\"op\":\"like\",\"value\":1}", FILTER_BAD_OPERATOR},
+		{"{\"col\":\"x\",\"op\":\"eq\",\"value\":null}", FILTER_BAD_VALUE},
+		{"{\"col\":\"x\",\"op\":\"eq\"}", FILTER_SYNTAX},
+		{"{\"col\":1,\"op\":\"eq\",\"value\":1}", FILTER_SYNTAX},
+		{"{\"and\":[]}", FILTER_SYNTAX},
+		{"[1]", FILTER_SYNTAX},
+		{"{\"col\":\"x\",\"op\":\"eq\",\"value\":1,\"extra\":2}", FILTER_SYNTAX},
+	};
+	char		deep[1024];
+	size_t		n = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		const char *t = cases[i].filter;
+		bool		ok = row_filter_check(json_parse(fdoc, t, strlen(t), NULL), &ferr);
+
+		CHECK(ok == (cases[i].code == FILTER_OK));
+		CHECK(ok || ferr.code == cases[i].code);
+	}
+	for (int i = 0; i < 17; i++)
+		n += (size_t) snprintf(deep + n, sizeof(deep) - n, "{\"not\":");
+	n += (size_t) snprintf(deep + n, sizeof(deep) - n, "{\"col\":\"x\",\"op\":\"is_null\"}");
+	for (int i = 0; i < 17; i++)
+		deep[n++] = '}';
+	CHECK(!row_filter_check(json_parse(fdoc, deep, n, NULL), &ferr) &&
+		  ferr.code == FILTER_TOO_DEEP);
+	CHECK(!row_filter_check(NULL, &ferr) && ferr.code == FILTER_SYNTAX);
+}
+
 int
 main(void)
 {
@@ -710,6 +753,7 @@ main(void)
 	test_errors();
 	test_independence();
 	test_relation_columns();
+	test_check();
 	json_doc_free(fdoc);
 	json_doc_free(rdoc);
 	return unit_summary();

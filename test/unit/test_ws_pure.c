@@ -1,6 +1,7 @@
 /*
- * test_ws_pure.c: unit tests of the worker's pure modules: json_mini,
- * client_protocol, stream_msg and fanout.  Built with ASan/UBSan by
+ * test_ws_pure.c: unit tests of the worker's pure modules:
+ * client_protocol and stream_msg (both on json_value.h), fanout and its
+ * row filters.  Built with ASan/UBSan by
  * `make unit`; exits non-zero on the first failed check's count.
  */
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 #include "client_protocol.h"
 #include "fanout.h"
-#include "json_mini.h"
+#include "fanout_int.h"
 #include "stream_msg.h"
 
 static int	failures = 0;
@@ -19,49 +20,84 @@ static int	checks = 0;
 	do { checks++; if (!(cond)) { failures++; \
 		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
 
-static void
-test_json_mini(void)
-{
-	const char *err;
-	JsonMini   *v;
-
-	v = json_mini_parse(" {\"a\":[1,2.5e3,\"x\\u00e9\\ud83d\\ude00\"],\"b\":null} ", 48, &err);
-	CHECK(v != NULL);
-	if (v)
-	{
-		const JsonMini *a = json_mini_get(v, "a");
-
-		CHECK(a && a->type == JM_ARRAY && a->count == 3);
-		CHECK(a->child->next->number == 2500);
-		CHECK(strcmp(a->child->next->next->str, "x\xc3\xa9\xf0\x9f\x98\x80") == 0);
-		CHECK(json_mini_get(v, "b")->type == JM_NULL);
-		json_mini_free(v);
-	}
-	CHECK(json_mini_parse("[1,]", 4, &err) == NULL);
-	CHECK(json_mini_parse("{\"a\" 1}", 7, &err) == NULL);
-	CHECK(json_mini_parse("\"\\ud800\"", 8, &err) == NULL);
-	CHECK(json_mini_parse("\"\xff\"", 3, &err) == NULL);
-	CHECK(json_mini_parse("01", 2, &err) == NULL);
-	CHECK(json_mini_parse("[] x", 4, &err) == NULL);
-	CHECK(json_mini_parse("", 0, &err) == NULL);
-	{
-		char		deep[200];
-
-		memset(deep, '[', 100);
-		memset(deep + 100, ']', 100);
-		CHECK(json_mini_parse(deep, 200, &err) == NULL);
-	}
-	v = json_mini_parse("\"abc\"", 5, &err);
-	CHECK(v && v->type == JM_STRING && v->str_len == 3);
-	json_mini_free(v);
-}
-
 static bool
 parse(const char *s, ClientRequest *req, const char **code)
 {
 	char		msg[256];
 
 	return client_request_parse(s, strlen(s), req, code, msg, sizeof(msg));
+}
+
+/* Parse a request from a buffer that is wiped afterwards. */
+static bool
+parse_wiped(const char *s, ClientRequest *req, const char **code)
+{
+	char	   *copy = strdup(s);
+	char		msg[256];
+	bool		ok = client_request_parse(copy, strlen(copy), req, code, msg,
+										  sizeof(msg));
+
+	memset(copy, 'X', strlen(copy));
+	free(copy);
+	return ok;
+}
+
+/* The JSON side of requests: escapes, limits, malformed texts. */
+static void
+test_request_json(void)
+{
+	ClientRequest req;
+	const char *code;
+	static const char *const bad_json[] = {
+		"", "[1,]", "{\"a\" 1}", "\"\\ud800\"", "\"\xff\"", "01", "[] x",
+		"{\"type\":\"ping\",}", "{\"type\":\"ping\"} {}",
+	};
+	char		deep[200];
+
+	for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++)
+	{
+		CHECK(!parse(bad_json[i], &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
+		client_request_free(&req);
+	}
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 99);
+	deep[199] = '\0';
+	CHECK(!parse(deep, &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
+	client_request_free(&req);
+
+	/* everything kept is copied out of the input (escaped or not) */
+	CHECK(parse_wiped(" {\"type\":\"subscribe\",\"id\":\"r\\u00e9\\ud83d\\ude00\","
+					  "\"tables\":[\"pub\\u006cic.t\",\"app.*\"],"
+					  "\"filter\":{ \"col\" : \"n\\\"q\", \"op\":\"eq\",\"value\":1.50 }} ",
+					  &req, &code));
+	CHECK(req.ntables == 2 && strcmp(req.tables[0], "public.t") == 0 &&
+		  strcmp(req.tables[1], "app.*") == 0);
+	CHECK(table_pattern_match(&req.patterns[0], "public", "t"));
+	CHECK(strcmp(req.id_json, "\"r\xc3\xa9\xf0\x9f\x98\x80\"") == 0);
+	CHECK(strcmp(req.filter_json,
+				 "{\"col\":\"n\\\"q\",\"op\":\"eq\",\"value\":1.50}") == 0);
+	client_request_free(&req);
+	CHECK(parse_wiped("{\"type\":\"unsubscribe\",\"subscription\":\"s\\u0031\",\"id\":-1.5e3}",
+					  &req, &code));
+	CHECK(strcmp(req.subscription, "s1") == 0 && strcmp(req.id_json, "-1.5e3") == 0);
+	client_request_free(&req);
+	/* "filter": null is no filter; unknown members are ignored */
+	CHECK(parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"filter\":null,\"x\":[{}]}",
+				&req, &code) && req.filter_json == NULL && req.ops == CP_OP_ALL);
+	client_request_free(&req);
+	{
+		char		longid[200];
+
+		snprintf(longid, sizeof(longid), "{\"type\":\"ping\",\"id\":\"%0130d\"}", 0);
+		CHECK(!parse(longid, &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0 &&
+			  req.id_json == NULL);
+		client_request_free(&req);
+	}
+	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"a\\u0000b\"]}", &req, &code) &&
+		  strcmp(code, CP_ERR_BAD_REQUEST) == 0);
+	client_request_free(&req);
+	CHECK(!parse("{\"type\":7}", &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0);
+	client_request_free(&req);
 }
 
 static void
@@ -103,6 +139,8 @@ test_client_protocol(void)
 	client_request_free(&req);
 	CHECK(parse("{\"type\":\"ping\"}", &req, &code) && req.type == CREQ_PING);
 	client_request_free(&req);
+
+	test_request_json();
 
 	text = cp_reply_error("\"r1\"", "bad_json", "quote \" and \n", "0/10", &len);
 	CHECK(strcmp(text, "{\"type\":\"error\",\"id\":\"r1\",\"code\":\"bad_json\","
@@ -279,13 +317,98 @@ test_fanout(void)
 	fanout_destroy(fo);
 }
 
+static void
+test_fanout_filters(void)
+{
+	Fanout	   *fo = fanout_create(1000000, want_write, NULL);
+	FoClient   *a = fanout_client_add(fo, NULL);
+	FoClient   *b = fanout_client_add(fo, NULL);
+	FoClient   *all = fanout_client_add(fo, NULL);
+	char		got[256];
+
+	/* a: v > 10 on every table; b: id in (2, 3); all: no filter */
+	sub(fo, a, "{\"type\":\"subscribe\",\"tables\":[\"*\"],"
+		"\"filter\":{\"col\":\"v\",\"op\":\"gt\",\"value\":10}}");
+	sub(fo, b, "{\"type\":\"subscribe\",\"tables\":[\"public.t\"],"
+		"\"filter\":{\"col\":\"id\",\"op\":\"in\",\"values\":[2,3]}}");
+	sub(fo, all, "{\"type\":\"subscribe\",\"tables\":[\"*\"]}");
+
+	pub(fo, "[\"B\",1,\"0/10\"]", 0x10);
+	pub(fo, "[\"R\",1,\"public\",\"t\",[\"id\",\"v\",\"doc\"],"
+		"[\"integer\",\"numeric(5,1)\",\"text\"],[0],\"default\"]", 0x10);
+	pub(fo, "[\"I\",1,\"0/10\",[1,\"20.0\",\"x\"]]", 0x10);	/* a */
+	pub(fo, "[\"I\",1,\"0/10\",[2,\"5.0\",\"x\"]]", 0x10);	/* b */
+	pub(fo, "[\"I\",1,\"0/10\",[3,null,\"x\"]]", 0x10);	/* b (a: UNKNOWN) */
+	/* update: the new row decides; unchanged TOAST is UNKNOWN */
+	pub(fo, "[\"U\",1,\"0/10\",[1,\"1.0\",null]]", 0x10);	/* none */
+	pub(fo, "[\"U\",1,\"0/10\",[2,\"11\",null],null,[2]]", 0x10);	/* a, b */
+	pub(fo, "[\"U\",1,\"0/10\",[4,null,\"x\"],null,[1]]", 0x10);	/* none */
+	/* delete: old key only, so a (on v) never passes */
+	pub(fo, "[\"D\",1,\"0/10\",[3]]", 0x10);	/* b */
+	pub(fo, "[\"D\",1,\"0/10\",null]", 0x10);	/* none */
+	pub(fo, "[\"T\",\"0/10\",[1],false,false]", 0x10);	/* a, b */
+	pub(fo, "[\"C\",1,\"0/10\",\"0/20\"]", 0x20);
+	/* one parse per filtered change, not one per subscription */
+	CHECK(fo->change_parses == 8);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BRIUTC") == 0);
+	drain(fo, b, got);
+	CHECK(strcmp(got, "BRIIUDTC") == 0);
+	drain(fo, all, got);
+	CHECK(strcmp(got, "BRIIIUUUDDTC") == 0);
+
+	/* a table without column v: one error event for a, table skipped */
+	pub(fo, "[\"B\",2,\"0/30\"]", 0x30);
+	pub(fo, "[\"R\",2,\"app\",\"u\",[\"id\"],[\"integer\"],[0],\"default\"]", 0x30);
+	pub(fo, "[\"I\",2,\"0/30\",[1]]", 0x30);
+	pub(fo, "[\"I\",2,\"0/30\",[2]]", 0x30);
+	pub(fo, "[\"C\",2,\"0/30\",\"0/40\"]", 0x40);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "!") == 0);
+	CHECK(!a->closing);
+	/* ALTER TABLE: a new relation message, the filter compiles now */
+	pub(fo, "[\"B\",3,\"0/50\"]", 0x50);
+	pub(fo, "[\"R\",2,\"app\",\"u\",[\"id\",\"v\"],[\"integer\",\"bigint\"],[0],\"default\"]", 0x50);
+	pub(fo, "[\"I\",2,\"0/50\",[3,11]]", 0x50);
+	pub(fo, "[\"I\",2,\"0/50\",[4,9]]", 0x50);
+	pub(fo, "[\"C\",3,\"0/50\",\"0/60\"]", 0x60);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	{
+		FoMsg	   *m;
+		size_t		off;
+		char	   *e = cp_filter_error("s1", "app", "u", "at col: \"x\"", &off);
+
+		CHECK(strcmp(e, "{\"type\":\"error\",\"code\":\"bad_filter\",\"subscription\":\"s1\","
+					 "\"table\":\"app.u\",\"message\":\"at col: \\\"x\\\"\"}") == 0);
+		free(e);
+		CHECK(!fanout_peek(a, &m, &off));
+	}
+	/* a large change (beyond the reusable arena) is filtered too */
+	{
+		size_t		n = 100000;
+		char	   *big = malloc(n + 64);
+
+		snprintf(big, n + 64, "[\"I\",1,\"0/70\",[2,\"12\",\"%0*d\"]]", (int) n, 0);
+		pub(fo, "[\"B\",4,\"0/70\"]", 0x70);
+		pub(fo, big, 0x70);
+		pub(fo, "[\"C\",4,\"0/70\",\"0/80\"]", 0x80);
+		free(big);
+		drain(fo, a, got);
+		CHECK(strcmp(got, "BIC") == 0);
+		drain(fo, b, got);
+		CHECK(strcmp(got, "BIC") == 0);
+	}
+	fanout_destroy(fo);
+}
+
 int
 main(void)
 {
-	test_json_mini();
 	test_client_protocol();
 	test_stream_msg();
 	test_fanout();
+	test_fanout_filters();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
