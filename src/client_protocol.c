@@ -223,6 +223,7 @@ client_request_parse(const char *text, size_t len, ClientRequest *req,
 	{
 		const JsonValue *filter = json_object_get_cstr(root, "filter");
 		const JsonValue *resume = json_object_get_cstr(root, "resume_lsn");
+		const JsonValue *snapshot = json_object_get_cstr(root, "snapshot");
 
 		req->type = CREQ_SUBSCRIBE;
 		if (resume != NULL && resume->kind != JSON_NULL)
@@ -235,6 +236,16 @@ client_request_parse(const char *text, size_t len, ClientRequest *req,
 				goto done;
 			}
 			req->has_resume = true;
+		}
+		if (snapshot != NULL && snapshot->kind != JSON_NULL)
+		{
+			if (snapshot->kind != JSON_BOOL)
+			{
+				fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
+					 "\"snapshot\" must be true or false");
+				goto done;
+			}
+			req->want_snapshot = snapshot->boolean;
 		}
 		if (!parse_tables(json_object_get_cstr(root, "tables"), req, code, msg, msgsize) ||
 			!parse_ops(json_object_get_cstr(root, "ops"), &req->ops, code, msg, msgsize))

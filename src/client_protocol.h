@@ -39,6 +39,7 @@
 #define CP_ERR_INTERNAL				"internal_error"
 #define CP_ERR_RESUME_TOO_OLD		"resume_too_old"
 #define CP_ERR_RESUME_CONFLICT		"resume_conflict"
+#define CP_ERR_SNAPSHOT_FAILED		"snapshot_failed"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01
@@ -69,6 +70,7 @@ typedef struct ClientRequest
 	TablePattern *patterns;		/* slices point into tables[i] */
 	uint32_t	ops;			/* CP_OP_* */
 	char	   *filter_json;	/* "filter" as compact JSON, or NULL */
+	bool		want_snapshot;	/* "snapshot": true */
 	bool		has_resume;		/* "resume_lsn" given */
 	uint64_t	resume_lsn;		/* commit LSN of the last transaction the
 								 * client processed */

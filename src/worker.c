@@ -53,6 +53,7 @@
 #include "worker_decode.h"
 #include "worker_log.h"
 #include "worker_resume.h"
+#include "worker_snapshot.h"
 #include "worker_subscribe.h"
 #include "ws_server.h"
 
@@ -337,7 +338,9 @@ process_pending(void)
 		PG_END_TRY();
 		MemoryContextSwitchTo(worker_mcxt);
 
-		if (code == NULL && p->req.has_resume)
+		if (code == NULL && p->req.want_snapshot)
+			snapshot_request(fanout, p->client, &p->req);
+		else if (code == NULL && p->req.has_resume)
 			resume_start(fanout, p->client, &p->req);
 		else if (code == NULL)
 		{
@@ -536,6 +539,8 @@ pgsync_worker_main(Datum arg)
 		}
 		uv_run(&loop, UV_RUN_NOWAIT);
 		process_pending();
+		if (snapshot_count() > 0)
+			snapshot_step(fanout);
 		if (resume_count() > 0)
 			resume_step(fanout);
 
@@ -589,7 +594,7 @@ pgsync_worker_main(Datum arg)
 			if (log_dirty)
 				timeout = Min(timeout, ms_until(next_log_sync, now));
 			/* replaying clients are fed as their queues drain */
-			if (resume_count() > 0)
+			if (resume_count() > 0 || snapshot_count() > 0)
 				timeout = Min(timeout, 1);
 			timeout = Min(timeout, ms_until(next_status, now));
 			if (!decode_started() || !listening)

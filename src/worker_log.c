@@ -45,6 +45,16 @@ typedef struct LatestRelation
 
 static HTAB *latest_relations = NULL;
 
+/*
+ * The xids and commit LSNs of the last transactions appended, to find
+ * where to start the stream after an initial snapshot: a transaction still
+ * in the snapshot's xip list may have its commit already in the log.
+ */
+#define RECENT_XIDS 65536
+static uint32 recent_xid[RECENT_XIDS];
+static uint64 recent_key[RECENT_XIDS];
+static uint32 recent_next = 0;
+
 ChangeLog *
 worker_log(void)
 {
@@ -100,6 +110,18 @@ begin_message_key(const char *data, size_t len)
 	if (q == NULL || !jsonenc_parse_lsn(p, q - p, &lsn))
 		elog(ERROR, "pgsync: malformed begin message");
 	return lsn;
+}
+
+/* The xid of a compact begin message ["B",xid,...] (0 if null). */
+static uint32
+begin_message_xid(const char *data, size_t len)
+{
+	uint32		xid = 0;
+	size_t		i;
+
+	for (i = 5; i < len && data[i] >= '0' && data[i] <= '9'; i++)
+		xid = xid * 10 + (data[i] - '0');
+	return xid;
 }
 
 /* The relation oid of ["R",oid,...], ["I",oid,...], ...; 0 for others. */
@@ -210,6 +232,9 @@ worker_log_append(const char *data, size_t len)
 		if (skipping)
 			return false;
 		check(clog_append(clog, unit_key, 0, 'B', CLOG_FIRST_OF_UNIT, data, len));
+		recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
+		recent_key[recent_next % RECENT_XIDS] = unit_key;
+		recent_next++;
 		if (clog_current_segment(clog) != segment)
 			write_latest_relations();
 		write_held_relation_messages();
@@ -254,6 +279,24 @@ worker_log_retain(void)
 		ereport(DEBUG1,
 				(errmsg("pgsync: removed %d change log segments; transactions after %X/%X remain",
 						n, LSN_FORMAT_ARGS(clog_oldest_resume_key(clog)))));
+}
+
+XLogRecPtr
+worker_log_recent_commit(TransactionId xid)
+{
+	uint32		n = Min(recent_next, RECENT_XIDS);
+	uint32		i;
+
+	for (i = 0; i < n; i++)
+		if (recent_xid[i] == xid && xid != InvalidTransactionId)
+			return recent_key[i];
+	return InvalidXLogRecPtr;
+}
+
+uint32
+worker_log_message_xid(const char *data, size_t len)
+{
+	return begin_message_xid(data, len);
 }
 
 XLogRecPtr

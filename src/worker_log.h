@@ -15,6 +15,7 @@
 #ifndef PGSYNC_WORKER_LOG_H
 #define PGSYNC_WORKER_LOG_H
 
+#include "access/transam.h"
 #include "access/xlogdefs.h"
 
 #include "change_log.h"
@@ -42,6 +43,15 @@ extern void worker_log_sync(void);
 
 /* Remove segments beyond pgsync.log_retention_size / _age. */
 extern void worker_log_retain(void);
+
+/*
+ * Commit LSN of transaction xid if it is among the last 65536 appended,
+ * else InvalidXLogRecPtr.
+ */
+extern XLogRecPtr worker_log_recent_commit(TransactionId xid);
+
+/* The xid of a compact begin message. */
+extern uint32 worker_log_message_xid(const char *data, size_t len);
 
 /* Commit LSN of the transaction being appended (or last appended). */
 extern XLogRecPtr worker_log_last_unit_key(void);

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "change_log.h"
+#include "snapshot_file.h"
 #include "json_encode.h"
 #include "worker_log.h"
 #include "worker_resume.h"
@@ -36,6 +37,11 @@ typedef struct Replay
 	Fanout	   *priv;			/* holds the client while it replays */
 	ClogReader *reader;
 	uint64		resume_lsn;
+	/* after an initial snapshot: leave out the transactions it saw */
+	bool		has_snapshot;
+	SnapshotInfo snapshot;		/* xip points to xip_copy */
+	uint64_t   *xip_copy;
+	bool		skip_unit;		/* the current transaction is in it */
 } Replay;
 
 static Replay *replays = NULL;
@@ -130,9 +136,48 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 	nreplays++;
 }
 
+bool
+resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
+					  const SnapshotInfo *snapshot)
+{
+	Replay	   *r = calloc(1, sizeof(Replay));
+	ClogStatus	st;
+
+	if (r == NULL || worker_log() == NULL)
+	{
+		free(r);
+		return false;
+	}
+	r->reader = clog_reader_open(worker_log(), after, &st);
+	if (r->reader == NULL)
+	{
+		free(r);
+		return false;
+	}
+	r->priv = priv;
+	r->resume_lsn = after;
+	r->has_snapshot = true;
+	r->snapshot = *snapshot;
+	r->xip_copy = malloc(sizeof(uint64_t) * Max(snapshot->nxip, 1));
+	if (r->xip_copy == NULL)
+	{
+		clog_reader_close(r->reader);
+		free(r);
+		return false;
+	}
+	memcpy(r->xip_copy, snapshot->xip, sizeof(uint64_t) * snapshot->nxip);
+	r->snapshot.xip = r->xip_copy;
+	c->resume_after = after;
+	r->next = replays;
+	replays = r;
+	nreplays++;
+	return true;
+}
+
 static void
 replay_free(Replay *r)
 {
+	free(r->xip_copy);
 	clog_reader_close(r->reader);
 	fanout_destroy(r->priv);
 	free(r);
@@ -161,6 +206,12 @@ replay_one(Fanout *live, Replay *r)
 
 		if (st == CLOG_OK)
 		{
+			if (r->has_snapshot && !rec.before_resume && rec.kind == 'B')
+				r->skip_unit = snapshot_xid32_visible(&r->snapshot,
+													  worker_log_message_xid(rec.data, rec.len));
+			/* a transaction the snapshot saw: only its relation messages */
+			if (r->skip_unit && !rec.before_resume && rec.kind != 'R')
+				continue;
 			fanout_publish(r->priv, rec.data, rec.len, rec.key);
 			continue;
 		}

@@ -10,6 +10,7 @@
 
 #include "client_protocol.h"
 #include "fanout.h"
+#include "snapshot_file.h"
 
 /*
  * Start replaying to client c, which asked to subscribe with resume_lsn
@@ -17,6 +18,14 @@
  * resume_too_old with the oldest LSN available, resume_conflict).
  */
 extern void resume_start(Fanout *live, FoClient *c, ClientRequest *req);
+
+/*
+ * After an initial snapshot: replay the log after 'after' to c, alone in
+ * its private fan-out priv (which the replay takes over), leaving out the
+ * transactions the snapshot saw.  false if the log cannot be read there.
+ */
+extern bool resume_after_snapshot(Fanout *priv, FoClient *c, uint64_t after,
+								  const SnapshotInfo *snapshot);
 
 /*
  * Feed the replaying clients from the log, as their queues allow, and move
