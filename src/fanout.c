@@ -311,8 +311,18 @@ fanout_advance(Fanout *fo, FoClient *c, size_t n)
 		c->pressure_exempt = false;
 	c->msgs_sent++;
 	fo->msgs_sent++;
-	if (m->op == 'C')
-		c->last_lsn_sent = m->lsn;
+	/*
+	 * A written commit, or heartbeat, is a resume point: everything up to it
+	 * that the client subscribed to has been written.  Not while a client
+	 * joins the stream after an initial snapshot (see worker_snapshot.c).
+	 */
+	if (m->op == 'H')
+		c->awaiting_resume_point = false;
+	if ((m->op == 'C' || m->op == 'H') && !c->awaiting_resume_point)
+	{
+		if (m->lsn > c->last_lsn_sent)
+			c->last_lsn_sent = m->lsn;
+	}
 	fo_msg_unref(m);
 }
 
@@ -518,13 +528,32 @@ fanout_heartbeat(Fanout *fo, uint64_t lsn)
 
 	if (text == NULL)
 		return;
-	m = fo_msg_new(text, len, 0, 0);
+	m = fo_msg_new(text, len, 'H', lsn);
 	free(text);
 	if (m == NULL)
 		return;
+	/* a client not subscribed yet has no position to be told about */
 	for (c = fo->clients; c != NULL; c = c->next)
-		if (!c->closing)
+		if (!c->closing && c->nsubs > 0)
 			fo_enqueue(fo, c, m);
+	fo_msg_unref(m);
+}
+
+void
+fanout_heartbeat_one(Fanout *fo, FoClient *c, uint64_t lsn)
+{
+	size_t		len;
+	char	   *text = cp_heartbeat(lsn, &len);
+	FoMsg	   *m;
+
+	if (text == NULL)
+		return;
+	m = fo_msg_new(text, len, 'H', lsn);
+	free(text);
+	if (m == NULL)
+		return;
+	if (!c->closing)
+		fo_enqueue(fo, c, m);
 	fo_msg_unref(m);
 }
 

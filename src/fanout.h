@@ -35,7 +35,8 @@ typedef struct FoMsg
 	int			refcnt;
 	char		op;				/* plugin op, or 0 for control messages */
 	uint32_t	len;
-	uint64_t	lsn;			/* for 'C': end LSN of the transaction */
+	uint64_t	lsn;			/* commit LSN of its transaction; for a
+								 * heartbeat ('H'), the one it carries */
 	unsigned char *payload;		/* = buf + FO_HEADROOM */
 	unsigned char buf[];
 } FoMsg;
@@ -100,9 +101,11 @@ typedef struct FoClient
 
 	struct Fanout *home;		/* the fan-out whose list holds it */
 	uint64_t	resume_after;	/* skip transactions with commit LSN <= this */
+	bool		awaiting_resume_point;	/* no resume point until the next
+										 * heartbeat is written */
 
 	uint64_t	route_mark;		/* dedupe within one routed message */
-	uint64_t	last_lsn_sent;	/* end LSN of the last commit written */
+	uint64_t	last_lsn_sent;	/* last resume point written (commit LSN) */
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;
 } FoClient;
@@ -170,8 +173,11 @@ extern bool fanout_publish(Fanout *fo, const char *data, size_t len,
 /* Are we between a begin and its commit? */
 extern bool fanout_in_transaction(Fanout *fo);
 
-/* Queue a heartbeat to every client. */
+/* Queue a heartbeat to every subscribed client. */
 extern void fanout_heartbeat(Fanout *fo, uint64_t lsn);
+
+/* Queue a heartbeat to one client. */
+extern void fanout_heartbeat_one(Fanout *fo, FoClient *c, uint64_t lsn);
 
 /*
  * Sending.  fanout_peek gives the head message and how much of it was

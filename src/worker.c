@@ -77,6 +77,7 @@ static TimestampTz next_status = 0;
 static TimestampTz last_forced_flush = 0;
 static TimestampTz next_log_sync = 0;
 static bool log_dirty = false;	/* appended or decoded since the last sync */
+static bool slot_created = false;	/* ensure_slot() had to create it */
 static MemoryContext worker_mcxt = NULL;
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
@@ -193,6 +194,7 @@ ensure_slot(void)
 	CommitTransactionCommand();
 	ereport(LOG, (errmsg("pgsync: created logical replication slot \"%s\"",
 						 pgsync_slot_name)));
+	slot_created = true;
 }
 
 /*
@@ -280,7 +282,8 @@ try_start_decoding(void)
 	{
 		ensure_slot();
 		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
-		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
+		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0,
+						slot_created);
 		pgsync_set_state("streaming");
 		pgsync_set_error(NULL);
 		last_logged_error[0] = '\0';

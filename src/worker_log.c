@@ -61,8 +61,37 @@ worker_log(void)
 	return clog;
 }
 
+/* Remove the segment files of a log that no longer continues the slot. */
+static void
+remove_log_segments(const char *path)
+{
+	DIR		   *dir = AllocateDir(path);
+	struct dirent *de;
+	int			n = 0;
+
+	while ((de = ReadDir(dir, path)) != NULL)
+	{
+		char		file[MAXPGPATH];
+
+		if (strlen(de->d_name) < 5 ||
+			strcmp(de->d_name + strlen(de->d_name) - 4, ".seg") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (unlink(file) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("pgsync: could not remove \"%s\": %m", file)));
+		n++;
+	}
+	FreeDir(dir);
+	if (n > 0)
+		ereport(WARNING,
+				(errmsg("pgsync: the replication slot was created anew; removed the change log that led up to the old one (%d segments)", n),
+				 errdetail("Clients resuming from before now get resume_too_old.")));
+}
+
 void
-worker_log_open(XLogRecPtr initial_key)
+worker_log_open(XLogRecPtr initial_key, bool new_slot)
 {
 	ClogOptions opts = {0};
 	char		path[MAXPGPATH];
@@ -76,6 +105,8 @@ worker_log_open(XLogRecPtr initial_key)
 				(errcode_for_file_access(),
 				 errmsg("pgsync: could not create directory \"%s\": %m", path)));
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
+	if (new_slot && MakePGDirectory(path) < 0 && errno == EEXIST)
+		remove_log_segments(path);
 	opts.segment_size = (size_t) pgsync_log_segment_kb * 1024;
 	opts.write_buffer_size = 256 * 1024;
 	opts.no_sync = !enableFsync;

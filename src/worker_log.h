@@ -20,8 +20,13 @@
 
 #include "change_log.h"
 
-/* Open (or recover) the log under $PGDATA/pg_pgsync/log; ERROR on failure. */
-extern void worker_log_open(XLogRecPtr initial_key);
+/*
+ * Open (or recover) the log under $PGDATA/pg_pgsync/log; ERROR on failure.
+ * new_slot: the slot was just created, so an existing log does not lead
+ * up to it (what was committed in between is in neither): it is removed,
+ * and clients resuming from before get resume_too_old, not a silent gap.
+ */
+extern void worker_log_open(XLogRecPtr initial_key, bool new_slot);
 
 extern ChangeLog *worker_log(void);
 

@@ -24,6 +24,7 @@
 #include "change_log.h"
 #include "snapshot_file.h"
 #include "json_encode.h"
+#include "worker_decode.h"
 #include "worker_log.h"
 #include "worker_resume.h"
 #include "ws_server.h"
@@ -39,6 +40,7 @@ typedef struct Replay
 	uint64		resume_lsn;
 	/* after an initial snapshot: leave out the transactions it saw */
 	bool		has_snapshot;
+	uint64		snapshot_lsn;	/* every transaction it saw committed before */
 	SnapshotInfo snapshot;		/* xip points to xip_copy */
 	uint64_t   *xip_copy;
 	bool		skip_unit;		/* the current transaction is in it */
@@ -130,6 +132,7 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 	}
 	r->resume_lsn = req->resume_lsn;
 	c->resume_after = req->resume_lsn;
+	c->last_lsn_sent = req->resume_lsn;
 	ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
 	r->next = replays;
 	replays = r;
@@ -138,7 +141,7 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 
 bool
 resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
-					  const SnapshotInfo *snapshot)
+					  const SnapshotInfo *snapshot, uint64 snapshot_lsn)
 {
 	Replay	   *r = calloc(1, sizeof(Replay));
 	ClogStatus	st;
@@ -157,6 +160,7 @@ resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
 	r->priv = priv;
 	r->resume_lsn = after;
 	r->has_snapshot = true;
+	r->snapshot_lsn = snapshot_lsn;
 	r->snapshot = *snapshot;
 	r->xip_copy = malloc(sizeof(uint64_t) * Max(snapshot->nxip, 1));
 	if (r->xip_copy == NULL)
@@ -168,6 +172,7 @@ resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
 	memcpy(r->xip_copy, snapshot->xip, sizeof(uint64_t) * snapshot->nxip);
 	r->snapshot.xip = r->xip_copy;
 	c->resume_after = after;
+	c->awaiting_resume_point = true;	/* until it has joined the stream */
 	r->next = replays;
 	replays = r;
 	nreplays++;
@@ -217,10 +222,19 @@ replay_one(Fanout *live, Replay *r)
 		}
 		if (st == CLOG_END)
 		{
+			/*
+			 * After a snapshot, go live only once decoding has passed the
+			 * snapshot's LSN: a transaction the snapshot saw but not decoded
+			 * yet must still meet the xid filter, here.
+			 */
+			if (r->has_snapshot && decode_position() < r->snapshot_lsn)
+				return false;
 			/* caught up, at a transaction boundary: go live */
 			c->resume_after = Max(r->resume_lsn,
 								  clog_reader_position(r->reader));
 			fanout_client_move(live, c);
+			if (r->has_snapshot)
+				fanout_heartbeat_one(live, c, worker_log_last_key());
 			return true;
 		}
 		fanout_close_with_error(r->priv, c,

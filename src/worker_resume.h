@@ -22,10 +22,14 @@ extern void resume_start(Fanout *live, FoClient *c, ClientRequest *req);
 /*
  * After an initial snapshot: replay the log after 'after' to c, alone in
  * its private fan-out priv (which the replay takes over), leaving out the
- * transactions the snapshot saw.  false if the log cannot be read there.
+ * transactions the snapshot saw; join the live stream only once decoding
+ * has passed snapshot_lsn (every transaction the snapshot saw committed
+ * before it).  The client's first resume point is the heartbeat it is sent
+ * then.  false if the log cannot be read there.
  */
 extern bool resume_after_snapshot(Fanout *priv, FoClient *c, uint64_t after,
-								  const SnapshotInfo *snapshot);
+								  const SnapshotInfo *snapshot,
+								  uint64_t snapshot_lsn);
 
 /*
  * Feed the replaying clients from the log, as their queues allow, and move

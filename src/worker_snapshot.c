@@ -407,7 +407,7 @@ send_rows(Fanout *live, SnapJob *j, FoClient *c)
 				return false;
 			}
 			start = stream_start(j, &info);
-			if (!resume_after_snapshot(j->priv, c, start, &info))
+			if (!resume_after_snapshot(j->priv, c, start, &info, lsn))
 			{
 				fanout_close_with_error(j->priv, c, CP_ERR_SNAPSHOT_FAILED,
 										"the change log no longer holds the snapshot's starting point");
