@@ -222,8 +222,20 @@ client_request_parse(const char *text, size_t len, ClientRequest *req,
 	if (json_string_is(type, "subscribe"))
 	{
 		const JsonValue *filter = json_object_get_cstr(root, "filter");
+		const JsonValue *resume = json_object_get_cstr(root, "resume_lsn");
 
 		req->type = CREQ_SUBSCRIBE;
+		if (resume != NULL && resume->kind != JSON_NULL)
+		{
+			if (resume->kind != JSON_STRING ||
+				!jsonenc_parse_lsn(resume->u.str, resume->len, &req->resume_lsn))
+			{
+				fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
+					 "\"resume_lsn\" must be an LSN string such as \"0/16B3748\"");
+				goto done;
+			}
+			req->has_resume = true;
+		}
 		if (!parse_tables(json_object_get_cstr(root, "tables"), req, code, msg, msgsize) ||
 			!parse_ops(json_object_get_cstr(root, "ops"), &req->ops, code, msg, msgsize))
 			goto done;
@@ -426,6 +438,15 @@ char *
 cp_reply_error(const char *id_json, const char *code, const char *message,
 			   const char *resume_lsn, size_t *len)
 {
+	return cp_reply_error_lsn(id_json, code, message, "resume_lsn",
+							  resume_lsn, len);
+}
+
+char *
+cp_reply_error_lsn(const char *id_json, const char *code,
+				   const char *message, const char *lsn_field,
+				   const char *lsn, size_t *len)
+{
 	JBuf		b;
 
 	jb_start(&b, "error", id_json);
@@ -433,10 +454,12 @@ cp_reply_error(const char *id_json, const char *code, const char *message,
 	jb_quoted(&b, code);
 	jb_str(&b, ",\"message\":");
 	jb_quoted(&b, message);
-	if (resume_lsn != NULL)
+	if (lsn != NULL)
 	{
-		jb_str(&b, ",\"resume_lsn\":");
-		jb_quoted(&b, resume_lsn);
+		jb_str(&b, ",\"");
+		jb_str(&b, lsn_field);
+		jb_str(&b, "\":");
+		jb_quoted(&b, lsn);
 	}
 	jb_str(&b, "}");
 	return jb_finish(&b, len);

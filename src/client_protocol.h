@@ -37,6 +37,8 @@
 #define CP_ERR_SERVER_FULL			"server_full"
 #define CP_ERR_SHUTDOWN				"shutting_down"
 #define CP_ERR_INTERNAL				"internal_error"
+#define CP_ERR_RESUME_TOO_OLD		"resume_too_old"
+#define CP_ERR_RESUME_CONFLICT		"resume_conflict"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01
@@ -67,6 +69,9 @@ typedef struct ClientRequest
 	TablePattern *patterns;		/* slices point into tables[i] */
 	uint32_t	ops;			/* CP_OP_* */
 	char	   *filter_json;	/* "filter" as compact JSON, or NULL */
+	bool		has_resume;		/* "resume_lsn" given */
+	uint64_t	resume_lsn;		/* commit LSN of the last transaction the
+								 * client processed */
 
 	/* unsubscribe */
 	char	   *subscription;
@@ -99,6 +104,10 @@ extern char *cp_reply_pong(const char *id_json, size_t *len);
 extern char *cp_reply_error(const char *id_json, const char *code,
 							const char *message, const char *resume_lsn,
 							size_t *len);
+/* The same with another LSN member name (e.g. "oldest_lsn"). */
+extern char *cp_reply_error_lsn(const char *id_json, const char *code,
+								const char *message, const char *lsn_field,
+								const char *lsn, size_t *len);
 extern char *cp_heartbeat(uint64_t lsn, size_t *len);
 
 /*

@@ -325,6 +325,7 @@ fanout_client_add(Fanout *fo, void *user)
 		return NULL;
 	c->user = user;
 	c->stat_slot = -1;
+	c->home = fo;
 	c->next = fo->clients;
 	if (fo->clients)
 		fo->clients->prev = c;
@@ -347,15 +348,70 @@ sub_free(FoSub *s)
 	free(s);
 }
 
+/* Take c out of its fan-out's client list and current transaction. */
+static void
+client_unlink(FoClient *c)
+{
+	Fanout	   *fo = c->home;
+	int			i;
+
+	for (i = 0; i < fo->ntxn; i++)
+		if (fo->txn_clients[i] == c)
+			fo->txn_clients[i] = fo->txn_clients[--fo->ntxn];
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		fo->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	fo->nclients--;
+	fo->sub_gen++;				/* match caches hold client pointers */
+}
+
+void
+fanout_client_move(Fanout *to, FoClient *c)
+{
+	int			i;
+
+	client_unlink(c);
+	c->home = to;
+	c->next = to->clients;
+	if (to->clients)
+		to->clients->prev = c;
+	to->clients = c;
+	to->nclients++;
+	to->sub_gen++;
+	c->in_txn = false;
+	for (i = 0; i < c->nsubs; i++)
+	{
+		/* compiled filters are tied to the old fan-out's relation entries */
+		fo_sub_filters_free(c->subs[i]);
+		c->subs[i]->active_from = to->in_txn ? to->txn_seq + 1 : to->txn_seq;
+	}
+}
+
+FoWantWrite
+fanout_want_write(Fanout *fo, void **arg)
+{
+	*arg = fo->arg;
+	return fo->want_write;
+}
+
+size_t
+fanout_queue_limit(Fanout *fo)
+{
+	return fo->queue_limit;
+}
+
 void
 fanout_client_remove(Fanout *fo, FoClient *c)
 {
 	FoMsg	   *m;
 	int			i;
 
-	for (i = 0; i < fo->ntxn; i++)
-		if (fo->txn_clients[i] == c)
-			fo->txn_clients[i] = fo->txn_clients[--fo->ntxn];
+	(void) fo;
+	client_unlink(c);
 	while ((m = ring_pop(c)) != NULL)
 		fo_msg_unref(m);
 	free(c->ring);
@@ -363,14 +419,6 @@ fanout_client_remove(Fanout *fo, FoClient *c)
 	free(c->relsent);
 	for (i = 0; i < c->nsubs; i++)
 		sub_free(c->subs[i]);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		fo->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	fo->nclients--;
-	fo->sub_gen++;				/* match caches hold client pointers */
 	free(c);
 }
 

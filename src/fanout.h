@@ -98,6 +98,9 @@ typedef struct FoClient
 	int			nrelsent;
 	int			relsent_cap;
 
+	struct Fanout *home;		/* the fan-out whose list holds it */
+	uint64_t	resume_after;	/* skip transactions with commit LSN <= this */
+
 	uint64_t	route_mark;		/* dedupe within one routed message */
 	uint64_t	last_lsn_sent;	/* end LSN of the last commit written */
 	uint64_t	msgs_sent;
@@ -118,7 +121,21 @@ extern void fanout_set_want_write(Fanout *fo, FoWantWrite want_write,
 								  void *arg);
 
 extern FoClient *fanout_client_add(Fanout *fo, void *user);
+
+/* Remove c from the fan-out that holds it (fo may be another one). */
 extern void fanout_client_remove(Fanout *fo, FoClient *c);
+
+/*
+ * Move c, with its subscriptions and queue, to another fan-out, at a
+ * transaction boundary of both: its subscriptions become active with the
+ * destination's next transaction.  Used to replay the change log to a
+ * resuming client through a private fan-out, then join the live one.
+ */
+extern void fanout_client_move(Fanout *to, FoClient *c);
+
+/* The callback and argument given to fanout_create/set_want_write. */
+extern FoWantWrite fanout_want_write(Fanout *fo, void **arg);
+extern size_t fanout_queue_limit(Fanout *fo);
 extern FoClient *fanout_first_client(Fanout *fo);
 extern int	fanout_client_count(Fanout *fo);
 

@@ -281,7 +281,8 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 			FoSub	   *s = r->match[i].sub;
 
 			if (c->route_mark == fo->route_seq || c->closing ||
-				!(s->ops & bit) || fo->txn_seq < s->active_from)
+				!(s->ops & bit) || fo->txn_seq < s->active_from ||
+				lsn <= c->resume_after)
 				continue;
 			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
 				return;

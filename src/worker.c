@@ -52,6 +52,7 @@
 #include "worker.h"
 #include "worker_decode.h"
 #include "worker_log.h"
+#include "worker_resume.h"
 #include "worker_subscribe.h"
 #include "ws_server.h"
 
@@ -336,7 +337,9 @@ process_pending(void)
 		PG_END_TRY();
 		MemoryContextSwitchTo(worker_mcxt);
 
-		if (code == NULL)
+		if (code == NULL && p->req.has_resume)
+			resume_start(fanout, p->client, &p->req);
+		else if (code == NULL)
 		{
 			FoSub	   *sub = fanout_subscribe(fanout, p->client, &p->req, &code);
 
@@ -533,6 +536,8 @@ pgsync_worker_main(Datum arg)
 		}
 		uv_run(&loop, UV_RUN_NOWAIT);
 		process_pending();
+		if (resume_count() > 0)
+			resume_step(fanout);
 
 		now = GetCurrentTimestamp();
 		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
@@ -583,6 +588,9 @@ pgsync_worker_main(Datum arg)
 				timeout = Min(timeout, ms_until(next_heartbeat, now));
 			if (log_dirty)
 				timeout = Min(timeout, ms_until(next_log_sync, now));
+			/* replaying clients are fed as their queues drain */
+			if (resume_count() > 0)
+				timeout = Min(timeout, 1);
 			timeout = Min(timeout, ms_until(next_status, now));
 			if (!decode_started() || !listening)
 				timeout = Min(timeout, SETUP_RETRY_MS);

@@ -101,6 +101,12 @@ send_reply(FoClient *c, char *text, size_t len)
 }
 
 void
+ws_server_send(FoClient *c, char *text, size_t len)
+{
+	send_reply(c, text, len);
+}
+
+void
 ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
 				const char *code, const char *message)
 {

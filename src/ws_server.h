@@ -47,6 +47,9 @@ extern WsPending *ws_server_take_pending(void);
 extern void ws_pending_free(WsPending *p);
 
 /* Reply to a parked request: ok (sub != NULL) or error. */
+/* Queue a reply text made by client_protocol.c (takes ownership). */
+extern void ws_server_send(FoClient *c, char *text, size_t len);
+
 extern void ws_server_reply(FoClient *c, const char *id_json,
 							const char *subscription, const char *code,
 							const char *message);

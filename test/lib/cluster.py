@@ -180,6 +180,20 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError("pgsync worker not ready after %ds\n%s" % (timeout, self.log()[-3000:]))
 
+    def wait_new_worker(self, old_pid, timeout=30):
+        """Wait for a worker other than old_pid to serve; its pid or None."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                pid = self.worker_pid()
+                if pid and pid != old_pid:
+                    self.wait_worker_ready(timeout)
+                    return pid
+            except Exception:
+                pass
+            time.sleep(0.2)
+        return None
+
     def stop(self):
         if self.tmp is None:
             return

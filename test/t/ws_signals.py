@@ -37,20 +37,6 @@ async def heartbeat_gap(ws, n=3, timeout=5):
     return (times[-1] - times[0]) / (n - 1)
 
 
-def wait_new_worker(c, old_pid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            pid = c.worker_pid()
-            if pid and pid != old_pid:
-                c.wait_worker_ready(timeout)
-                return pid
-        except Exception:
-            pass
-        time.sleep(0.2)
-    return None
-
-
 async def serving(c, rowid):
     ws = await wsutil.connect(c)
     r = await subscribe(ws, ["public.t"])
@@ -92,7 +78,7 @@ async def main(c):
         pass
     T.check("SIGTERM: client gets shutting_down", err and err.get("code") == "shutting_down", err)
     T.check("SIGTERM: client connection closed", closed)
-    new = wait_new_worker(c, pid)
+    new = c.wait_new_worker(pid)
     T.check("SIGTERM: worker restarted by the postmaster (pid %s -> %s)" % (pid, new), new)
     T.check("SIGTERM: serving again", await serving(c, 1))
 
@@ -105,7 +91,7 @@ async def main(c):
         await asyncio.wait_for(ws.recv(), 5)
     except (websockets.ConnectionClosed, asyncio.TimeoutError):
         pass
-    new = wait_new_worker(c, pid, timeout=60)
+    new = c.wait_new_worker(pid, timeout=60)
     T.check("kill -9: worker back after the crash restart (pid %s -> %s)" % (pid, new), new)
     T.check("kill -9: serving again", await serving(c, 2))
     st = c.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgsync'")[0][0]

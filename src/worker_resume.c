@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_resume.c
+ *	  Resume: replay the change log to a client, then hand it to live push.
+ *
+ * A client that subscribes with "resume_lsn" L is moved to a private
+ * fan-out of its own, holding only it, and the change log is read from L
+ * into that fan-out: the same routing code as live push (subscriptions,
+ * row filters, relation messages, begin/commit around the transactions it
+ * gets), fed from disk as fast as the client's queue drains.  When the
+ * reader reaches the end of the log, between two transactions, the client
+ * moves to the live fan-out: every later transaction is appended to the log
+ * and routed live at the same moment, so nothing falls between the two
+ * and nothing comes twice.  resume_after also keeps out transactions the
+ * client already has if they are decoded again after a crash.
+ *
+ * The private fan-out learns the relation messages in effect at L from the
+ * start of L's segment (the writer puts them there, see worker_log.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "change_log.h"
+#include "json_encode.h"
+#include "worker_log.h"
+#include "worker_resume.h"
+#include "ws_server.h"
+
+/* Records replayed to one client per step, at most. */
+#define RESUME_STEP_RECORDS 2000
+
+typedef struct Replay
+{
+	struct Replay *next;
+	Fanout	   *priv;			/* holds the client while it replays */
+	ClogReader *reader;
+	uint64		resume_lsn;
+} Replay;
+
+static Replay *replays = NULL;
+static int	nreplays = 0;
+
+int
+resume_count(void)
+{
+	return nreplays;
+}
+
+static void
+reply_error_lsn(FoClient *c, const char *id_json, const char *code,
+				const char *message, const char *field, uint64 lsn)
+{
+	char		buf[JSONENC_LSN_MAXLEN + 1];
+	size_t		len = 0;
+	char	   *text;
+
+	buf[jsonenc_lsn(buf, lsn)] = '\0';
+	text = cp_reply_error_lsn(id_json, code, message, field, buf, &len);
+	ws_server_send(c, text, len);
+}
+
+void
+resume_start(Fanout *live, FoClient *c, ClientRequest *req)
+{
+	ChangeLog  *log = worker_log();
+	Replay	   *r;
+	ClogStatus	st;
+	FoWantWrite want_write;
+	void	   *arg;
+	const char *code = NULL;
+	FoSub	   *sub;
+
+	if (c->nsubs > 0 || c->home != live)
+	{
+		ws_server_reply(c, req->id_json, NULL, CP_ERR_RESUME_CONFLICT,
+						"resume_lsn is only allowed in a connection's first subscription");
+		return;
+	}
+	if (log == NULL)
+	{
+		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
+						"the change log is not open yet: retry");
+		return;
+	}
+	r = calloc(1, sizeof(Replay));
+	if (r == NULL)
+	{
+		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	r->reader = clog_reader_open(log, req->resume_lsn, &st);
+	if (r->reader == NULL)
+	{
+		free(r);
+		if (st == CLOG_TOO_OLD)
+			reply_error_lsn(c, req->id_json, CP_ERR_RESUME_TOO_OLD,
+							"resume_lsn is older than the change log retains; resubscribe from oldest_lsn or reload the data",
+							"oldest_lsn", clog_oldest_resume_key(log));
+		else
+			ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
+							"cannot read the change log");
+		return;
+	}
+	want_write = fanout_want_write(live, &arg);
+	r->priv = fanout_create(fanout_queue_limit(live), want_write, arg);
+	if (r->priv == NULL)
+	{
+		clog_reader_close(r->reader);
+		free(r);
+		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	fanout_client_move(r->priv, c);
+	sub = fanout_subscribe(r->priv, c, req, &code);
+	if (sub == NULL)
+	{
+		fanout_client_move(live, c);
+		fanout_destroy(r->priv);
+		clog_reader_close(r->reader);
+		free(r);
+		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+		return;
+	}
+	r->resume_lsn = req->resume_lsn;
+	c->resume_after = req->resume_lsn;
+	ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+	r->next = replays;
+	replays = r;
+	nreplays++;
+}
+
+static void
+replay_free(Replay *r)
+{
+	clog_reader_close(r->reader);
+	fanout_destroy(r->priv);
+	free(r);
+	nreplays--;
+}
+
+/*
+ * Replay to one client.  Returns true when the replay is over (the client
+ * joined the live fan-out, or left).
+ */
+static bool
+replay_one(Fanout *live, Replay *r)
+{
+	FoClient   *c = fanout_first_client(r->priv);
+	size_t		limit = fanout_queue_limit(live) / 2;
+	int			n;
+
+	if (c == NULL)
+		return true;			/* the client disconnected */
+	if (c->closing)
+		return false;			/* error queued; wait for it to go */
+	for (n = 0; n < RESUME_STEP_RECORDS && c->queued_bytes < limit; n++)
+	{
+		ClogRecord	rec;
+		ClogStatus	st = clog_read(r->reader, &rec);
+
+		if (st == CLOG_OK)
+		{
+			fanout_publish(r->priv, rec.data, rec.len, rec.key);
+			continue;
+		}
+		if (st == CLOG_END)
+		{
+			/* caught up, at a transaction boundary: go live */
+			c->resume_after = Max(r->resume_lsn,
+								  clog_reader_position(r->reader));
+			fanout_client_move(live, c);
+			return true;
+		}
+		fanout_close_with_error(r->priv, c,
+								st == CLOG_TOO_OLD ? CP_ERR_RESUME_TOO_OLD : CP_ERR_INTERNAL,
+								st == CLOG_TOO_OLD ?
+								"the change log was trimmed past this client while it replayed" :
+								"cannot read the change log");
+		return false;
+	}
+	return false;
+}
+
+void
+resume_step(Fanout *live)
+{
+	Replay	  **link = &replays;
+
+	Assert(!fanout_in_transaction(live));
+	while (*link != NULL)
+	{
+		Replay	   *r = *link;
+
+		if (replay_one(live, r))
+		{
+			*link = r->next;
+			replay_free(r);
+		}
+		else
+			link = &r->next;
+	}
+}
