@@ -29,6 +29,9 @@ def parse_args(argv=None, **defaults):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for k in ("changes", "kills", "restarts", "clients", "writers", "drops", "seed", "catchup_timeout"):
         p.add_argument("--" + k.replace("_", "-"), type=int, default=getattr(o, k))
+    p.add_argument("--hb-resume", type=float, default=o.hb_resume,
+                   help="probability that a reconnect resumes from a heartbeat LSN (default %(default)s)")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every connection of every client")
     a = p.parse_args(argv)
     for k, v in vars(a).items():
         setattr(o, k, v)
@@ -58,6 +61,9 @@ def report(res, T):
                 % (c.name(), c.expected_txns, c.expected_changes), ok)
         for p in c.problems[:15]:
             print("    " + p)
+        if res.opts.verbose or c.problems:
+            for conn in c.conns:
+                print("    %r" % conn)
     sys.stdout.flush()
 
 
