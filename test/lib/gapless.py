@@ -94,6 +94,7 @@ class Options:
         self.big_rows = (500, 3000)  # rows of a large transaction
         self.seed = None
         self.hb_resume = 0.5        # how often a reconnect resumes from a later heartbeat LSN
+        self.strict_heartbeats = True   # a heartbeat ahead of the stream fails (else a note)
         self.catchup_timeout = 120
         self.verbose = False
         self.extra_conf = ["pgsync.log_segment_size = '256kB'", "pgsync.heartbeat_interval = '200ms'",
@@ -588,6 +589,7 @@ class Client:
         rels = set()
         pending = None              # [lsn, n, digest] of the transaction being received
         sub_id = "s%d" % conn.num
+        subscribed = False
         try:
             await ws.send(json.dumps(self.sub.request(sub_id, resume)))
             self.plan_drop()
@@ -607,12 +609,15 @@ class Client:
                     t = m.get("type")
                     if t == "heartbeat":
                         self.heartbeats += 1
+                        if not subscribed:
+                            continue    # about the connection before its subscription: nothing due
                         h = lsn_int(m["lsn"])
                         if conn.hb is None or h > conn.hb:
                             conn.hb, conn.hb_at = h, self.last
                         if pending is None:
                             self.hb = max(self.hb, lsn_int(m["lsn"]))
                     elif t == "ok" and m.get("id") == sub_id:
+                        subscribed = True
                         self.subscribed.set()
                     elif t == "error":
                         code = m.get("code")
@@ -718,6 +723,25 @@ def compare(expected, got, conns):
     if not problems:
         problems.append("streams differ (expected %d transactions, got %d)" % (len(expected), len(got)))
     return problems
+
+
+def heartbeat_problems(expected, conns):
+    """A heartbeat H promises every transaction up to H was delivered: on
+    each connection, no expected transaction may lie between the last one
+    applied before the highest heartbeat and that heartbeat."""
+    lsns = [e[0] for e in expected]
+    out = []
+    for c in conns:
+        if c.hb is None or c.hb <= c.hb_at:
+            continue
+        lo = bisect.bisect_right(lsns, c.hb_at)
+        hi = bisect.bisect_right(lsns, c.hb)
+        if hi > lo:
+            out.append("heartbeat %s on conn#%d (resumed from %s) came when the last applied transaction was %s:"
+                       " %d expected transactions in between (%s .. %s) were not delivered before it"
+                       % (lsn_str(c.hb), c.num, lsn_str(c.resume), lsn_str(c.hb_at), hi - lo,
+                          lsn_str(lsns[lo]), lsn_str(lsns[hi - 1])))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -866,6 +890,9 @@ async def orchestrate(cluster, opts, rng, res, start):
     res.clients = []
     for c, exp in zip(clients, ref.expected):
         c.problems = ([c.fatal] if c.fatal else []) + c.violations + compare(exp, c.applied, c.conns)
+        c.hb_problems = heartbeat_problems(exp, c.conns)
+        if opts.strict_heartbeats:
+            c.problems += c.hb_problems
         c.expected_txns = len(exp)
         c.expected_changes = sum(e[1] for e in exp)
         res.clients.append(c)
