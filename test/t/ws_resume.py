@@ -126,7 +126,11 @@ async def main(c):
     last_f = got[-1][0]
     await f.close()
 
-    st = c.sql("SELECT log_bytes > 0, log_last_lsn >= %s::pg_lsn FROM pgsync.status", (last_f,))[0]
+    for _ in range(20):         # the status is published every 200 ms
+        st = c.sql("SELECT log_bytes > 0, log_last_lsn >= %s::pg_lsn FROM pgsync.status", (last_f,))[0]
+        if st == (True, True):
+            break
+        await asyncio.sleep(0.1)
     T.check("status shows the log", st == (True, True), st)
 
     # a crash: the worker is killed while commits go on; resume loses nothing

@@ -49,8 +49,9 @@ async def serving(c, rowid):
 async def main(c):
     c.sql("CREATE TABLE t(id int PRIMARY KEY)")
 
-    # SIGHUP: heartbeat interval 1s -> 200ms
+    # SIGHUP: heartbeat interval 1s -> 200ms (heartbeats go to subscribed clients)
     ws = await wsutil.connect(c)
+    await subscribe(ws, ["public.t"])
     m = json.loads(await asyncio.wait_for(ws.recv(), 3))
     T.check("heartbeat message", m.get("type") == "heartbeat" and "/" in m.get("lsn", ""), m)
     gap = await heartbeat_gap(ws, 2)
