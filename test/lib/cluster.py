@@ -36,8 +36,11 @@ def free_port():
 
 
 def as_owner(cmd):
+    # runuser's PAM session resets the open-file limit to 1024: raise it
+    # back to the hard limit, so the worker can hold many client sockets
     if os.getuid() == 0:
-        return ["runuser", "-u", "postgres", "--"] + cmd
+        return ["runuser", "-u", "postgres", "--", "bash", "-c",
+                'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "bash"] + cmd
     return cmd
 
 

@@ -13,8 +13,10 @@ PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 PGSYNC_LIB_DIR=${PGSYNC_LIB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 as_pg_owner() {
+	# runuser's PAM session resets the open-file limit to 1024: raise it
+	# back to the hard limit, so the worker can hold many client sockets
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		runuser -u postgres -- bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' bash "$@"
 	else
 		"$@"
 	fi
