@@ -19,7 +19,7 @@ import wsutil  # noqa: E402
 from wsutil import collect, commits, subscribe  # noqa: E402
 
 T = Checks()
-ROWS = 150000
+ROWS = int(os.environ.get("PGSYNC_BIGTXN_ROWS", "150000"))
 
 
 async def main(c):
