@@ -33,8 +33,38 @@ function tsUs(s) {
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) * 1000 + frac;
 }
 
+// The same, cheaply: 100 clients x 1,000 rows/s is 100k timestamps/s in one
+// Node process sharing 2 cores with the server, and the client's own CPU
+// time shows up as latency.  The whole-second part is cached; the row's
+// "t" (2nd column) is read straight from the bytes, without JSON.parse.
+let secKey = '';
+let secUs = 0;
+function insertTsUs(buf) {
+  const row = buf.indexOf(0x5b, 1);                 // '[' of the row
+  const q = row < 0 ? -1 : buf.indexOf(0x22, row);  // '"' opening column 2
+  const e = q < 0 ? -1 : buf.indexOf(0x22, q + 1);
+  const s = e < 0 ? '' : buf.toString('latin1', q + 1, e);
+  if (s.length < 20 || s[4] !== '-' || s[19] !== '.' ||
+      buf.lastIndexOf(0x2c, q) < row) {           // a ',' must precede it
+    return tsUs(JSON.parse(buf)[3][1]);            // unexpected shape
+  }
+  const key = s.slice(0, 19);
+  if (key !== secKey) {
+    secKey = key;
+    secUs = tsUs(key);
+  }
+  let frac = 0, i = 20, d = 0;
+  for (; d < 6 && i < s.length; i++, d++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    frac = frac * 10 + c;
+  }
+  for (; d < 6; d++) frac *= 10;
+  return secUs + frac;
+}
+
 function open(i) {
-  const ws = new WebSocket(url, 'pgsync.v1', { perMessageDeflate: false, maxPayload: 1 << 30 });
+  const ws = new WebSocket(url, 'pgsync.v1', { perMessageDeflate: false, maxPayload: 1 << 30, skipUTF8Validation: true });
   socks.push(ws);
   ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: i, tables: ['public.lat'] })));
   ws.on('message', (data) => {
@@ -51,10 +81,7 @@ function open(i) {
     const op = data[2];
     if (op === 0x49) {                // 'I'
       inserts++;
-      if (mode === 'latency') {
-        const m = JSON.parse(data);
-        lat.push(t - tsUs(m[3][1]));
-      }
+      if (mode === 'latency') lat.push(t - insertTsUs(data));
     } else if (op === 0x43) commits++;
   });
   ws.on('error', (e) => console.error('ws error', e.message));
