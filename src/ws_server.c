@@ -604,8 +604,15 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * tx_packet_size: lws caps each send() at it (at rx_buffer_size when 0,
+ * i.e. 4 kB) and copies the rest of a write into its buffered-out list, to
+ * be sent 4 kB per POLLOUT round trip.  A batch (64 kB) or a chunk (32 kB)
+ * of ours must go in one send().
+ */
 static struct lws_protocols protocols[] = {
-	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL, 0},
+	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL,
+	LWS_PRE + WS_BATCH + 16},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
