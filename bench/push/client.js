@@ -10,6 +10,7 @@
 // and exits.
 'use strict';
 const WebSocket = require('ws');
+const { monitorEventLoopDelay, PerformanceObserver } = require('perf_hooks');
 
 const [url, nArg, mode] = process.argv.slice(2);
 const n = parseInt(nArg, 10);
@@ -19,7 +20,18 @@ let inserts = 0;
 let commits = 0;
 let firstAt = 0;
 let lastAt = 0;
-const lat = [];               // microseconds
+let lat = new Float64Array(1 << 20);   // microseconds (typed: no GC scans)
+let nlat = 0;
+// The client's own stalls, reported with the results: event-loop delay
+// and garbage-collection pauses show up as latency of whatever arrives
+// meanwhile.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let gcCount = 0, gcMs = 0, gcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcCount++; gcMs += e.duration; gcMaxMs = Math.max(gcMaxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 const socks = [];
 
 function nowUs() {
@@ -71,7 +83,11 @@ function open(i) {
     const t = nowUs();
     if (data[0] === 0x7b) {            // '{': control message
       const m = JSON.parse(data);
-      if (m.type === 'ok' && ++ready === n) console.log('ready');
+      if (m.type === 'ok' && ++ready === n) {
+        gcCount = 0; gcMs = 0; gcMaxMs = 0;
+        loopDelay.enable();
+        console.log('ready');
+      }
       else if (m.type === 'error') console.error('error', JSON.stringify(m));
       return;
     }
@@ -81,7 +97,14 @@ function open(i) {
     const op = data[2];
     if (op === 0x49) {                // 'I'
       inserts++;
-      if (mode === 'latency') lat.push(t - insertTsUs(data));
+      if (mode === 'latency') {
+        if (nlat === lat.length) {
+          const bigger = new Float64Array(lat.length * 2);
+          bigger.set(lat);
+          lat = bigger;
+        }
+        lat[nlat++] = t - insertTsUs(data);
+      }
     } else if (op === 0x43) commits++;
   });
   ws.on('error', (e) => console.error('ws error', e.message));
@@ -93,13 +116,16 @@ function pct(sorted, p) {
 }
 
 function finish() {
-  lat.sort((a, b) => a - b);
+  lat = lat.subarray(0, nlat).sort();
   const secs = (lastAt - firstAt) / 1e6;
   console.log(JSON.stringify({
     clients: n, msgs, inserts, commits, secs,
     msgs_per_s: secs > 0 ? msgs / secs : null,
     p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99), p999_ms: pct(lat, 0.999),
     max_ms: lat.length ? lat[lat.length - 1] / 1000 : null,
+    client_loop_delay_p99_ms: loopDelay.percentile(99) / 1e6,
+    client_loop_delay_max_ms: loopDelay.max / 1e6,
+    client_gc: { count: gcCount, total_ms: gcMs, max_ms: gcMaxMs },
   }));
   for (const s of socks) s.terminate();
   process.exit(0);
