@@ -498,10 +498,10 @@ direct_write(struct lws *wsi, Session *s)
 void
 ws_server_flush(void)
 {
-	/* direct_write() does not queue, so the list cannot grow meanwhile */
-	for (int i = 0; i < ndirty; i++)
+	/* popped from the end: on_closed() may remove entries meanwhile */
+	while (ndirty > 0)
 	{
-		FoClient   *c = dirty[i];
+		FoClient   *c = dirty[--ndirty];
 		struct lws *wsi = (struct lws *) c->user;
 		Session    *s = (Session *) lws_wsi_user(wsi);
 
@@ -509,7 +509,6 @@ ws_server_flush(void)
 		if (!direct_write(wsi, s))
 			lws_callback_on_writable(wsi);
 	}
-	ndirty = 0;
 }
 
 static void
