@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Cluster, Checks  # noqa: E402
@@ -126,7 +127,12 @@ async def main(c):
     last_f = got[-1][0]
     await f.close()
 
-    st = c.sql("SELECT log_bytes > 0, log_last_lsn >= %s::pg_lsn FROM pgsync.status", (last_f,))[0]
+    # pgsync.status is refreshed every 200 ms: the client can be faster
+    for _ in range(20):
+        st = c.sql("SELECT log_bytes > 0, log_last_lsn >= %s::pg_lsn FROM pgsync.status", (last_f,))[0]
+        if st == (True, True):
+            break
+        time.sleep(0.1)
     T.check("status shows the log", st == (True, True), st)
 
     # a crash: the worker is killed while commits go on; resume loses nothing
