@@ -14,6 +14,9 @@ PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK = $(shell pkg-config --libs libwebsockets) -luv
 PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv 2>/dev/null)
+ifdef PROBE
+PG_CPPFLAGS += -DPGSYNC_LAT_PROBE
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

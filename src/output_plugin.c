@@ -19,6 +19,7 @@
 
 #include "decoder_options.h"
 #include "message_encode.h"
+#include "lat_probe.h"
 #include "relation_info.h"
 #include "value_encode.h"
 
@@ -147,6 +148,7 @@ pgsync_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	txn->output_plugin_private = MemoryContextAllocZero(ctx->context,
 														sizeof(TxnState));
+	LP((lp_commit_ts = lp_commit_ts ? lp_commit_ts : TXN_COMMIT_TIME(txn), lp_commits++));
 	if (!state->opts.skip_empty_xacts)
 		ensure_begin(ctx, txn);
 }

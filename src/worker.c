@@ -48,6 +48,7 @@
 #include "client_protocol.h"
 #include "fanout.h"
 #include "guc.h"
+#include "lat_probe.h"
 #include "shared_state.h"
 #include "worker.h"
 #include "worker_decode.h"
@@ -446,6 +447,9 @@ void
 pgsync_worker_main(Datum arg)
 {
 	WaitEventSet *wes;
+#ifdef PGSYNC_LAT_PROBE
+	static TimestampTz lp_wake = 0;
+#endif
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -490,6 +494,9 @@ pgsync_worker_main(Datum arg)
 		bool		more = false;
 		long		timeout;
 		int			uvt;
+#ifdef PGSYNC_LAT_PROBE
+		TimestampTz lp_t0 = 0, lp_t1 = 0, lp_t2 = 0;
+#endif
 
 		if (ShutdownRequestPending)
 			break;
@@ -513,6 +520,7 @@ pgsync_worker_main(Datum arg)
 															 SETUP_RETRY_MS);
 		}
 
+		LP(lp_t0 = GetCurrentTimestamp());
 		if (decode_started())
 		{
 			PG_TRY();
@@ -534,13 +542,21 @@ pgsync_worker_main(Datum arg)
 			PG_END_TRY();
 		}
 
+		LP(lp_t1 = GetCurrentTimestamp());
+
+		/*
+		 * Send first (ws_server_flush() runs inside uv_run), then write
+		 * the log: neither its write() nor its periodic fsync delays the
+		 * push.
+		 */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		LP(lp_t2 = GetCurrentTimestamp());
 		if (decode_started())
 		{
 			/* readers see what was appended; durable on the sync interval */
 			worker_log_flush();
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
-		uv_run(&loop, UV_RUN_NOWAIT);
 		process_pending();
 		if (snapshot_count() > 0)
 			snapshot_step(fanout);
@@ -564,6 +580,29 @@ pgsync_worker_main(Datum arg)
 		/* the heartbeat and replies may have queued writes */
 		uv_run(&loop, UV_RUN_NOWAIT);
 
+#ifdef PGSYNC_LAT_PROBE
+		if (lp_commits > 0)
+		{
+			lp_sample(LP_COMMIT_TO_WAKE, lp_wake - lp_commit_ts);
+			lp_sample(LP_WAKE_TO_DECODE, lp_t0 - lp_wake);
+			lp_sample(LP_DECODE, lp_t1 - lp_t0);
+			lp_sample(LP_LOG_FLUSH, lp_t2 - lp_t1);
+			if (lp_writes > 0)
+			{
+				lp_sample(LP_DECODED_TO_FIRST_WRITE, lp_first_write - lp_t1);
+				lp_sample(LP_DECODED_TO_LAST_WRITE, lp_last_write - lp_t1);
+				lp_sample(LP_COMMIT_TO_LAST_WRITE, lp_last_write - lp_commit_ts);
+			}
+			lp_sample(LP_COMMITS_PER_PASS, lp_commits);
+			lp_sample(LP_WRITES_PER_PASS, lp_writes);
+			lp_sample(LP_LOOP_BUSY, GetCurrentTimestamp() - lp_wake);
+		}
+		lp_commits = 0;
+		lp_commit_ts = 0;
+		lp_writes = 0;
+		lp_first_write = lp_last_write = 0;
+		lp_report_maybe();
+#endif
 		/* how long may we sleep? */
 		if (more)
 			timeout = 0;
@@ -608,6 +647,7 @@ pgsync_worker_main(Datum arg)
 		}
 
 		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
+		LP(lp_wake = GetCurrentTimestamp());
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -31,6 +31,7 @@
 
 #include "client_protocol.h"
 #include "fanout.h"
+#include "lat_probe.h"
 #include "ws_server.h"
 
 StaticAssertDecl(LWS_PRE <= FO_HEADROOM, "FO_HEADROOM must cover LWS_PRE");
@@ -50,6 +51,8 @@ typedef struct Session
 	size_t		rx_len;
 	size_t		rx_cap;
 	bool		rx_discard;		/* skip the rest of the current message */
+	bool		dirty;			/* in the dirty list (ws_server_flush) */
+	bool		peer_closing;	/* the client sent a close frame */
 	int			close_code;
 } Session;
 
@@ -67,6 +70,24 @@ static int	nfree_slots = 0;
 static int *released_slots = NULL;
 static bool *slot_released = NULL;
 static int	nreleased = 0;
+
+/*
+ * Clients whose queue went from empty to non-empty since the last flush.
+ * ws_server_flush() writes to them directly instead of asking lws for a
+ * writable callback: with lws on libuv, lws_callback_on_writable() goes
+ * through uv_poll_start(), which deletes the fd from epoll and re-adds it
+ * (and again when POLLOUT is dropped after the write), four epoll_ctl()
+ * calls per client per commit on top of the send(), measured at 38% of
+ * the worker's CPU with 100 clients at 1,000 commits/s.  The flush runs
+ * from libuv prepare and check handles, i.e. in every uv_run() of the
+ * worker, before and after the I/O callbacks.
+ */
+static FoClient **dirty = NULL;
+static int	ndirty = 0;
+static int	dirty_cap = 0;
+static bool flush_handles_started = false;
+static uv_prepare_t flush_prepare;
+static uv_check_t flush_check;
 
 static const lws_retry_bo_t keepalive = {
 	.secs_since_valid_ping = 30,
@@ -87,8 +108,34 @@ lws_log_emit(int level, const char *line)
 static void
 want_write_cb(FoClient *c, void *arg)
 {
-	if (c->user != NULL)
-		lws_callback_on_writable((struct lws *) c->user);
+	struct lws *wsi = (struct lws *) c->user;
+	Session    *s;
+
+	if (wsi == NULL)
+		return;
+	s = (Session *) lws_wsi_user(wsi);
+	if (s == NULL || s->client != c)
+	{
+		lws_callback_on_writable(wsi);
+		return;
+	}
+	if (s->dirty)
+		return;
+	if (ndirty == dirty_cap)
+	{
+		int			cap = Max(64, dirty_cap * 2);
+		FoClient  **n = realloc(dirty, sizeof(FoClient *) * cap);
+
+		if (n == NULL)
+		{
+			lws_callback_on_writable(wsi);
+			return;
+		}
+		dirty = n;
+		dirty_cap = cap;
+	}
+	dirty[ndirty++] = c;
+	s->dirty = true;
 }
 
 static void
@@ -240,6 +287,16 @@ on_closed(Session *s)
 	if (s->client == NULL)
 		return;
 	drop_pending_of(s->client);
+	if (s->dirty)
+	{
+		for (int i = 0; i < ndirty; i++)
+			if (dirty[i] == s->client)
+			{
+				dirty[i] = dirty[--ndirty];
+				break;
+			}
+		s->dirty = false;
+	}
 	if (s->client->stat_slot >= 0)
 	{
 		int			slot = s->client->stat_slot;
@@ -376,30 +433,116 @@ write_chunk(struct lws *wsi, Session *s, FoMsg *m, size_t off)
  * always complete, so lws's own control frames (pong, close) can only
  * come between them.  Large messages go through lws framing in pieces.
  */
+static unsigned char batch[LWS_PRE + WS_BATCH];
+
+/* Pack the queued small messages of a client into batch; bytes used. */
+static size_t
+fill_batch(Session *s)
+{
+	size_t		used = 0;
+	FoMsg	   *m;
+	size_t		off;
+
+	while (fanout_peek(s->client, &m, &off) && off == 0 &&
+		   (size_t) m->len + 10 <= WS_BATCH - used)
+	{
+		used += put_frame(batch + LWS_PRE + used, m);
+		fanout_advance(fanout, s->client, m->len);
+	}
+	return used;
+}
+
+/*
+ * Write a client's queue outside any lws callback (see "dirty" above).
+ * Only batches of complete frames, only while lws holds nothing of its own
+ * for the socket (a partial write, a control frame) and the connection is
+ * open both ways.  Returns false when the rest must go through a writable
+ * callback: socket full, a large message, a close to perform.
+ */
+static bool
+direct_write(struct lws *wsi, Session *s)
+{
+	size_t		total = 0;
+	FoMsg	   *m;
+	size_t		off;
+
+	if (s->client == NULL || s->client->closing || s->peer_closing)
+		return false;
+	while (total < WS_MAX_BYTES_PER_WRITABLE)
+	{
+		size_t		used;
+
+		if (lws_partial_buffered(wsi))
+			return false;
+		used = fill_batch(s);
+		if (used == 0)
+			return !fanout_peek(s->client, &m, &off);
+		if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
+		{
+			/* the socket is broken: lws closes it on its next service */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+			return true;
+		}
+		LP((lp_last_write = GetCurrentTimestamp(),
+			lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
+			lp_writes++));
+		total += used;
+		if (!fanout_peek(s->client, &m, &off))
+			return true;		/* drained: no need to ask if it is full */
+		if (lws_send_pipe_choked(wsi))
+			return false;
+	}
+	return false;
+}
+
+void
+ws_server_flush(void)
+{
+	/* popped from the end: on_closed() may remove entries meanwhile */
+	while (ndirty > 0)
+	{
+		FoClient   *c = dirty[--ndirty];
+		struct lws *wsi = (struct lws *) c->user;
+		Session    *s = (Session *) lws_wsi_user(wsi);
+
+		s->dirty = false;
+		if (!direct_write(wsi, s))
+			lws_callback_on_writable(wsi);
+	}
+}
+
+static void
+flush_prepare_cb(uv_prepare_t *h)
+{
+	ws_server_flush();
+}
+
+static void
+flush_check_cb(uv_check_t *h)
+{
+	ws_server_flush();
+}
+
 static int
 on_writable(struct lws *wsi, Session *s)
 {
-	static unsigned char batch[LWS_PRE + WS_BATCH];
 	size_t		total = 0;
 
 	if (s->client == NULL)
 		return -1;
 	while (total < WS_MAX_BYTES_PER_WRITABLE)
 	{
-		size_t		used = 0;
+		size_t		used = fill_batch(s);
 		FoMsg	   *m;
 		size_t		off;
 
-		while (fanout_peek(s->client, &m, &off) && off == 0 &&
-			   (size_t) m->len + 10 <= WS_BATCH - used)
-		{
-			used += put_frame(batch + LWS_PRE + used, m);
-			fanout_advance(fanout, s->client, m->len);
-		}
 		if (used > 0)
 		{
 			if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
 				return -1;
+			LP((lp_last_write = GetCurrentTimestamp(),
+				lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
+				lp_writes++));
 			total += used;
 		}
 		else if (fanout_peek(s->client, &m, &off))
@@ -420,6 +563,9 @@ on_writable(struct lws *wsi, Session *s)
 			}
 			return 0;
 		}
+		/* drained: skip the poll() of lws_send_pipe_choked() */
+		if (!fanout_peek(s->client, &m, &off) && !s->client->closing)
+			return 0;
 		if (lws_send_pipe_choked(wsi))
 			break;
 	}
@@ -448,14 +594,24 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		case LWS_CALLBACK_CLOSED:
 			on_closed(s);
 			return 0;
+		case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+			s->peer_closing = true;
+			break;
 		default:
 			break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * tx_packet_size: lws caps each send() at it (at rx_buffer_size when 0,
+ * i.e. 4 kB) and copies the rest of a write into its buffered-out list, to
+ * be sent 4 kB per POLLOUT round trip.  A batch (64 kB) or a chunk (32 kB)
+ * of ours must go in one send().
+ */
 static struct lws_protocols protocols[] = {
-	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL, 0},
+	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL,
+	LWS_PRE + WS_BATCH + 16},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -530,6 +686,17 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 		return false;
 	}
 	fanout_set_want_write(fo, want_write_cb, NULL);
+	if (!flush_handles_started)
+	{
+		/* unreferenced: they must not keep the loop alive by themselves */
+		uv_prepare_init(loop, &flush_prepare);
+		uv_prepare_start(&flush_prepare, flush_prepare_cb);
+		uv_unref((uv_handle_t *) &flush_prepare);
+		uv_check_init(loop, &flush_check);
+		uv_check_start(&flush_check, flush_check_cb);
+		uv_unref((uv_handle_t *) &flush_check);
+		flush_handles_started = true;
+	}
 	return true;
 }
 
@@ -567,6 +734,15 @@ ws_server_destroy(uv_loop_t *loop)
 {
 	if (context == NULL)
 		return;
+	if (flush_handles_started)
+	{
+		uv_prepare_stop(&flush_prepare);
+		uv_check_stop(&flush_check);
+		uv_close((uv_handle_t *) &flush_prepare, NULL);
+		uv_close((uv_handle_t *) &flush_check, NULL);
+		flush_handles_started = false;
+	}
+	ndirty = 0;
 	lws_context_destroy(context);
 	for (int i = 0; i < 10; i++)
 		uv_run(loop, UV_RUN_NOWAIT);

@@ -33,6 +33,12 @@ extern bool ws_server_start(uv_loop_t *loop, const char *iface, int port,
 							Fanout *fo, int max_clients, const char **errmsg);
 
 /* Close every client (with an error message) and free the context. */
+/*
+ * Write the queues that became non-empty since the last call, directly
+ * where the socket allows (also run by libuv in every uv_run()).
+ */
+extern void ws_server_flush(void);
+
 extern void ws_server_stop(const char *code, const char *message);
 
 /* Free the lws context, after a few loop runs following ws_server_stop. */
