@@ -403,11 +403,27 @@ recover_tail(ChangeLog *log, Segment *seg)
 	return true;
 }
 
+/* Is the segment file shorter than a segment header? */
+static bool
+seg_size_below_header(const ChangeLog *log, uint64_t seqno)
+{
+	char		path[4096];
+	struct stat st;
+
+	segment_path(log, seqno, path, sizeof(path));
+	return stat(path, &st) == 0 && st.st_size < CLOG_SEGMENT_HEADER_SIZE;
+}
+
 static bool
 list_segments(ChangeLog *log)
 {
 	DIR		   *d = opendir(log->dir);
 	struct dirent *de;
+	uint64_t   *seqnos = NULL;
+	int			nseq = 0,
+				cap = 0,
+				i;
+	bool		ok = true;
 
 	if (d == NULL)
 	{
@@ -415,10 +431,11 @@ list_segments(ChangeLog *log)
 				  strerror(errno));
 		return false;
 	}
+
+	/* the segment numbers first: only the newest may be torn */
 	while ((de = readdir(d)) != NULL)
 	{
 		size_t		n = strlen(de->d_name);
-		Segment		seg;
 		char	   *end;
 		uint64_t	seqno;
 
@@ -428,16 +445,50 @@ list_segments(ChangeLog *log)
 		seqno = strtoull(de->d_name, &end, 16);
 		if (end != de->d_name + 16)
 			continue;
-		if (!read_segment_header(log, seqno, &seg) || !add_segment(log, seg))
+		if (nseq == cap)
 		{
-			closedir(d);
-			return false;
+			uint64_t   *grown = realloc(seqnos, sizeof(uint64_t) * (cap ? cap * 2 : 16));
+
+			if (grown == NULL)
+			{
+				ok = false;
+				break;
+			}
+			seqnos = grown;
+			cap = cap ? cap * 2 : 16;
 		}
+		seqnos[nseq++] = seqno;
 	}
 	closedir(d);
-	if (log->nsegs > 1)
+	for (i = 0; ok && i < nseq; i++)
+	{
+		Segment		seg;
+		uint64_t	newest = 0;
+		int			k;
+
+		for (k = 0; k < nseq; k++)
+			newest = seqnos[k] > newest ? seqnos[k] : newest;
+		if (read_segment_header(log, seqnos[i], &seg))
+			ok = add_segment(log, seg);
+		else if (seqnos[i] == newest && seg_size_below_header(log, seqnos[i]))
+		{
+			/*
+			 * A crash while the newest segment was being created: it holds
+			 * no record (records follow a complete header).  Drop it.
+			 */
+			char		path[4096];
+
+			segment_path(log, seqnos[i], path, sizeof(path));
+			ok = unlink(path) == 0;
+			log->err[0] = '\0';
+		}
+		else
+			ok = false;
+	}
+	free(seqnos);
+	if (ok && log->nsegs > 1)
 		qsort(log->segs, log->nsegs, sizeof(Segment), compare_segments);
-	return true;
+	return ok;
 }
 
 ChangeLog *

@@ -126,6 +126,9 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 void
 decode_forget(void)
 {
+	/* after an error the slot may still be ours: let it go for the retry */
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
 	ctx = NULL;
 	if (decode_mcxt != NULL)
 		MemoryContextReset(decode_mcxt);

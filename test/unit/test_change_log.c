@@ -370,6 +370,44 @@ test_relations_before_resume(void)
 	remove_dir();
 }
 
+/* A crash while a segment was being created leaves a torn newest file. */
+static void
+test_torn_segment(void)
+{
+	ChangeLog  *log;
+	char		path[512];
+	int			fd;
+
+	new_dir();
+	log = open_log(1 << 20, 0);
+	append_txn(log, 10, 1, 0);
+	clog_close(log);
+	snprintf(path, sizeof(path), "%s/%016X.seg", dir, 2);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, "PGSY", 4) == 4);
+	close(fd);
+	log = open_log(1 << 20, 0);		/* opens: the torn file is dropped */
+	CHECK_EQ_INT(clog_last_key(log), 10);
+	CHECK(access(path, F_OK) != 0);
+	append_txn(log, 20, 1, 0);
+	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
+	clog_close(log);
+
+	/* a torn file that is not the newest is corruption: refused */
+	snprintf(path, sizeof(path), "%s/%016X.seg", dir, 0);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	{
+		ClogOptions opts = {0};
+		char		err[256];
+
+		opts.no_sync = true;
+		CHECK(clog_open(dir, &opts, err, sizeof(err)) == NULL);
+	}
+	remove_dir();
+}
+
 int
 main(void)
 {
@@ -380,5 +418,6 @@ main(void)
 	test_segments_and_retention();
 	test_big_records();
 	test_relations_before_resume();
+	test_torn_segment();
 	return unit_summary();
 }
