@@ -5,7 +5,7 @@
  *
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
  * heartbeat_interval, max_message_bytes, log_retention_size,
- * log_retention_age, log_sync_interval.  Everything else needs a server
+ * log_retention_age, log_sync_interval, decoding_work_mem.  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
  * worker, and max_clients sizes shared memory.
  *
@@ -31,6 +31,7 @@ int			pgsync_log_segment_kb = 16384;
 int			pgsync_log_retention_mb = 1024;
 int			pgsync_log_retention_age_s = 86400;
 int			pgsync_log_sync_interval_ms = 20;
+int			pgsync_decoding_work_mem_kb = 2048;
 
 void
 pgsync_define_gucs(void)
@@ -90,5 +91,11 @@ pgsync_define_gucs(void)
 							"Changes reach clients before the fsync; the slot, and so the WAL it holds, only moves after it.",
 							&pgsync_log_sync_interval_ms, 20, 1, 10000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.decoding_work_mem",
+							"logical_decoding_work_mem of the worker's own decoding.",
+							"A transaction bigger than this spills to disk in one step, during which the network waits: "
+							"smaller keeps clients answered sooner (2MB: about 50 ms at worst).",
+							&pgsync_decoding_work_mem_kb, 2048, 64, INT_MAX / 1024,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

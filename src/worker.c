@@ -406,6 +406,12 @@ publish_status(void)
 static void
 apply_reloadable_settings(void)
 {
+	char		work_mem[32];
+
+	/* the reorder buffer reads it at every change: takes effect at once */
+	snprintf(work_mem, sizeof(work_mem), "%dkB", pgsync_decoding_work_mem_kb);
+	SetConfigOption("logical_decoding_work_mem", work_mem, PGC_SUSET,
+					PGC_S_OVERRIDE);
 	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
 	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
 }
@@ -478,7 +484,7 @@ pgsync_worker_main(Datum arg)
 	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
 	if (fanout == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+	apply_reloadable_settings();
 
 	try_listen();
 

@@ -58,7 +58,7 @@ async def main(c):
 
 
 def run():
-    c = Cluster(["logical_decoding_work_mem = '64MB'"]).start()
+    c = Cluster(["logical_decoding_work_mem = '%s'" % os.environ.get("PGSYNC_BIGTXN_WORK_MEM", "64MB")]).start()
     try:
         c.wait_worker_ready()
         asyncio.run(main(c))
