@@ -116,6 +116,7 @@ Then make changes:
 
 More:
   $WATCH --resume-lsn $OLDEST public.orders   # replay the change log from its start, then live
+  $WATCH --snapshot public.orders   # the current rows first, then exactly the changes they miss
   $WATCH --filter '{"col":"amount","op":"gt","value":50}' public.orders
   $PSQL -c "SELECT state, clients, log_oldest_lsn, log_last_lsn FROM pgsync.status"
   $PSQL -c "SELECT data FROM pg_logical_slot_get_changes('demo', NULL, NULL)"

@@ -60,6 +60,8 @@ class Watcher:
             req["filter"] = json.loads(self.args.filter)
         if self.resume:
             req["resume_lsn"] = self.resume
+        elif self.args.snapshot:
+            req["snapshot"] = True      # current rows first (docs/WEBSOCKET.md)
         return req
 
     async def session(self):
@@ -132,6 +134,8 @@ def main():
     p.add_argument("--ops", help="comma list of insert, update, delete, truncate (default all)")
     p.add_argument("--filter", help="row filter, JSON (docs/FILTERS.md)")
     p.add_argument("--resume-lsn", help="resume after this commit LSN (docs/WEBSOCKET.md, Resume)")
+    p.add_argument("--snapshot", action="store_true",
+                   help="first the table's current rows, then the stream (one table)")
     p.add_argument("--reconnect", action="store_true",
                    help="on disconnect, reconnect and resume from the last resume point")
     p.add_argument("--heartbeats", action="store_true", help="print heartbeats too")
