@@ -228,3 +228,22 @@ class Checks:
     def finish(self):
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 0 if self.failed == 0 else 1
+
+
+def run_worker_test(main, checks, conf=()):
+    """Start a cluster with the worker, run the coroutine main(cluster),
+    report an exception as a failed check with the server log's tail, stop
+    the cluster; returns the exit status (checks.finish())."""
+    import asyncio
+    import traceback
+    c = Cluster(list(conf)).start()
+    try:
+        c.wait_worker_ready()
+        asyncio.run(main(c))
+    except Exception as e:  # report, then fail
+        traceback.print_exc()
+        checks.check("no exception", False, repr(e))
+        print(c.log()[-3000:])
+    finally:
+        c.stop()
+    return checks.finish()

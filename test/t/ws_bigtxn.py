@@ -14,9 +14,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster, Checks  # noqa: E402
+from cluster import Checks, run_worker_test  # noqa: E402
 import wsutil  # noqa: E402
-from wsutil import collect, commits, subscribe  # noqa: E402
+from wsutil import subscribe  # noqa: E402
 
 T = Checks()
 ROWS = int(os.environ.get("PGSYNC_BIGTXN_ROWS", "150000"))
@@ -58,18 +58,7 @@ async def main(c):
 
 
 def run():
-    c = Cluster(["logical_decoding_work_mem = '%s'" % os.environ.get("PGSYNC_BIGTXN_WORK_MEM", "64MB")]).start()
-    try:
-        c.wait_worker_ready()
-        asyncio.run(main(c))
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        T.check("no exception", False, repr(e))
-        print(c.log()[-3000:])
-    finally:
-        c.stop()
-    return T.finish()
+    return run_worker_test(main, T, ["logical_decoding_work_mem = '%s'" % os.environ.get("PGSYNC_BIGTXN_WORK_MEM", "64MB")])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster, Checks  # noqa: E402
+from cluster import Checks, run_worker_test  # noqa: E402
 import wsutil  # noqa: E402
 from wsutil import collect, commits, subscribe  # noqa: E402
 
@@ -157,18 +157,7 @@ async def main(c):
 
 
 def run():
-    c = Cluster(["pgsync.client_queue_bytes = '64kB'", "pgsync.log_segment_size = '256kB'"]).start()
-    try:
-        c.wait_worker_ready()
-        asyncio.run(main(c))
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        T.check("no exception", False, repr(e))
-        print(c.log()[-3000:])
-    finally:
-        c.stop()
-    return T.finish()
+    return run_worker_test(main, T, ["pgsync.client_queue_bytes = '64kB'", "pgsync.log_segment_size = '256kB'"])
 
 
 if __name__ == "__main__":

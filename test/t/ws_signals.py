@@ -12,13 +12,12 @@ import json
 import os
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster, Checks  # noqa: E402
+from cluster import Checks, run_worker_test  # noqa: E402
 import websockets  # noqa: E402
 import wsutil  # noqa: E402
-from wsutil import collect, commits, ops, subscribe  # noqa: E402
+from wsutil import collect, commits, subscribe  # noqa: E402
 
 T = Checks()
 
@@ -102,18 +101,7 @@ async def main(c):
 
 
 def run():
-    c = Cluster().start()
-    try:
-        c.wait_worker_ready()
-        asyncio.run(main(c))
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        T.check("no exception", False, repr(e))
-        print(c.log()[-3000:])
-    finally:
-        c.stop()
-    return T.finish()
+    return run_worker_test(main, T, ())
 
 
 if __name__ == "__main__":
