@@ -84,7 +84,11 @@ class Cluster:
             "pgsync.port = %d" % self.ws_port,
             "pgsync.heartbeat_interval = '1s'",
         ]
-        if os.path.exists(os.path.join(ROOT, "pgsync.so")) and not os.environ.get("PGSYNC_USE_INSTALLED"):
+        # this tree's build, if the server's OS user can read it (a clone
+        # under a private directory cannot be: then the installed copy)
+        lib = os.path.join(ROOT, "pgsync.so")
+        if os.path.exists(lib) and not os.environ.get("PGSYNC_USE_INSTALLED") and \
+                subprocess.run(as_owner(["test", "-r", lib])).returncode == 0:
             conf.append("dynamic_library_path = '%s:$libdir'" % ROOT)
         if self.has_plugin_allowlist():
             conf.append("output_plugin_libraries = 'pgsync, pgoutput, test_decoding, wal2json'")
