@@ -363,6 +363,31 @@ process_pending(void)
 	}
 }
 
+/* One client's line of pgsync.clients; phase is NULL for live push. */
+static void
+publish_client(FoClient *c, const char *phase)
+{
+	PgsyncClientStat *st;
+
+	if (c->stat_slot < 0)
+		return;
+	st = &pgsync_shared->clients[c->stat_slot];
+	st->in_use = true;
+	strlcpy(st->peer, c->peer, PGSYNC_PEER_LEN);
+	fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
+	if (phase != NULL)
+	{
+		size_t		n = strlen(st->subscriptions);
+
+		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
+	}
+	st->last_lsn_sent = c->last_lsn_sent;
+	st->queued_bytes = c->queued_bytes;
+	st->msgs_sent = c->msgs_sent;
+	st->bytes_sent = c->bytes_sent;
+	st->connected_since = (TimestampTz) c->connected_at;
+}
+
 static void
 publish_status(void)
 {
@@ -373,22 +398,11 @@ publish_status(void)
 	while ((slot = ws_server_take_released_slot()) >= 0)
 		pgsync_shared->clients[slot].in_use = false;
 	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
-	{
-		PgsyncClientStat *st;
-
-		if (c->stat_slot < 0)
-			continue;
-		st = &pgsync_shared->clients[c->stat_slot];
-		st->in_use = true;
-		strlcpy(st->peer, c->peer, PGSYNC_PEER_LEN);
-		fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
-		st->last_lsn_sent = c->last_lsn_sent;
-		st->queued_bytes = c->queued_bytes;
-		st->msgs_sent = c->msgs_sent;
-		st->bytes_sent = c->bytes_sent;
-		st->connected_since = (TimestampTz) c->connected_at;
-	}
-	pgsync_shared->nclients = fanout_client_count(fanout);
+		publish_client(c, NULL);
+	resume_foreach_client(publish_client, "replaying the change log");
+	snapshot_foreach_client(publish_client, "initial snapshot");
+	pgsync_shared->nclients = fanout_client_count(fanout) + resume_count() +
+		snapshot_count();
 	pgsync_shared->decode_lsn = decode_position();
 	pgsync_shared->confirmed_lsn = decode_confirmed();
 	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);

@@ -49,6 +49,20 @@ typedef struct Replay
 static Replay *replays = NULL;
 static int	nreplays = 0;
 
+void
+resume_foreach_client(void (*fn) (FoClient *, const char *), const char *arg)
+{
+	Replay	   *r;
+
+	for (r = replays; r != NULL; r = r->next)
+	{
+		FoClient   *c = fanout_first_client(r->priv);
+
+		if (c != NULL)
+			fn(c, arg);
+	}
+}
+
 int
 resume_count(void)
 {

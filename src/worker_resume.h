@@ -38,6 +38,10 @@ extern bool resume_after_snapshot(Fanout *priv, FoClient *c, uint64_t after,
  */
 extern void resume_step(Fanout *live);
 
+/* Call fn(client, arg) for each client being replayed to. */
+extern void resume_foreach_client(void (*fn) (FoClient *, const char *),
+								  const char *arg);
+
 /* Number of clients being replayed to. */
 extern int	resume_count(void);
 

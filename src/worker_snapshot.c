@@ -74,6 +74,20 @@ static SnapJob *jobs = NULL;
 static int	njobs = 0;
 static int	file_counter = 0;
 
+void
+snapshot_foreach_client(void (*fn) (FoClient *, const char *), const char *arg)
+{
+	SnapJob    *j;
+
+	for (j = jobs; j != NULL; j = j->next)
+	{
+		FoClient   *c = j->priv ? fanout_first_client(j->priv) : NULL;
+
+		if (c != NULL)
+			fn(c, arg);
+	}
+}
+
 int
 snapshot_count(void)
 {

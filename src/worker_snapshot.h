@@ -22,4 +22,8 @@ extern void snapshot_step(Fanout *live);
 
 extern int	snapshot_count(void);
 
+/* Call fn(client, arg) for each client waiting for or receiving rows. */
+extern void snapshot_foreach_client(void (*fn) (FoClient *, const char *),
+									const char *arg);
+
 #endif							/* PGSYNC_WORKER_SNAPSHOT_H */
