@@ -40,8 +40,8 @@ test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/j
 test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c src/table_pattern.h test/unit/unit.h test/fuzz/pattern_check.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c src/table_pattern.c
 
-test/unit/test_change_log: test/unit/test_change_log.c src/change_log.c src/change_log.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c src/change_log.c
+test/unit/test_change_log: test/unit/test_change_log.c src/change_log.c src/change_log_reader.c src/change_log.h src/change_log_int.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c src/change_log.c src/change_log_reader.c
 
 test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value.h src/json_encode.c test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_encode.c -lm

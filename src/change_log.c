@@ -8,7 +8,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "change_log.h"
+#include "change_log_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,44 +23,6 @@
 
 #define SEGMENT_MAGIC "PGSYNCL1"
 #define SEGMENT_SUFFIX ".seg"
-
-typedef struct Segment
-{
-	uint64_t	seqno;
-	uint64_t	prev_key;		/* key of the last unit before this segment */
-	int64_t		created;		/* unix time */
-	uint64_t	size;			/* bytes written to the file so far */
-} Segment;
-
-struct ChangeLog
-{
-	char	   *dir;
-	ClogOptions opts;
-	Segment    *segs;			/* by seqno; the last one is written to */
-	int			nsegs;
-	int			segcap;
-	int			fd;				/* the last segment, open for writing */
-	char	   *wbuf;
-	size_t		wlen;
-	bool		in_unit;
-	uint64_t	unit_key;		/* key of the unit being appended */
-	uint64_t	last_key;		/* last complete unit appended */
-	uint64_t	durable_key;	/* last complete unit fsynced */
-	bool		dir_dirty;		/* a segment was created or removed */
-	char		err[512];
-};
-
-struct ClogReader
-{
-	ChangeLog  *log;
-	uint64_t	after_key;
-	uint64_t	seqno;			/* segment being read */
-	int			fd;
-	uint64_t	offset;
-	char	   *buf;
-	size_t		bufcap;
-	uint64_t	position;
-};
 
 /* ---------------------------------------------------------------- CRC */
 
@@ -145,8 +107,8 @@ get_u64(const unsigned char *p)
 	return v;
 }
 
-static void
-segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
+void
+clog_segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
 {
 	snprintf(path, len, "%s/%016" PRIX64 SEGMENT_SUFFIX, log->dir, seqno);
 }
@@ -172,8 +134,8 @@ write_all(int fd, const void *data, size_t len)
 	return true;
 }
 
-static bool
-pread_all(int fd, void *data, size_t len, uint64_t offset)
+bool
+clog_pread_all(int fd, void *data, size_t len, uint64_t offset)
 {
 	char	   *p = data;
 
@@ -209,8 +171,8 @@ sync_dir(ChangeLog *log)
 	return ok;
 }
 
-static Segment *
-find_segment(const ChangeLog *log, uint64_t seqno)
+Segment *
+clog_find_segment(const ChangeLog *log, uint64_t seqno)
 {
 	int			i;
 
@@ -255,7 +217,7 @@ create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 	char		path[4096];
 	Segment		seg;
 
-	segment_path(log, seqno, path, sizeof(path));
+	clog_segment_path(log, seqno, path, sizeof(path));
 	log->fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (log->fd < 0)
 	{
@@ -288,14 +250,14 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 	int			fd;
 	bool		ok;
 
-	segment_path(log, seqno, path, sizeof(path));
+	clog_segment_path(log, seqno, path, sizeof(path));
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 	{
 		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
-	ok = fstat(fd, &st) == 0 && pread_all(fd, hdr, sizeof(hdr), 0) &&
+	ok = fstat(fd, &st) == 0 && clog_pread_all(fd, hdr, sizeof(hdr), 0) &&
 		memcmp(hdr, SEGMENT_MAGIC, 8) == 0 && get_u64(hdr + 8) == seqno;
 	close(fd);
 	if (!ok)
@@ -314,8 +276,8 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
  * Parse the record header at buf; false if it cannot be a record (bad
  * length).  The CRC covers the header after the CRC field and the payload.
  */
-static bool
-parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *crc)
+bool
+clog_parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *crc)
 {
 	rec->len = get_u32(buf);
 	*crc = get_u32(buf + 4);
@@ -326,8 +288,8 @@ parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *crc)
 	return rec->len <= CLOG_MAX_RECORD_SIZE && buf[22] == 0 && buf[23] == 0;
 }
 
-static uint32_t
-record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+uint32_t
+clog_record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
 {
 	uint32_t	crc = clog_crc32c(0, hdr + 8, CLOG_RECORD_HEADER_SIZE - 8);
 
@@ -349,7 +311,7 @@ recover_tail(ChangeLog *log, Segment *seg)
 	size_t		cap = 0;
 	int			fd;
 
-	segment_path(log, seg->seqno, path, sizeof(path));
+	clog_segment_path(log, seg->seqno, path, sizeof(path));
 	fd = open(path, O_RDWR);
 	if (fd < 0)
 	{
@@ -362,8 +324,8 @@ recover_tail(ChangeLog *log, Segment *seg)
 		ClogRecord	rec;
 		uint32_t	crc;
 
-		if (!pread_all(fd, hdr, sizeof(hdr), off) ||
-			!parse_record_header(hdr, &rec, &crc) ||
+		if (!clog_pread_all(fd, hdr, sizeof(hdr), off) ||
+			!clog_parse_record_header(hdr, &rec, &crc) ||
 			off + CLOG_RECORD_HEADER_SIZE + rec.len > seg->size)
 			break;
 		if (rec.len > cap)
@@ -375,8 +337,8 @@ recover_tail(ChangeLog *log, Segment *seg)
 			payload = n;
 			cap = rec.len;
 		}
-		if (!pread_all(fd, payload, rec.len, off + CLOG_RECORD_HEADER_SIZE) ||
-			record_crc(hdr, payload, rec.len) != crc)
+		if (!clog_pread_all(fd, payload, rec.len, off + CLOG_RECORD_HEADER_SIZE) ||
+			clog_record_crc(hdr, payload, rec.len) != crc)
 			break;
 		off += CLOG_RECORD_HEADER_SIZE + rec.len;
 		if (rec.flags & CLOG_LAST_OF_UNIT)
@@ -410,7 +372,7 @@ seg_size_below_header(const ChangeLog *log, uint64_t seqno)
 	char		path[4096];
 	struct stat st;
 
-	segment_path(log, seqno, path, sizeof(path));
+	clog_segment_path(log, seqno, path, sizeof(path));
 	return stat(path, &st) == 0 && st.st_size < CLOG_SEGMENT_HEADER_SIZE;
 }
 
@@ -478,7 +440,7 @@ list_segments(ChangeLog *log)
 			 */
 			char		path[4096];
 
-			segment_path(log, seqnos[i], path, sizeof(path));
+			clog_segment_path(log, seqnos[i], path, sizeof(path));
 			ok = unlink(path) == 0;
 			log->err[0] = '\0';
 		}
@@ -532,7 +494,7 @@ clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
 		ok = recover_tail(log, tail);
 		if (ok)
 		{
-			segment_path(log, tail->seqno, path, sizeof(path));
+			clog_segment_path(log, tail->seqno, path, sizeof(path));
 			log->fd = open(path, O_WRONLY | O_APPEND);
 			if (log->fd < 0)
 			{
@@ -657,7 +619,7 @@ clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 	put_u32(hdr + 16, relid);
 	hdr[20] = kind;
 	hdr[21] = flags;
-	put_u32(hdr + 4, record_crc(hdr, data, len));
+	put_u32(hdr + 4, clog_record_crc(hdr, data, len));
 
 	if (log->wlen + sizeof(hdr) + len > log->opts.write_buffer_size)
 	{
@@ -741,7 +703,7 @@ clog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 
 		if (!too_big && !too_old)
 			break;
-		segment_path(log, log->segs[0].seqno, path, sizeof(path));
+		clog_segment_path(log, log->segs[0].seqno, path, sizeof(path));
 		if (unlink(path) != 0 && errno != ENOENT)
 		{
 			set_error(log, "could not remove \"%s\": %s", path, strerror(errno));
@@ -753,120 +715,4 @@ clog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 		removed++;
 	}
 	return removed;
-}
-
-/* ------------------------------------------------------------ reading */
-
-ClogReader *
-clog_reader_open(ChangeLog *log, uint64_t after_key, ClogStatus *status)
-{
-	ClogReader *r;
-	int			i;
-
-	if (after_key < clog_oldest_resume_key(log))
-	{
-		*status = CLOG_TOO_OLD;
-		return NULL;
-	}
-	r = calloc(1, sizeof(ClogReader));
-	if (r == NULL)
-	{
-		*status = CLOG_ERROR;
-		return NULL;
-	}
-	r->log = log;
-	r->fd = -1;
-	r->after_key = after_key;
-	r->position = after_key;
-	/* the last segment whose units all come after... its prev_key <= L */
-	r->seqno = log->segs[0].seqno;
-	for (i = 0; i < log->nsegs; i++)
-		if (log->segs[i].prev_key <= after_key)
-			r->seqno = log->segs[i].seqno;
-	r->offset = CLOG_SEGMENT_HEADER_SIZE;
-	*status = CLOG_OK;
-	return r;
-}
-
-void
-clog_reader_close(ClogReader *r)
-{
-	if (r == NULL)
-		return;
-	if (r->fd >= 0)
-		close(r->fd);
-	free(r->buf);
-	free(r);
-}
-
-uint64_t
-clog_reader_position(const ClogReader *r)
-{
-	return r->position;
-}
-
-static ClogStatus
-reader_open_segment(ClogReader *r)
-{
-	char		path[4096];
-
-	if (find_segment(r->log, r->seqno) == NULL)
-		return CLOG_TOO_OLD;
-	segment_path(r->log, r->seqno, path, sizeof(path));
-	r->fd = open(path, O_RDONLY);
-	if (r->fd < 0)
-		return errno == ENOENT ? CLOG_TOO_OLD : CLOG_ERROR;
-	return CLOG_OK;
-}
-
-ClogStatus
-clog_read(ClogReader *r, ClogRecord *rec)
-{
-	for (;;)
-	{
-		unsigned char hdr[CLOG_RECORD_HEADER_SIZE];
-		const Segment *seg = find_segment(r->log, r->seqno);
-		uint64_t	size;
-		uint32_t	crc;
-		ClogStatus	st;
-
-		if (r->fd < 0 && (st = reader_open_segment(r)) != CLOG_OK)
-			return st;
-		/* a removed segment can still be read through the open file */
-		size = seg ? seg->size : UINT64_MAX;
-		if (r->offset + CLOG_RECORD_HEADER_SIZE > size ||
-			(seg == NULL && !pread_all(r->fd, hdr, sizeof(hdr), r->offset)))
-		{
-			if (r->seqno == r->log->segs[r->log->nsegs - 1].seqno)
-				return CLOG_END;
-			close(r->fd);
-			r->fd = -1;
-			r->seqno++;
-			r->offset = CLOG_SEGMENT_HEADER_SIZE;
-			continue;
-		}
-		if (!pread_all(r->fd, hdr, sizeof(hdr), r->offset) ||
-			!parse_record_header(hdr, rec, &crc))
-			return CLOG_ERROR;
-		if (rec->len > r->bufcap)
-		{
-			char	   *n = realloc(r->buf, rec->len);
-
-			if (n == NULL)
-				return CLOG_ERROR;
-			r->buf = n;
-			r->bufcap = rec->len;
-		}
-		if (!pread_all(r->fd, r->buf, rec->len, r->offset + sizeof(hdr)) ||
-			record_crc(hdr, r->buf, rec->len) != crc)
-			return CLOG_ERROR;
-		r->offset += sizeof(hdr) + rec->len;
-		rec->before_resume = rec->key <= r->after_key;
-		if (rec->before_resume && rec->kind != 'R')
-			continue;
-		rec->data = r->buf;
-		if ((rec->flags & CLOG_LAST_OF_UNIT) && !rec->before_resume)
-			r->position = rec->key;
-		return CLOG_OK;
-	}
 }
