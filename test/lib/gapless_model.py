@@ -1,0 +1,238 @@
+"""test/lib/gapless_model.py: what the gapless checker compares.
+
+Constants, LSN helpers, options, subscriptions (tables, ops, row filters
+evaluated on the plugin's values) and the reference stream read from a
+second slot.  See test/lib/gapless.py.
+"""
+import fnmatch
+import hashlib
+import json
+import random
+
+
+
+REF_SLOT = "gapless_ref"
+ROLLBACK_MARK = "RB!"          # in every value written by a rolled-back (sub)transaction
+TABLES = ("gl_a", "gl_b", "gl_c")
+
+SCHEMA = """
+CREATE TABLE gl_a(id int PRIMARY KEY, grp int NOT NULL, val text);
+CREATE TABLE gl_b(id int PRIMARY KEY, grp int NOT NULL, amount numeric(12,2), note text);
+ALTER TABLE gl_b REPLICA IDENTITY FULL;
+CREATE TABLE gl_c(id bigint PRIMARY KEY, grp int, payload text);
+CREATE TABLE gapless_marker(id serial PRIMARY KEY, note text);
+"""
+
+# Subscriptions, given to clients in turn.  Filters are on int columns;
+# gl_b has REPLICA IDENTITY FULL so its deletes carry grp, gl_c's do not
+# (a filter on grp never passes them: UNKNOWN).
+CLIENT_SPECS = [
+    {"tables": ["public.gl_a", "public.gl_b", "public.gl_c"]},
+    {"tables": ["public.gl_*"]},
+    {"tables": ["public.gl_a"], "ops": ["insert", "delete"]},
+    {"tables": ["public.gl_b", "gl_c"], "filter": {"col": "grp", "op": "lt", "value": 5}},
+    {"tables": ["public.gl_a", "public.gl_c"], "ops": ["insert", "update", "truncate"],
+     "filter": {"or": [{"col": "grp", "op": "in", "values": [1, 2]},
+                       {"not": {"col": "grp", "op": "gte", "value": 7}}]}},
+    {"tables": ["public.gl_c"], "ops": ["update", "delete", "truncate"]},
+]
+
+OP_NAMES = {"I": "insert", "U": "update", "D": "delete", "T": "truncate"}
+
+
+def lsn_int(s):
+    hi, lo = s.split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def lsn_str(v):
+    return "%X/%X" % (v >> 32, v & 0xFFFFFFFF)
+
+
+class Options:
+    def __init__(self, **kw):
+        self.changes = 100000       # row changes to commit (approximately; the reference counts)
+        self.clients = 5
+        self.writers = 4
+        self.kills = 3              # SIGKILLs of the worker (crash restarts)
+        self.restarts = 1           # pg_ctl restart -m immediate
+        self.drops = 6              # voluntary disconnects per client
+        self.big_rows = (500, 3000)  # rows of a large transaction
+        self.seed = None
+        self.hb_resume = 0.5        # how often a reconnect resumes from a later heartbeat LSN
+        self.strict_heartbeats = True   # a heartbeat ahead of the stream fails (else a note)
+        self.catchup_timeout = 120
+        self.verbose = False
+        self.extra_conf = ["pgsync.log_segment_size = '256kB'", "pgsync.heartbeat_interval = '200ms'",
+                           "max_wal_size = '2GB'"]
+        for k, v in kw.items():
+            if not hasattr(self, k):
+                raise TypeError("unknown option %s" % k)
+            setattr(self, k, v)
+        if self.seed is None:
+            self.seed = random.randrange(1 << 30)
+
+
+def say(*a):
+    print("#", *a, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Subscriptions: which changes a client gets
+
+class Relations:
+    """relid -> (schema.table, columns, key indexes, identity), from R messages."""
+
+    def __init__(self):
+        self.rels = {}
+
+    def add(self, m):
+        self.rels[m[1]] = ("%s.%s" % (m[2], m[3]), m[4], m[6], m[7])
+
+
+def pattern_matches(pattern, qualified):
+    if "." not in pattern:
+        pattern = "*." + pattern
+    return fnmatch.fnmatchcase(qualified, pattern)
+
+
+def eval_filter(f, row):
+    """SQL three-valued logic: True, False or None (UNKNOWN).  row maps
+    column names to values; a column absent from it (not logged) is UNKNOWN."""
+    if "and" in f:
+        vals = [eval_filter(x, row) for x in f["and"]]
+        return False if False in vals else (True if all(v is True for v in vals) else None)
+    if "or" in f:
+        vals = [eval_filter(x, row) for x in f["or"]]
+        return True if True in vals else (False if all(v is False for v in vals) else None)
+    if "not" in f:
+        v = eval_filter(f["not"], row)
+        return None if v is None else not v
+    if f["col"] not in row:
+        return None
+    v = row[f["col"]]
+    op = f["op"]
+    if op == "is_null":
+        return v is None
+    if op == "is_not_null":
+        return v is not None
+    if v is None:
+        return None
+    if op == "in":
+        return v in f["values"]
+    w = f["value"]
+    return {"eq": v == w, "neq": v != w, "lt": v < w, "lte": v <= w,
+            "gt": v > w, "gte": v >= w}[op]
+
+
+class Subscription:
+    def __init__(self, spec):
+        self.spec = spec
+        self.ops = set(spec.get("ops") or OP_NAMES.values())
+        self.filter = spec.get("filter")
+        self.table_cache = {}
+
+    def request(self, rid, resume_lsn):
+        req = {"type": "subscribe", "id": rid, "tables": self.spec["tables"]}
+        for k in ("ops", "filter"):
+            if k in self.spec:
+                req[k] = self.spec[k]
+        if resume_lsn is not None:
+            req["resume_lsn"] = lsn_str(resume_lsn)
+        return req
+
+    def has_table(self, rels, relid):
+        hit = self.table_cache.get(relid)
+        if hit is None:
+            name = rels.rels[relid][0]
+            hit = self.table_cache[relid] = any(pattern_matches(p, name) for p in self.spec["tables"])
+        return hit
+
+    def wants(self, rels, m):
+        """Does this subscription get change message m (parsed)?"""
+        kind = m[0]
+        if OP_NAMES[kind] not in self.ops:
+            return False
+        if kind == "T":
+            return any(self.has_table(rels, r) for r in m[2])
+        if not self.has_table(rels, m[1]):
+            return False
+        if self.filter is None:
+            return True
+        _, cols, keys, _ = rels.rels[m[1]]
+        if kind in ("I", "U"):
+            row = dict(zip(cols, m[3]))
+            for i in (m[5] if len(m) > 5 else ()):    # unchanged TOAST: UNKNOWN
+                row.pop(cols[i], None)
+        else:
+            row = dict(zip((cols[i] for i in keys), m[3] or ()))
+        return eval_filter(self.filter, row) is True
+
+
+def change_digest():
+    return hashlib.blake2b(digest_size=16)
+
+
+# ---------------------------------------------------------------------------
+# The reference: the second slot, peeked at the end
+
+class Reference:
+    def __init__(self):
+        self.txns = 0
+        self.changes = 0
+        self.last_lsn = 0
+        self.rollback_marks = 0
+        self.expected = []      # per client: [(commit lsn, n changes, digest)]
+
+
+def read_reference(cluster, after_lsn, subs):
+    """Peek the reference slot; the expected stream of each subscription."""
+    ref = Reference()
+    ref.expected = [[] for _ in subs]
+    rels = Relations()
+    conn = cluster.connect(autocommit=False)
+    try:
+        cur = conn.cursor("gapless_ref")
+        cur.itersize = 20000
+        cur.execute("SELECT data FROM pg_logical_slot_peek_changes(%s, NULL, NULL, 'format', 'compact')",
+                    (REF_SLOT,))
+        lsn, parts = None, None
+        for (data,) in cur:
+            kind = data[2]
+            if kind == "B":
+                lsn = lsn_int(json.loads(data)[2])
+                parts = [[] for _ in subs]
+                ntx = 0
+            elif kind == "R":
+                rels.add(json.loads(data))
+            elif kind == "C":
+                if lsn > after_lsn and ntx:
+                    ref.txns += 1
+                    ref.changes += ntx
+                    ref.last_lsn = lsn
+                    for i, p in enumerate(parts):
+                        if p:
+                            h = change_digest()
+                            for d in p:
+                                h.update(d.encode())
+                                h.update(b"\n")
+                            ref.expected[i].append((lsn, len(p), h.hexdigest()))
+                lsn = None
+            elif kind in OP_NAMES and lsn is not None and lsn > after_lsn:
+                m = json.loads(data)
+                if kind != "T" and rels.rels[m[1]][0].split(".")[1] not in TABLES:
+                    continue
+                ntx += 1
+                if ROLLBACK_MARK in data:
+                    ref.rollback_marks += 1
+                for i, s in enumerate(subs):
+                    if s.wants(rels, m):
+                        parts[i].append(data)
+        cur.close()
+    finally:
+        conn.close()
+    return ref
+
+
+# ---------------------------------------------------------------------------
+# Writers
