@@ -170,6 +170,26 @@ async def main(c):
                     rep.rows == final, (target, sorted(missing)[:5], sorted(extra)[:5], diff[:5]))
         await e.close()
 
+    # clients leaving at every stage of a snapshot: nothing left behind
+    c.sql("CREATE TABLE big(id int PRIMARY KEY, v text)")
+    c.sql("INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g")
+    pid = c.worker_pid()
+    for delay in (0.0, 0.05, 0.3, 1.0):
+        ws = await wsutil.connect(c)
+        await ws.send(json.dumps({"type": "subscribe", "id": "x", "tables": ["public.big"],
+                                  "snapshot": True}))
+        await asyncio.sleep(delay)
+        await ws.close()
+    await asyncio.sleep(2)
+    T.check("clients leaving mid-snapshot: same worker", c.worker_pid() == pid)
+    files = os.listdir(os.path.join(c.datadir, "pg_pgsync", "snapshots"))
+    T.check("clients leaving mid-snapshot: their files removed", files == [], files)
+    ws = await wsutil.connect(c)
+    await subscribe(ws, ["public.big"], "r7", snapshot=True)
+    begin, rows, end = await read_snapshot(ws)
+    T.check("then a whole snapshot: %d rows" % len(rows), len(rows) == 50000)
+    await ws.close()
+
 
 def run():
     return run_worker_test(main, T, ["max_worker_processes = 16"])
