@@ -5,7 +5,7 @@
  *
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
  * heartbeat_interval, max_message_bytes, log_retention_size,
- * log_retention_age, log_sync_interval, decoding_work_mem.  Everything else needs a server
+ * log_retention_age, log_sync_interval, decoding_work_mem, max_snapshots.  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
  * worker, and max_clients sizes shared memory.
  *
@@ -32,6 +32,7 @@ int			pgsync_log_retention_mb = 1024;
 int			pgsync_log_retention_age_s = 86400;
 int			pgsync_log_sync_interval_ms = 20;
 int			pgsync_decoding_work_mem_kb = 2048;
+int			pgsync_max_snapshots = 2;
 
 void
 pgsync_define_gucs(void)
@@ -97,5 +98,10 @@ pgsync_define_gucs(void)
 							"smaller keeps clients answered sooner (2MB: about 50 ms at worst).",
 							&pgsync_decoding_work_mem_kb, 2048, 64, INT_MAX / 1024,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_snapshots",
+							"Initial snapshots exported at the same time; more requests wait their turn.",
+							"Each exporter is a background worker and takes a max_worker_processes slot.",
+							&pgsync_max_snapshots, 2, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

@@ -37,6 +37,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "guc.h"
 #include "json_value.h"
 #include "row_filter.h"
 #include "snapshot.h"
@@ -54,7 +55,9 @@ typedef struct SnapJob
 {
 	struct SnapJob *next;
 	Fanout	   *priv;			/* holds the client meanwhile */
-	PgsyncSnapshot *snap;
+	Oid			relid_oid;		/* the table */
+	PgsyncSnapshot *snap;		/* NULL until the exporter is started */
+	bool		exporter_done;	/* it has exited (done or failed) */
 	char		path[MAXPGPATH];
 	char		sub_id[16];
 	uint64		log_end;		/* the log's last commit at the request */
@@ -212,30 +215,9 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 		return;
 	}
 	njobs++;
-	j->log_end = worker_log_last_key();
-	pgsync_snapshot_make_dir();
+	j->relid_oid = relid;
 	snprintf(j->path, sizeof(j->path), "%s/%s/ws-%d-%d.snap", DataDir,
 			 PGSYNC_SNAPSHOT_DIR, MyProcPid, ++file_counter);
-
-	PG_TRY();
-	{
-		j->snap = pgsync_snapshot_start(relid, j->path, MyDatabaseId, InvalidOid,
-										BOOTSTRAP_SUPERUSERID,
-										encoding_settings());
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(old);
-		ed = CopyErrorData();
-		FlushErrorState();
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_SNAPSHOT_FAILED, ed->message);
-		FreeErrorData(ed);
-		job_free(j);
-		return;
-	}
-	PG_END_TRY();
 
 	want_write = fanout_want_write(live, &arg);
 	j->priv = fanout_create(fanout_queue_limit(live), want_write, arg);
@@ -442,6 +424,54 @@ send_rows(Fanout *live, SnapJob *j, FoClient *c)
 	return false;
 }
 
+/* Exporters started and not finished yet. */
+static int
+exporters_running(void)
+{
+	SnapJob    *j;
+	int			n = 0;
+
+	for (j = jobs; j != NULL; j = j->next)
+		if (j->snap != NULL && !j->exporter_done)
+			n++;
+	return n;
+}
+
+/*
+ * Start the job's exporter (at most pgsync.max_snapshots run at once: each
+ * takes a max_worker_processes slot).  false, with an error queued, if it
+ * could not start.
+ */
+static bool
+start_exporter(SnapJob *j, FoClient *c)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	/* the stream will start no later than here: the snapshot comes after */
+	j->log_end = worker_log_last_key();
+	PG_TRY();
+	{
+		pgsync_snapshot_make_dir();
+		j->snap = pgsync_snapshot_start(j->relid_oid, j->path, MyDatabaseId,
+										InvalidOid, BOOTSTRAP_SUPERUSERID,
+										encoding_settings());
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(old);
+		ed = CopyErrorData();
+		FlushErrorState();
+		fanout_close_with_error(j->priv, c, CP_ERR_SNAPSHOT_FAILED, ed->message);
+		FreeErrorData(ed);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
 /* Advance one job; true when it is over (handed to the replay, or gone). */
 static bool
 job_step(Fanout *live, SnapJob *j)
@@ -457,9 +487,17 @@ job_step(Fanout *live, SnapJob *j)
 	}
 	if (c->closing)
 		return false;			/* an error is on its way out */
+	if (j->snap == NULL)
+	{
+		if (exporters_running() >= pgsync_max_snapshots ||
+			!start_exporter(j, c))
+			return false;		/* waits its turn, or its error is queued */
+	}
 	if (j->file == NULL)
 	{
 		st = pgsync_snapshot_poll(j->snap);
+		if (st == PGSYNC_SNAPSHOT_DONE || st == PGSYNC_SNAPSHOT_FAILED)
+			j->exporter_done = true;
 		if (st == PGSYNC_SNAPSHOT_FAILED)
 		{
 			int			sqlerrcode;

@@ -190,9 +190,20 @@ async def main(c):
     T.check("then a whole snapshot: %d rows" % len(rows), len(rows) == 50000)
     await ws.close()
 
+    # five at once with pgsync.max_snapshots = 2: the others wait their turn
+    conns = [await wsutil.connect(c) for _ in range(5)]
+    for k, w in enumerate(conns):
+        await w.send(json.dumps({"type": "subscribe", "id": k, "tables": ["public.big"],
+                                 "snapshot": True}))
+    results = await asyncio.gather(*(read_snapshot(w) for w in conns))
+    T.check("five concurrent snapshots, two exporters at a time: all whole",
+            [len(r[1]) for r in results] == [50000] * 5, [len(r[1]) for r in results])
+    for w in conns:
+        await w.close()
+
 
 def run():
-    return run_worker_test(main, T, ["max_worker_processes = 16"])
+    return run_worker_test(main, T, ["max_worker_processes = 16", "pgsync.max_snapshots = 2"])
 
 
 if __name__ == "__main__":
