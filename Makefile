@@ -31,7 +31,7 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern \
 	test/unit/test_ws_pure test/unit/test_snapshot_file
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
-FILTER_SRCS = src/row_filter.c src/row_filter_eval.c src/value_compare.c src/json_value.c src/json_encode.c
+FILTER_SRCS = src/row_filter.c src/row_filter_eval.c src/value_compare.c src/json_value.c src/json_value_tree.c src/json_encode.c
 FILTER_HDRS = src/row_filter.h src/row_filter_int.h src/value_compare.h src/json_value.h src/json_encode.h
 
 test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/json_encode.h test/unit/unit.h test/fuzz/json_check.h
@@ -43,8 +43,8 @@ test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c
 test/unit/test_change_log: test/unit/test_change_log.c src/change_log.c src/change_log_reader.c src/change_log.h src/change_log_int.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c src/change_log.c src/change_log_reader.c
 
-test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value.h src/json_encode.c test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_encode.c -lm
+test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value_tree.c src/json_value.h src/json_encode.c test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_value_tree.c src/json_encode.c -lm
 
 test/unit/test_snapshot_file: test/unit/test_snapshot_file.c src/snapshot_file.c src/snapshot_file.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_snapshot_file.c src/snapshot_file.c
@@ -80,8 +80,8 @@ test/fuzz/fuzz_json_escape: test/fuzz/fuzz_json_escape.c test/fuzz/json_check.h 
 test/fuzz/fuzz_table_pattern: test/fuzz/fuzz_table_pattern.c test/fuzz/pattern_check.h src/table_pattern.c src/table_pattern.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_table_pattern.c src/table_pattern.c
 
-test/fuzz/fuzz_json_value: test/fuzz/fuzz_json_value.c src/json_value.c src/json_value.h src/json_encode.c
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_value.c src/json_value.c src/json_encode.c -lm
+test/fuzz/fuzz_json_value: test/fuzz/fuzz_json_value.c src/json_value.c src/json_value_tree.c src/json_value.h src/json_encode.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_value.c src/json_value.c src/json_value_tree.c src/json_encode.c -lm
 
 test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) -lm
