@@ -209,13 +209,15 @@ static int
 mw_tuple(MsgWriter *w, const RelationInfo *ri, TupleDesc desc,
 		 HeapTuple tuple, const int *idx, int n, bool *toast)
 {
-	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	Datum	   *values = ri->values;
+	bool	   *nulls = ri->nulls;
 	StringInfo	out = w->out;
 	bool		first = true;
 	int			ntoast = 0;
 	int			i;
 
+	Assert(desc->natts == ri->natts);
+	memset(toast, 0, sizeof(bool) * ri->ncols);
 	heap_deform_tuple(tuple, desc, values, nulls);
 	appendStringInfoChar(out, w->compact ? '[' : '{');
 	for (i = 0; i < n; i++)
@@ -244,8 +246,6 @@ mw_tuple(MsgWriter *w, const RelationInfo *ri, TupleDesc desc,
 			value_encode(out, &col->enc, value);
 	}
 	appendStringInfoChar(out, w->compact ? ']' : '}');
-	pfree(values);
-	pfree(nulls);
 	return ntoast;
 }
 
@@ -278,7 +278,6 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 				  XLogRecPtr lsn, HeapTuple newtuple, HeapTuple oldtuple)
 {
 	MsgWriter	w;
-	bool	   *toast = palloc0(sizeof(bool) * Max(ri->ncols, 1));
 	int			ntoast = 0;
 
 	mw_start(&w, out, opts, op);
@@ -289,7 +288,7 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 	{
 		mw_key(&w, "new");
 		if (newtuple != NULL)
-			ntoast = mw_tuple(&w, ri, desc, newtuple, NULL, ri->ncols, toast);
+			ntoast = mw_tuple(&w, ri, desc, newtuple, NULL, ri->ncols, ri->toast);
 		else
 			appendStringInfoString(out, "null");
 	}
@@ -301,10 +300,8 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 	 */
 	if (oldtuple != NULL)
 	{
-		bool	   *ignored = palloc0(sizeof(bool) * Max(ri->ncols, 1));
-
 		mw_key(&w, "old");
-		mw_tuple(&w, ri, desc, oldtuple, ri->key_cols, ri->nkeys, ignored);
+		mw_tuple(&w, ri, desc, oldtuple, ri->key_cols, ri->nkeys, ri->old_toast);
 	}
 	else if (op == 'D' || (w.compact && ntoast > 0))
 	{
@@ -312,7 +309,7 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 		appendStringInfoString(out, "null");
 	}
 	if (ntoast > 0)
-		mw_toast_list(&w, ri, toast);
+		mw_toast_list(&w, ri, ri->toast);
 	mw_end(&w);
 }
 

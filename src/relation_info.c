@@ -183,6 +183,11 @@ build_relation_info(RelationInfo *ri, Relation relation)
 			ri->key_cols[ri->nkeys++] = ri->ncols;
 		ri->ncols++;
 	}
+	ri->natts = desc->natts;
+	ri->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	ri->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	ri->toast = palloc(sizeof(bool) * Max(ri->ncols, 1));
+	ri->old_toast = palloc(sizeof(bool) * Max(ri->ncols, 1));
 	build_fragments(ri);
 	ri->relid_fragment = psprintf(",%u", ri->relid);
 	ri->relid_fragment_len = strlen(ri->relid_fragment);

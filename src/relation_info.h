@@ -46,6 +46,12 @@ typedef struct RelationInfo
 	char	   *types_fragment; /* "\"types\":{...}" */
 	char	   *relid_fragment; /* ",16384" for compact changes */
 	int			relid_fragment_len;
+	/* scratch space of the encoder, so a change allocates nothing */
+	int			natts;			/* of the tuple descriptor it was built from */
+	Datum	   *values;			/* [natts] */
+	bool	   *nulls;			/* [natts] */
+	bool	   *toast;			/* [ncols]: unchanged TOAST in the new row */
+	bool	   *old_toast;		/* [ncols]: the same for the old row */
 	MemoryContext mcxt;			/* owns everything above; reset on rebuild */
 
 	/* compact format: the relation message last sent in this session */

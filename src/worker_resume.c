@@ -82,16 +82,43 @@ reply_error_lsn(FoClient *c, const char *id_json, const char *code,
 	ws_server_send(c, text, len);
 }
 
+Fanout *
+resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
+						 const char **sub_id)
+{
+	FoWantWrite want_write;
+	void	   *arg;
+	Fanout	   *priv;
+	const char *code = NULL;
+	FoSub	   *sub;
+
+	want_write = fanout_want_write(live, &arg);
+	priv = fanout_create(fanout_queue_limit(live), want_write, arg);
+	if (priv == NULL)
+	{
+		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	fanout_client_move(priv, c);
+	sub = fanout_subscribe(priv, c, req, &code);
+	if (sub == NULL)
+	{
+		fanout_client_move(live, c);
+		fanout_destroy(priv);
+		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+		return NULL;
+	}
+	*sub_id = sub->id;
+	return priv;
+}
+
 void
 resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 {
 	ChangeLog  *log = worker_log();
 	Replay	   *r;
 	ClogStatus	st;
-	FoWantWrite want_write;
-	void	   *arg;
-	const char *code = NULL;
-	FoSub	   *sub;
+	const char *sub_id;
 
 	if (c->nsubs > 0 || c->home != live)
 	{
@@ -124,30 +151,17 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 							"cannot read the change log");
 		return;
 	}
-	want_write = fanout_want_write(live, &arg);
-	r->priv = fanout_create(fanout_queue_limit(live), want_write, arg);
+	r->priv = resume_private_subscribe(live, c, req, &sub_id);
 	if (r->priv == NULL)
 	{
 		clog_reader_close(r->reader);
 		free(r);
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
-		return;
-	}
-	fanout_client_move(r->priv, c);
-	sub = fanout_subscribe(r->priv, c, req, &code);
-	if (sub == NULL)
-	{
-		fanout_client_move(live, c);
-		fanout_destroy(r->priv);
-		clog_reader_close(r->reader);
-		free(r);
-		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
 		return;
 	}
 	r->resume_lsn = req->resume_lsn;
 	c->resume_after = req->resume_lsn;
 	c->last_lsn_sent = req->resume_lsn;
-	ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+	ws_server_reply(c, req->id_json, sub_id, NULL, NULL);
 	r->next = replays;
 	replays = r;
 	nreplays++;

@@ -20,6 +20,16 @@
 extern void resume_start(Fanout *live, FoClient *c, ClientRequest *req);
 
 /*
+ * Move c, alone, into a new private fan-out (same queue limit and writer
+ * as live) and subscribe it there with req.  On failure the client is back
+ * in live, the error replied, and NULL returned.  Does not reply on
+ * success: *sub_id is the new subscription's id for the caller's reply.
+ */
+extern Fanout *resume_private_subscribe(Fanout *live, FoClient *c,
+										ClientRequest *req,
+										const char **sub_id);
+
+/*
  * After an initial snapshot: replay the log after 'after' to c, alone in
  * its private fan-out priv (which the replay takes over), leaving out the
  * transactions the snapshot saw; join the live stream only once decoding

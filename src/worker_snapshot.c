@@ -170,10 +170,7 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 {
 	SnapJob    *j;
 	volatile Oid relid = InvalidOid;
-	FoWantWrite want_write;
-	void	   *arg;
-	const char *code = NULL;
-	FoSub	   *sub;
+	const char *sub_id;
 	MemoryContext old = CurrentMemoryContext;
 
 	if (req->has_resume || c->nsubs > 0 || c->home != live)
@@ -219,26 +216,14 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 	snprintf(j->path, sizeof(j->path), "%s/%s/ws-%d-%d.snap", DataDir,
 			 PGSYNC_SNAPSHOT_DIR, MyProcPid, ++file_counter);
 
-	want_write = fanout_want_write(live, &arg);
-	j->priv = fanout_create(fanout_queue_limit(live), want_write, arg);
+	j->priv = resume_private_subscribe(live, c, req, &sub_id);
 	if (j->priv == NULL)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		job_free(j);
 		return;
 	}
-	fanout_client_move(j->priv, c);
-	sub = fanout_subscribe(j->priv, c, req, &code);
-	if (sub == NULL)
-	{
-		fanout_client_move(live, c);
-		fanout_destroy(j->priv);
-		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
-		job_free(j);
-		return;
-	}
-	strlcpy(j->sub_id, sub->id, sizeof(j->sub_id));
-	ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+	strlcpy(j->sub_id, sub_id, sizeof(j->sub_id));
+	ws_server_reply(c, req->id_json, sub_id, NULL, NULL);
 	j->next = jobs;
 	jobs = j;
 }
