@@ -421,7 +421,8 @@ jb_start(JBuf *b, const char *type, const char *id_json)
 }
 
 char *
-cp_reply_ok(const char *id_json, const char *subscription, size_t *len)
+cp_reply_ok(const char *id_json, const char *subscription,
+			const char *resume_lsn_json, size_t *len)
 {
 	JBuf		b;
 
@@ -430,6 +431,11 @@ cp_reply_ok(const char *id_json, const char *subscription, size_t *len)
 	{
 		jb_str(&b, ",\"subscription\":");
 		jb_quoted(&b, subscription);
+	}
+	if (resume_lsn_json != NULL)
+	{
+		jb_str(&b, ",\"resume_lsn\":");
+		jb_str(&b, resume_lsn_json);
 	}
 	jb_str(&b, "}");
 	return jb_finish(&b, len);
@@ -477,7 +483,7 @@ cp_reply_error_lsn(const char *id_json, const char *code,
 }
 
 char *
-cp_heartbeat(uint64_t lsn, size_t *len)
+cp_heartbeat(uint64_t lsn, const char *snapshot_joined, size_t *len)
 {
 	char		buf[JSONENC_LSN_MAXLEN + 1];
 	JBuf		b;
@@ -486,6 +492,11 @@ cp_heartbeat(uint64_t lsn, size_t *len)
 	jb_start(&b, "heartbeat", NULL);
 	jb_str(&b, ",\"lsn\":");
 	jb_quoted(&b, buf);
+	if (snapshot_joined != NULL)
+	{
+		jb_str(&b, ",\"snapshot_joined\":");
+		jb_quoted(&b, snapshot_joined);
+	}
 	jb_str(&b, "}");
 	return jb_finish(&b, len);
 }

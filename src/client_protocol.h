@@ -100,8 +100,10 @@ extern bool pattern_slice_literal(PatternSlice s, char *out, size_t outsize);
  * Builders: return a malloc'd NUL-terminated JSON text (NULL on OOM) and
  * its length in *len.  id_json may be NULL (no "id" member).
  */
+/* resume_lsn_json: the "resume_lsn" member's JSON text ("\"0/16B3748\""
+ * or null), NULL to leave it out */
 extern char *cp_reply_ok(const char *id_json, const char *subscription,
-						 size_t *len);
+						 const char *resume_lsn_json, size_t *len);
 extern char *cp_reply_pong(const char *id_json, size_t *len);
 extern char *cp_reply_error(const char *id_json, const char *code,
 							const char *message, const char *resume_lsn,
@@ -110,7 +112,10 @@ extern char *cp_reply_error(const char *id_json, const char *code,
 extern char *cp_reply_error_lsn(const char *id_json, const char *code,
 								const char *message, const char *lsn_field,
 								const char *lsn, size_t *len);
-extern char *cp_heartbeat(uint64_t lsn, size_t *len);
+/* snapshot_joined: the subscription an initial snapshot joins to the
+ * stream with this heartbeat, or NULL */
+extern char *cp_heartbeat(uint64_t lsn, const char *snapshot_joined,
+						  size_t *len);
 
 /*
  * An event, not a reply: subscription's filter does not compile against

@@ -101,6 +101,43 @@ want_write(Fanout *fo, FoClient *c)
 		fo->want_write(c, fo->arg);
 }
 
+/*
+ * The one rule for positions: where a client stands after message m.  A
+ * heartbeat ends the wait for a join; a commit or heartbeat then moves the
+ * position forward, never back.
+ */
+static void
+position_pass(FoPosition *p, const FoMsg *m)
+{
+	if (m->op == 'H')
+		p->awaiting = false;
+	if ((m->op == 'C' || m->op == 'H') && !p->awaiting && m->lsn > p->lsn)
+		p->lsn = m->lsn;
+}
+
+void
+fanout_client_start_at(FoClient *c, uint64_t lsn)
+{
+	c->sent.awaiting = c->queued.awaiting = false;
+	if (lsn > c->sent.lsn)
+		c->sent.lsn = lsn;
+	if (lsn > c->queued.lsn)
+		c->queued.lsn = lsn;
+}
+
+void
+fanout_client_await_join(FoClient *c)
+{
+	c->sent.awaiting = true;
+	c->queued.awaiting = true;
+}
+
+uint64_t
+fanout_client_position(const FoClient *c)
+{
+	return c->queued.lsn;
+}
+
 static bool
 ring_push(FoClient *c, FoMsg *m)
 {
@@ -123,6 +160,7 @@ ring_push(FoClient *c, FoMsg *m)
 	c->ring_count++;
 	m->refcnt++;
 	c->queued_bytes += m->len;
+	position_pass(&c->queued, m);
 	return true;
 }
 
@@ -167,6 +205,7 @@ fo_cull(Fanout *fo, FoClient *c, const char *code, const char *message)
 		keep = ring_pop(c);
 	while ((m = ring_pop(c)) != NULL)
 		fo_msg_unref(m);
+	c->queued = c->sent;		/* what was dropped will not be written */
 	if (keep != NULL)
 	{
 		ring_push(c, keep);
@@ -263,7 +302,8 @@ fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 
 	if (c->closing)
 		return;
-	lsnbuf[jsonenc_lsn(lsnbuf, c->last_lsn_sent)] = '\0';
+	/* everything queued before the error is written first */
+	lsnbuf[jsonenc_lsn(lsnbuf, c->queued.lsn)] = '\0';
 	text = cp_reply_error(NULL, code, message, lsnbuf, &len);
 	if (text != NULL)
 	{
@@ -313,16 +353,9 @@ fanout_advance(Fanout *fo, FoClient *c, size_t n)
 	fo->msgs_sent++;
 	/*
 	 * A written commit, or heartbeat, is a resume point: everything up to it
-	 * that the client subscribed to has been written.  Not while a client
-	 * joins the stream after an initial snapshot (see worker_snapshot.c).
+	 * that the client subscribed to has been written.
 	 */
-	if (m->op == 'H')
-		c->awaiting_resume_point = false;
-	if ((m->op == 'C' || m->op == 'H') && !c->awaiting_resume_point)
-	{
-		if (m->lsn > c->last_lsn_sent)
-			c->last_lsn_sent = m->lsn;
-	}
+	position_pass(&c->sent, m);
 	fo_msg_unref(m);
 }
 
@@ -445,9 +478,9 @@ fanout_client_count(Fanout *fo)
 }
 
 FoSub *
-fanout_subscribe(Fanout *fo, FoClient *c, ClientRequest *req,
-				 const char **code)
+fanout_subscribe(FoClient *c, ClientRequest *req, const char **code)
 {
+	Fanout	   *fo = c->home;
 	FoSub	   *s;
 
 	if (c->nsubs >= FO_MAX_SUBS_PER_CLIENT)
@@ -479,8 +512,9 @@ fanout_subscribe(Fanout *fo, FoClient *c, ClientRequest *req,
 }
 
 bool
-fanout_unsubscribe(Fanout *fo, FoClient *c, const char *sub_id)
+fanout_unsubscribe(FoClient *c, const char *sub_id)
 {
+	Fanout	   *fo = c->home;
 	int			i;
 
 	for (i = 0; i < c->nsubs; i++)
@@ -518,42 +552,56 @@ fanout_describe_subs(FoClient *c, char *out, size_t outsize)
 	}
 }
 
+static FoMsg *
+heartbeat_msg(uint64_t lsn, const char *snapshot_joined)
+{
+	size_t		len;
+	char	   *text = cp_heartbeat(lsn, snapshot_joined, &len);
+	FoMsg	   *m;
+
+	if (text == NULL)
+		return NULL;
+	m = fo_msg_new(text, len, 'H', lsn);
+	free(text);
+	return m;
+}
+
 void
 fanout_heartbeat(Fanout *fo, uint64_t lsn)
 {
-	size_t		len;
-	char	   *text = cp_heartbeat(lsn, &len);
-	FoMsg	   *m;
+	FoMsg	   *m = heartbeat_msg(lsn, NULL);
 	FoClient   *c;
 
-	if (text == NULL)
-		return;
-	m = fo_msg_new(text, len, 'H', lsn);
-	free(text);
 	if (m == NULL)
 		return;
-	/* a client not subscribed yet has no position to be told about */
+
+	/*
+	 * A client not subscribed yet has no position to be told about; one
+	 * that resumed beyond lsn (transactions it had before a crash, not
+	 * logged again yet) already stands further.
+	 */
 	for (c = fo->clients; c != NULL; c = c->next)
-		if (!c->closing && c->nsubs > 0)
+		if (!c->closing && c->nsubs > 0 && lsn >= c->queued.lsn)
 			fo_enqueue(fo, c, m);
 	fo_msg_unref(m);
 }
 
 void
-fanout_heartbeat_one(Fanout *fo, FoClient *c, uint64_t lsn)
+fanout_heartbeat_join(Fanout *fo, FoClient *c, uint64_t lsn,
+					  const char *sub_id)
 {
-	size_t		len;
-	char	   *text = cp_heartbeat(lsn, &len);
 	FoMsg	   *m;
 
-	if (text == NULL)
+	if (c->closing)
 		return;
-	m = fo_msg_new(text, len, 'H', lsn);
-	free(text);
-	if (m == NULL)
+	if (lsn < c->queued.lsn)
+		lsn = c->queued.lsn;
+	if ((m = heartbeat_msg(lsn, sub_id)) == NULL)
+	{
+		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
 		return;
-	if (!c->closing)
-		fo_enqueue(fo, c, m);
+	}
+	fo_enqueue(fo, c, m);
 	fo_msg_unref(m);
 }
 

@@ -63,6 +63,19 @@ typedef struct FoSub
 	uint64_t	active_from;	/* first transaction sequence it sees */
 } FoSub;
 
+/*
+ * A client's position: the resume point it holds once the messages counted
+ * so far are written.  A commit ('C') or heartbeat ('H') message carries
+ * one, except while 'awaiting': after an initial snapshot, until the
+ * heartbeat that joins the client to the stream (worker_snapshot.c), no
+ * commit is a resume point.  Positions never go backwards.
+ */
+typedef struct FoPosition
+{
+	uint64_t	lsn;
+	bool		awaiting;
+} FoPosition;
+
 typedef struct FoRelSent
 {
 	uint32_t	relid;
@@ -99,13 +112,19 @@ typedef struct FoClient
 	int			nrelsent;
 	int			relsent_cap;
 
-	struct Fanout *home;		/* the fan-out whose list holds it */
+	struct Fanout *home;		/* the fan-out whose list holds it: every
+								 * request of the client acts on it */
 	uint64_t	resume_after;	/* skip transactions with commit LSN <= this */
-	bool		awaiting_resume_point;	/* no resume point until the next
-										 * heartbeat is written */
 
-	uint64_t	route_mark;		/* dedupe within one routed message */
-	uint64_t	last_lsn_sent;	/* last resume point written (commit LSN) */
+	/*
+	 * The routing clock's value when the last message was delivered to it
+	 * (dedupe within one routed message).  The clock is process-wide, not
+	 * per fan-out, so a mark means the same in every fan-out a client moves
+	 * through.
+	 */
+	uint64_t	route_mark;
+	FoPosition	sent;			/* position of what was written */
+	FoPosition	queued;			/* position once the queue is written */
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;
 } FoClient;
@@ -143,13 +162,32 @@ extern FoClient *fanout_first_client(Fanout *fo);
 extern int	fanout_client_count(Fanout *fo);
 
 /*
- * Subscribe with a parsed request (ownership of tables, patterns and
- * filter_json moves to the subscription; req fields are cleared).  Returns
- * the subscription or NULL with *code set.
+ * Subscribe with a parsed request, in the fan-out that holds c (ownership
+ * of tables, patterns and filter_json moves to the subscription; req
+ * fields are cleared).  The subscription starts with that fan-out's next
+ * transaction.  Returns the subscription or NULL with *code set.
  */
-extern FoSub *fanout_subscribe(Fanout *fo, FoClient *c, ClientRequest *req,
+extern FoSub *fanout_subscribe(FoClient *c, ClientRequest *req,
 							   const char **code);
-extern bool fanout_unsubscribe(Fanout *fo, FoClient *c, const char *sub_id);
+
+/*
+ * Unsubscribe at once, in the fan-out that holds c: nothing more of the
+ * subscription is queued, even in the transaction being routed (its
+ * commit still comes if the client got its begin).
+ */
+extern bool fanout_unsubscribe(FoClient *c, const char *sub_id);
+
+/*
+ * Positions.  fanout_client_start_at(): the client starts at resume point
+ * lsn (a resume_lsn it asked for, or the position of its first
+ * subscription); positions given to it later are never lower.
+ * fanout_client_await_join(): no resume point until the next heartbeat.
+ * fanout_client_position(): the position it will hold once its queue is
+ * written (what an error closing it carries).
+ */
+extern void fanout_client_start_at(FoClient *c, uint64_t lsn);
+extern void fanout_client_await_join(FoClient *c);
+extern uint64_t fanout_client_position(const FoClient *c);
 
 /* Describe a client's subscriptions ("s1:public.t,app.*;s2:...") */
 extern void fanout_describe_subs(FoClient *c, char *out, size_t outsize);
@@ -173,11 +211,18 @@ extern bool fanout_publish(Fanout *fo, const char *data, size_t len,
 /* Are we between a begin and its commit? */
 extern bool fanout_in_transaction(Fanout *fo);
 
-/* Queue a heartbeat to every subscribed client. */
+/*
+ * Queue a heartbeat to every subscribed client whose position is not past
+ * lsn (a client that resumed beyond it keeps its own, higher, position).
+ */
 extern void fanout_heartbeat(Fanout *fo, uint64_t lsn);
 
-/* Queue a heartbeat to one client. */
-extern void fanout_heartbeat_one(Fanout *fo, FoClient *c, uint64_t lsn);
+/*
+ * Queue to c the heartbeat that joins it to the stream after an initial
+ * snapshot: {"type":"heartbeat","lsn":...,"snapshot_joined":sub_id}.
+ */
+extern void fanout_heartbeat_join(Fanout *fo, FoClient *c, uint64_t lsn,
+								  const char *sub_id);
 
 /*
  * Sending.  fanout_peek gives the head message and how much of it was

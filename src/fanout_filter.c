@@ -45,9 +45,9 @@ change_parse(Fanout *fo, const FoMsg *m)
 {
 	const char *text = (const char *) m->payload;
 
-	if (fo->parsed_seq == fo->route_seq)
+	if (fo->parsed_seq == fo_route_clock())
 		return fo->parsed;
-	fo->parsed_seq = fo->route_seq;
+	fo->parsed_seq = fo_route_clock();
 	fo->parsed = NULL;
 	fo->change_parses++;
 	if (fo->change_doc == NULL)

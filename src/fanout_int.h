@@ -47,7 +47,6 @@ struct Fanout
 	uint32_t	nrels;
 
 	uint64_t	sub_gen;		/* bumped on any subscription change */
-	uint64_t	route_seq;
 
 	FoMsg	   *cur_begin;
 	bool		in_txn;
@@ -62,7 +61,7 @@ struct Fanout
 	uint64_t	rel_versions;	/* relation messages seen */
 	JsonDoc    *change_doc;		/* reusable arena for change messages */
 	JsonDoc    *big_doc;		/* one larger change, freed after routing */
-	uint64_t	parsed_seq;		/* route_seq that parsed is for */
+	uint64_t	parsed_seq;		/* routing clock value parsed is for */
 	const JsonValue *parsed;	/* the change being routed, or NULL */
 	uint64_t	change_parses;	/* changes parsed for filters (tests) */
 
@@ -77,6 +76,12 @@ extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
 /* Drop c's queue, queue an error and close c after it. */
 extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
 					const char *message);
+
+/*
+ * The routing clock: one tick per routed change, process-wide (see
+ * FoClient.route_mark).
+ */
+extern uint64_t fo_route_clock(void);
 
 /* Free what a relation entry owns. */
 extern void fo_rel_clear(FoRel *r);

@@ -30,6 +30,22 @@
 #include "fanout_int.h"
 #include "stream_msg.h"
 
+/*
+ * The routing clock.  A client is marked with the tick of the last change
+ * delivered to it, so a change matching several of its subscriptions (or,
+ * for a truncate, several relations) is queued once.  A per-fan-out counter
+ * would not do: a client moving from a private fan-out to the live one
+ * would carry a mark the live counter can reach later, on a change meant
+ * for it.
+ */
+static uint64_t route_clock = 0;
+
+uint64_t
+fo_route_clock(void)
+{
+	return route_clock;
+}
+
 void
 fo_rel_clear(FoRel *r)
 {
@@ -151,8 +167,18 @@ ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
 			continue;
 		if (c->relsent[i].rel_msg == r->rel_msg)
 			return true;
-		if (!fo_enqueue(fo, c, r->rel_msg))
-			return false;
+
+		/*
+		 * Another fan-out's copy of the same description (the client moved
+		 * from a replay to live push): the client has it already.
+		 */
+		if (c->relsent[i].rel_msg->len != r->rel_msg->len ||
+			memcmp(c->relsent[i].rel_msg->payload, r->rel_msg->payload,
+				   r->rel_msg->len) != 0)
+		{
+			if (!fo_enqueue(fo, c, r->rel_msg))
+				return false;
+		}
 		fo_msg_unref(c->relsent[i].rel_msg);
 		c->relsent[i].rel_msg = r->rel_msg;
 		r->rel_msg->refcnt++;
@@ -268,7 +294,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 	int			i,
 				k;
 
-	fo->route_seq++;
+	route_clock++;
 	for (k = 0; k < nrels; k++)
 	{
 		FoRel	   *r = rels[k];
@@ -280,7 +306,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 			FoClient   *c = r->match[i].client;
 			FoSub	   *s = r->match[i].sub;
 
-			if (c->route_mark == fo->route_seq || c->closing ||
+			if (c->route_mark == route_clock || c->closing ||
 				!(s->ops & bit) || fo->txn_seq < s->active_from ||
 				lsn <= c->resume_after)
 				continue;
@@ -288,7 +314,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				return;
 			if (!fo_sub_filter_passes(fo, c, s, r, m))
 				continue;
-			c->route_mark = fo->route_seq;
+			c->route_mark = route_clock;
 			if (nrels == 1)
 				deliver(fo, c, m, rels, 1);
 			else

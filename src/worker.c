@@ -315,7 +315,41 @@ try_listen(void)
 	report_error("cannot start WebSocket server", err, NULL);
 }
 
-/* Validate and activate the subscribe requests parked by ws_server.c. */
+/*
+ * A plain subscription, in live push.  The connection's first one gives it
+ * its first resume point: the last transaction logged, everything after
+ * which the subscription gets (the live fan-out is between transactions
+ * here, everything logged was routed).
+ */
+static void
+subscribe_live(FoClient *c, ClientRequest *req)
+{
+	bool		first = c->nsubs == 0 && worker_log() != NULL;
+	const char *code = NULL;
+	FoSub	   *sub;
+
+	Assert(!fanout_in_transaction(fanout));
+	sub = fanout_subscribe(c, req, &code);
+	if (sub == NULL)
+		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+	else if (!first)
+		ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+	else
+	{
+		fanout_client_start_at(c, worker_log_last_key());
+		ws_server_reply_positioned(c, req->id_json, sub->id, true,
+								   fanout_client_position(c));
+	}
+}
+
+/*
+ * Validate and activate the subscribe requests parked by ws_server.c.
+ *
+ * A request of a client still replaying the log or taking a snapshot (held
+ * by a private fan-out) waits until the client has joined live push: a
+ * subscription starts with the next transaction decoded, which only means
+ * something in the live stream.  Its ok then marks where it starts.
+ */
 static void
 process_pending(void)
 {
@@ -326,6 +360,13 @@ process_pending(void)
 		WsPending  *next = p->next;
 		const char *code = NULL;
 		char		msg[512];
+
+		if (p->client->home != fanout)
+		{
+			ws_server_park_again(p);
+			p = next;
+			continue;
+		}
 
 		PG_TRY();
 		{
@@ -347,15 +388,7 @@ process_pending(void)
 		else if (code == NULL && p->req.has_resume)
 			resume_start(fanout, p->client, &p->req);
 		else if (code == NULL)
-		{
-			FoSub	   *sub = fanout_subscribe(fanout, p->client, &p->req, &code);
-
-			if (sub != NULL)
-				ws_server_reply(p->client, p->req.id_json, sub->id, NULL, NULL);
-			else
-				ws_server_reply(p->client, p->req.id_json, NULL, code,
-								"cannot subscribe");
-		}
+			subscribe_live(p->client, &p->req);
 		else
 			ws_server_reply(p->client, p->req.id_json, NULL, code, msg);
 		ws_pending_free(p);
@@ -381,7 +414,7 @@ publish_client(FoClient *c, const char *phase)
 
 		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
 	}
-	st->last_lsn_sent = c->last_lsn_sent;
+	st->last_lsn_sent = c->sent.lsn;
 	st->queued_bytes = c->queued_bytes;
 	st->msgs_sent = c->msgs_sent;
 	st->bytes_sent = c->bytes_sent;

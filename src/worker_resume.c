@@ -44,6 +44,7 @@ typedef struct Replay
 	SnapshotInfo snapshot;		/* xip points to xip_copy */
 	uint64_t   *xip_copy;
 	bool		skip_unit;		/* the current transaction is in it */
+	char		sub_id[16];		/* the snapshot's subscription */
 } Replay;
 
 static Replay *replays = NULL;
@@ -100,7 +101,7 @@ resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
 		return NULL;
 	}
 	fanout_client_move(priv, c);
-	sub = fanout_subscribe(priv, c, req, &code);
+	sub = fanout_subscribe(c, req, &code);
 	if (sub == NULL)
 	{
 		fanout_client_move(live, c);
@@ -160,16 +161,17 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 	}
 	r->resume_lsn = req->resume_lsn;
 	c->resume_after = req->resume_lsn;
-	c->last_lsn_sent = req->resume_lsn;
-	ws_server_reply(c, req->id_json, sub_id, NULL, NULL);
+	fanout_client_start_at(c, req->resume_lsn);
+	ws_server_reply_positioned(c, req->id_json, sub_id, true, req->resume_lsn);
 	r->next = replays;
 	replays = r;
 	nreplays++;
 }
 
 bool
-resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
-					  const SnapshotInfo *snapshot, uint64 snapshot_lsn)
+resume_after_snapshot(Fanout *priv, FoClient *c, const char *sub_id,
+					  uint64 after, const SnapshotInfo *snapshot,
+					  uint64 snapshot_lsn)
 {
 	Replay	   *r = calloc(1, sizeof(Replay));
 	ClogStatus	st;
@@ -199,8 +201,9 @@ resume_after_snapshot(Fanout *priv, FoClient *c, uint64 after,
 	}
 	memcpy(r->xip_copy, snapshot->xip, sizeof(uint64_t) * snapshot->nxip);
 	r->snapshot.xip = r->xip_copy;
+	strlcpy(r->sub_id, sub_id, sizeof(r->sub_id));
 	c->resume_after = after;
-	c->awaiting_resume_point = true;	/* until it has joined the stream */
+	fanout_client_await_join(c);	/* no resume point until it joins */
 	r->next = replays;
 	replays = r;
 	nreplays++;
@@ -232,6 +235,13 @@ replay_one(Fanout *live, Replay *r)
 		return true;			/* the client disconnected */
 	if (c->closing)
 		return false;			/* error queued; wait for it to go */
+	if (c->nsubs == 0)
+	{
+		/* it unsubscribed: nothing to replay, its next requests go live */
+		c->resume_after = Max(r->resume_lsn, clog_reader_position(r->reader));
+		fanout_client_move(live, c);
+		return true;
+	}
 	for (n = 0; n < RESUME_STEP_RECORDS && c->queued_bytes < limit; n++)
 	{
 		ClogRecord	rec;
@@ -262,7 +272,7 @@ replay_one(Fanout *live, Replay *r)
 								  clog_reader_position(r->reader));
 			fanout_client_move(live, c);
 			if (r->has_snapshot)
-				fanout_heartbeat_one(live, c, worker_log_last_key());
+				fanout_heartbeat_join(live, c, worker_log_last_key(), r->sub_id);
 			return true;
 		}
 		fanout_close_with_error(r->priv, c,

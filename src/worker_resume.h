@@ -35,9 +35,10 @@ extern Fanout *resume_private_subscribe(Fanout *live, FoClient *c,
  * transactions the snapshot saw; join the live stream only once decoding
  * has passed snapshot_lsn (every transaction the snapshot saw committed
  * before it).  The client's first resume point is the heartbeat it is sent
- * then.  false if the log cannot be read there.
+ * then, which names sub_id as "snapshot_joined".  false if the log cannot be read there.
  */
-extern bool resume_after_snapshot(Fanout *priv, FoClient *c, uint64_t after,
+extern bool resume_after_snapshot(Fanout *priv, FoClient *c,
+								  const char *sub_id, uint64_t after,
 								  const SnapshotInfo *snapshot,
 								  uint64_t snapshot_lsn);
 

@@ -223,7 +223,8 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 		return;
 	}
 	strlcpy(j->sub_id, sub_id, sizeof(j->sub_id));
-	ws_server_reply(c, req->id_json, sub_id, NULL, NULL);
+	/* no resume point until the snapshot joins the stream */
+	ws_server_reply_positioned(c, req->id_json, sub_id, false, 0);
 	j->next = jobs;
 	jobs = j;
 }
@@ -388,7 +389,7 @@ send_rows(Fanout *live, SnapJob *j, FoClient *c)
 				return false;
 			}
 			start = stream_start(j, &info);
-			if (!resume_after_snapshot(j->priv, c, start, &info, lsn))
+			if (!resume_after_snapshot(j->priv, c, j->sub_id, start, &info, lsn))
 			{
 				fanout_close_with_error(j->priv, c, CP_ERR_SNAPSHOT_FAILED,
 										"the change log no longer holds the snapshot's starting point");
@@ -472,6 +473,12 @@ job_step(Fanout *live, SnapJob *j)
 	}
 	if (c->closing)
 		return false;			/* an error is on its way out */
+	if (c->nsubs == 0)
+	{
+		/* it unsubscribed: the snapshot is cancelled, nothing more of it */
+		fanout_client_move(live, c);
+		return true;
+	}
 	if (j->snap == NULL)
 	{
 		if (exporters_running() >= pgsync_max_snapshots ||

@@ -31,6 +31,7 @@
 
 #include "client_protocol.h"
 #include "fanout.h"
+#include "json_encode.h"
 #include "lat_probe.h"
 #include "ws_server.h"
 
@@ -143,7 +144,7 @@ send_reply(FoClient *c, char *text, size_t len)
 {
 	if (text == NULL)
 		return;
-	fanout_send_private(fanout, c, text, len);
+	fanout_send_private(c->home, c, text, len);
 	free(text);
 }
 
@@ -161,9 +162,31 @@ ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
 	char	   *text;
 
 	if (code == NULL)
-		text = cp_reply_ok(id_json, subscription, &len);
+		text = cp_reply_ok(id_json, subscription, NULL, &len);
 	else
 		text = cp_reply_error(id_json, code, message, NULL, &len);
+	send_reply(c, text, len);
+}
+
+void
+ws_server_reply_positioned(FoClient *c, const char *id_json,
+						   const char *subscription, bool has_position,
+						   uint64_t resume_lsn)
+{
+	char		lsn[JSONENC_LSN_MAXLEN + 3];
+	size_t		len = 0;
+	char	   *text;
+
+	if (has_position)
+	{
+		lsn[0] = '"';
+		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
+		lsn[len++] = '"';
+		lsn[len] = '\0';
+	}
+	else
+		strcpy(lsn, "null");
+	text = cp_reply_ok(id_json, subscription, lsn, &len);
 	send_reply(c, text, len);
 }
 
@@ -198,7 +221,7 @@ handle_request(Session *s, const char *text, size_t len)
 				break;
 			}
 		case CREQ_UNSUBSCRIBE:
-			if (fanout_unsubscribe(fanout, s->client, req.subscription))
+			if (fanout_unsubscribe(s->client, req.subscription))
 				ws_server_reply(s->client, req.id_json, req.subscription,
 								NULL, NULL);
 			else
@@ -759,6 +782,14 @@ ws_server_take_pending(void)
 	pending_head = NULL;
 	pending_tail = &pending_head;
 	return p;
+}
+
+void
+ws_server_park_again(WsPending *p)
+{
+	p->next = NULL;
+	*pending_tail = p;
+	pending_tail = &p->next;
 }
 
 void

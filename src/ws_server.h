@@ -48,8 +48,9 @@ extern void ws_server_destroy(uv_loop_t *loop);
 extern void ws_server_set_max_message(size_t bytes);
 
 /* Take the list of parked subscribe requests (caller frees with
- * ws_pending_free). */
+ * ws_pending_free, or parks one again with ws_server_park_again). */
 extern WsPending *ws_server_take_pending(void);
+extern void ws_server_park_again(WsPending *p);
 extern void ws_pending_free(WsPending *p);
 
 /* Reply to a parked request: ok (sub != NULL) or error. */
@@ -59,6 +60,15 @@ extern void ws_server_send(FoClient *c, char *text, size_t len);
 extern void ws_server_reply(FoClient *c, const char *id_json,
 							const char *subscription, const char *code,
 							const char *message);
+
+/*
+ * The ok of a subscription that gives the connection its position:
+ * resume_lsn is the connection's first resume point, or (has_position
+ * false) null: none until an initial snapshot joins the stream.
+ */
+extern void ws_server_reply_positioned(FoClient *c, const char *id_json,
+									   const char *subscription,
+									   bool has_position, uint64_t resume_lsn);
 
 /* Shared status slots of clients freed since the last call (-1 ends). */
 extern int	ws_server_take_released_slot(void);

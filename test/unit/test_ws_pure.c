@@ -147,8 +147,17 @@ test_client_protocol(void)
 				 "\"message\":\"quote \\\" and \\n\",\"resume_lsn\":\"0/10\"}") == 0);
 	CHECK(len == strlen(text));
 	free(text);
-	text = cp_heartbeat(0x100000010ULL, &len);
+	text = cp_heartbeat(0x100000010ULL, NULL, &len);
 	CHECK(strcmp(text, "{\"type\":\"heartbeat\",\"lsn\":\"1/10\"}") == 0);
+	free(text);
+	text = cp_heartbeat(0x10, "s1", &len);
+	CHECK(strcmp(text, "{\"type\":\"heartbeat\",\"lsn\":\"0/10\",\"snapshot_joined\":\"s1\"}") == 0);
+	free(text);
+	text = cp_reply_ok("7", "s1", "\"0/10\"", &len);
+	CHECK(strcmp(text, "{\"type\":\"ok\",\"id\":7,\"subscription\":\"s1\",\"resume_lsn\":\"0/10\"}") == 0);
+	free(text);
+	text = cp_reply_ok(NULL, "s1", NULL, &len);
+	CHECK(strcmp(text, "{\"type\":\"ok\",\"subscription\":\"s1\"}") == 0);
 	free(text);
 	{
 		PatternSlice s = {"my\\.t", 5};
@@ -220,7 +229,8 @@ sub(Fanout *fo, FoClient *c, const char *json)
 	const char *code;
 
 	CHECK(parse(json, &req, &code));
-	CHECK(fanout_subscribe(fo, c, &req, &code) != NULL);
+	CHECK(c->home == fo);
+	CHECK(fanout_subscribe(c, &req, &code) != NULL);
 	client_request_free(&req);
 }
 
@@ -248,7 +258,7 @@ test_fanout(void)
 	CHECK(strcmp(got, "BRIC") == 0);
 	drain(fo, b, got);
 	CHECK(strcmp(got, "BRDC") == 0);
-	CHECK(b->last_lsn_sent == 0x20);
+	CHECK(b->sent.lsn == 0x20 && fanout_client_position(b) == 0x20);
 
 	/* a transaction touching nothing of b: b gets nothing at all */
 	pub(fo, "[\"B\",2,\"0/30\"]", 0x30);
@@ -302,8 +312,8 @@ test_fanout(void)
 	CHECK(strcmp(got, "C") == 0);
 
 	/* unsubscribe, then removal while a transaction is open */
-	CHECK(fanout_unsubscribe(fo, b, "s1"));
-	CHECK(!fanout_unsubscribe(fo, b, "s1"));
+	CHECK(fanout_unsubscribe(b, "s1"));
+	CHECK(!fanout_unsubscribe(b, "s1"));
 	pub(fo, "[\"B\",6,\"0/B0\"]", 0xB0);
 	pub(fo, "[\"I\",1,\"0/B0\",[9]]", 0xB0);
 	fanout_client_remove(fo, late);
@@ -402,6 +412,186 @@ test_fanout_filters(void)
 	fanout_destroy(fo);
 }
 
+/* The resume_lsn member of the (error) message at the head of c's queue. */
+static bool
+head_resume_lsn_is(FoClient *c, const char *lsn)
+{
+	FoMsg	   *m;
+	size_t		off;
+	char		want[64];
+
+	if (!fanout_peek(c, &m, &off))
+		return false;
+	snprintf(want, sizeof(want), "\"resume_lsn\":\"%s\"", lsn);
+	return strstr((char *) m->payload, want) != NULL;
+}
+
+/* A transaction of n inserts into relation rel (and one into rel2 if > 0). */
+static void
+pub_txn(Fanout *fo, uint64_t lsn, int rel, int n, int rel2)
+{
+	char		buf[128];
+
+	snprintf(buf, sizeof(buf), "[\"B\",1,\"0/%X\"]", (unsigned) lsn);
+	pub(fo, buf, lsn);
+	snprintf(buf, sizeof(buf), "[\"I\",%d,\"0/%X\",[1]]", rel, (unsigned) lsn);
+	for (int i = 0; i < n; i++)
+		pub(fo, buf, lsn);
+	if (rel2 > 0)
+	{
+		snprintf(buf, sizeof(buf), "[\"I\",%d,\"0/%X\",[2]]", rel2, (unsigned) lsn);
+		pub(fo, buf, lsn);
+	}
+	snprintf(buf, sizeof(buf), "[\"C\",1,\"0/%X\",\"0/%X\"]", (unsigned) lsn,
+			 (unsigned) lsn + 8);
+	pub(fo, buf, lsn);
+}
+
+#define REL_A "[\"R\",1,\"public\",\"a\",[\"id\"],[\"int\"],[0],\"d\"]"
+#define REL_B "[\"R\",2,\"public\",\"b\",[\"id\"],[\"int\"],[0],\"d\"]"
+#define REL_B2 "[\"R\",2,\"public\",\"b\",[\"id\",\"x\"],[\"int\",\"int\"],[0],\"d\"]"
+
+/*
+ * A client replayed through a private fan-out, then moved to the live one
+ * (resume, snapshot): routing state, begin/commit pairing and relation
+ * messages must mean the same in both.
+ */
+static void
+test_fanout_moves(void)
+{
+	Fanout	   *live = fanout_create(1 << 20, want_write, NULL);
+	Fanout	   *priv = fanout_create(1 << 20, want_write, NULL);
+	FoClient   *y = fanout_client_add(live, NULL);
+	FoClient   *x = fanout_client_add(live, NULL);
+	char		got[256];
+
+	sub(live, y, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	pub(live, REL_A, 0);
+	pub(live, REL_B, 0);
+
+	/*
+	 * x replays 300 changes of a and one of b, gets the b row: its mark is
+	 * the 301st routed change of the private fan-out.  Live push after a
+	 * restart then routes exactly as many before a b row meant for x.
+	 */
+	fanout_client_move(priv, x);
+	CHECK(x->home == priv);
+	sub(priv, x, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	pub(priv, REL_A, 0);
+	pub(priv, REL_B, 0);
+	pub_txn(priv, 0x100, 1, 300, 2);
+	drain(priv, x, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	fanout_client_move(live, x);
+	CHECK(x->home == live && fanout_client_count(priv) == 0);
+	pub_txn(live, 0x200, 1, 300, 2);
+	drain(live, x, got);
+	CHECK(strcmp(got, "BIC") == 0);	/* same R bytes: not sent again */
+	drain(live, y, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	pub_txn(live, 0x300, 2, 1, 0);
+	drain(live, x, got);
+	CHECK(strcmp(got, "BIC") == 0);
+
+	/* a changed description is sent again after a move */
+	fanout_client_move(priv, x);
+	pub(priv, REL_B2, 0);
+	fanout_client_move(live, x);
+	pub_txn(live, 0x400, 2, 1, 0);
+	drain(live, x, got);
+	CHECK(strcmp(got, "BIC") == 0);	/* live still has the old one */
+	pub(live, REL_B2, 0);
+	pub_txn(live, 0x500, 2, 1, 0);
+	drain(live, x, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+
+	/*
+	 * Requests act on the fan-out holding the client: an unsubscribe
+	 * during a replay stops the replay's stream, and touches nothing live.
+	 */
+	fanout_client_move(priv, x);
+	pub_txn(priv, 0x600, 2, 2, 0);
+	CHECK(fanout_unsubscribe(x, "s1"));
+	CHECK(x->nsubs == 0);
+	pub_txn(priv, 0x700, 2, 2, 0);
+	drain(priv, x, got);
+	CHECK(strcmp(got, "BIIC") == 0);	/* only what was queued before */
+	drain(live, y, got);
+	pub_txn(live, 0x800, 2, 1, 0);
+	drain(live, y, got);
+	CHECK(strcmp(got, "BIC") == 0);
+
+	/* an unsubscribe in the middle of a transaction: no more of it, C kept */
+	sub(priv, x, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	pub(priv, "[\"B\",1,\"0/900\"]", 0x900);
+	pub(priv, "[\"I\",2,\"0/900\",[1]]", 0x900);
+	CHECK(fanout_unsubscribe(x, "s2"));
+	pub(priv, "[\"I\",2,\"0/900\",[2]]", 0x900);
+	pub(priv, "[\"C\",1,\"0/900\",\"0/908\"]", 0x900);
+	drain(priv, x, got);
+	CHECK(strcmp(got, "BIC") == 0);
+	fanout_client_move(live, x);
+	fanout_destroy(priv);
+	fanout_destroy(live);
+}
+
+/* Positions given to a client never go backwards. */
+static void
+test_positions(void)
+{
+	Fanout	   *fo = fanout_create(1 << 20, want_write, NULL);
+	FoClient   *c = fanout_client_add(fo, NULL);
+	FoClient   *d = fanout_client_add(fo, NULL);
+	char		got[256];
+
+	sub(fo, c, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	sub(fo, d, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	pub(fo, REL_B, 0);
+
+	/* resumed beyond the stream's end: lower heartbeats are not sent */
+	fanout_client_start_at(c, 0x500);
+	fanout_heartbeat(fo, 0x400);
+	drain(fo, c, got);
+	CHECK(strcmp(got, "") == 0);
+	drain(fo, d, got);
+	CHECK(strcmp(got, "H") == 0 && d->sent.lsn == 0x400);
+	fanout_heartbeat(fo, 0x500);
+	drain(fo, c, got);
+	CHECK(strcmp(got, "H") == 0 && c->sent.lsn == 0x500);
+
+	/* an error after queued commits carries the last of them */
+	pub_txn(fo, 0x600, 2, 1, 0);
+	pub_txn(fo, 0x700, 2, 1, 0);
+	CHECK(c->sent.lsn == 0x500 && fanout_client_position(c) == 0x700);
+	fanout_close_with_error(fo, c, CP_ERR_RESUME_TOO_OLD, "trimmed");
+	drain(fo, c, got);
+	CHECK(strcmp(got, "BRICBIC!") == 0 && c->sent.lsn == 0x700);
+
+	/* a cull drops the queue: the error carries what was written */
+	pub_txn(fo, 0x800, 2, 1, 0);
+	drain(fo, d, got);
+	pub_txn(fo, 0x900, 2, 1, 0);
+	CHECK(fanout_client_position(d) == 0x900);
+	fo_cull(fo, d, CP_ERR_SLOW_CONSUMER, "slow");
+	CHECK(head_resume_lsn_is(d, "0/800"));
+
+	/* after a snapshot: commits are no resume point until the join */
+	{
+		FoClient   *s = fanout_client_add(fo, NULL);
+
+		sub(fo, s, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+		fanout_client_await_join(s);
+		pub_txn(fo, 0xA00, 2, 1, 0);
+		CHECK(fanout_client_position(s) == 0);
+		fanout_heartbeat_join(fo, s, 0x990, "s1");
+		CHECK(fanout_client_position(s) == 0x990);
+		pub_txn(fo, 0xB00, 2, 1, 0);
+		drain(fo, s, got);
+		CHECK(strcmp(got, "BRICHBIC") == 0 && s->sent.lsn == 0xB00);
+	}
+	fanout_destroy(fo);
+}
+
 int
 main(void)
 {
@@ -409,6 +599,8 @@ main(void)
 	test_stream_msg();
 	test_fanout();
 	test_fanout_filters();
+	test_fanout_moves();
+	test_positions();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
