@@ -22,10 +22,16 @@
  * use no catalog, no transaction state and never ERROR; catalog work
  * (subscribe validation) is deferred to the main loop.
  *
+ * Also owns the separation of the two catalogs one process sees: decoding
+ * reads it as of each change (historic snapshots), the main loop as of now
+ * (subscribe checks).  Both fill the same relcache and catcaches, so each
+ * side flushes what the other left behind (see "Time travel and now").
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
 #include "miscadmin.h"
@@ -34,6 +40,7 @@
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/slot.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -46,6 +53,73 @@ static DecodeSink sink = NULL;
 static DecodeService service = NULL;
 static int	service_interval_ms = 50;
 static TimestampTz last_service = 0;
+
+/*
+ * Time travel and now.
+ *
+ * The relcache and the catcaches of this process serve two masters.
+ * Decoding opens each changed table under a historic snapshot, the
+ * catalog as of the change; the main loop, between passes, opens tables
+ * as of now (subscribe_check() compiles row filters against the table's
+ * current columns, snapshot requests resolve table names).  A cache entry
+ * carries no mark of the snapshot it was built under, and stays valid
+ * until an invalidation for it is executed:
+ *
+ *	- an entry built now and then used by decoding describes changes
+ *	  decoded before the catalog reached its present state with the
+ *	  present description: after ALTER TABLE ADD COLUMN, an older insert
+ *	  came out with the new column (and a NULL in it); after a return to
+ *	  REPLICA IDENTITY DEFAULT and a DROP COLUMN, changes made under FULL
+ *	  came out without the dropped column's value and with the key alone
+ *	  as their old row.  The plugin's own relation cache (relation_info.c)
+ *	  is rebuilt from that relation, so the R message agreed with the wrong
+ *	  values, on live clients and in the log alike.  Decoding is behind
+ *	  "now" exactly when it matters: after a restart or a kill while it
+ *	  catches up from the slot, and behind a large transaction.
+ *	- an entry built by decoding and then used now gives the main loop a
+ *	  past catalog: a filter on a column just added was refused
+ *	  (bad_filter: no column).
+ *
+ * pg_logical_slot_get_changes() avoids both with InvalidateSystemCaches()
+ * before and after decoding (logicalfuncs.c: "invalidate non-timetravel
+ * entries"); a walsender never looks at the catalog as of now.  Here
+ * decoding and present-time work alternate for the life of the worker, so
+ * the flush is done only on a change of side: a transaction callback
+ * notes transactions that end outside a pass (catalog work as of now:
+ * every such access is inside one) and transactions that end inside one
+ * (the reorder buffer opens and aborts one around every replay); a pass
+ * flushes if the former happened since the last pass, and
+ * decode_use_current_catalog(), called by catalog work as of now, flushes
+ * if the latter happened since the last flush.  The flush also reaches
+ * the plugin's relation cache through its relcache callback: entries are
+ * rebuilt as of the next change, and their R message is sent again only
+ * if it differs from the one last sent.
+ */
+static bool in_pass = false;
+static bool xact_callback_registered = false;
+static bool caches_hold_now = false;	/* present-time xact since a pass */
+static bool caches_hold_past = false;	/* replay since the last flush */
+
+static void
+decode_xact_cb(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	if (in_pass)
+		caches_hold_past = true;
+	else
+		caches_hold_now = true;
+}
+
+void
+decode_use_current_catalog(void)
+{
+	if (!caches_hold_past)
+		return;
+	InvalidateSystemCaches();
+	caches_hold_past = false;
+}
 
 static void
 prepare_write_cb(LogicalDecodingContext *lctx, XLogRecPtr lsn,
@@ -98,6 +172,13 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 
 	CheckLogicalDecodingRequirements();
 	ReplicationSlotAcquire(slot_name, true);
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(decode_xact_cb, NULL);
+		xact_callback_registered = true;
+	}
+	/* whatever the caches hold was built as of now (slot creation, ...) */
+	caches_hold_now = true;
 
 	if (decode_mcxt == NULL)
 		decode_mcxt = AllocSetContextCreate(TopMemoryContext,
@@ -152,8 +233,17 @@ decode_pass(int budget_ms)
 	if (ctx == NULL || ctx->reader->EndRecPtr >= flush)
 		return false;
 
+	/* no entry built as of now may describe a change (see above) */
+	if (caches_hold_now)
+	{
+		Assert(!IsTransactionState());
+		InvalidateSystemCaches();
+		caches_hold_now = false;
+	}
+
 	old = MemoryContextSwitchTo(pass_mcxt);
 	last_service = start;
+	in_pass = true;				/* an ERROR below ends the worker */
 	while (ctx->reader->EndRecPtr < flush)
 	{
 		XLogRecord *record;
@@ -179,6 +269,7 @@ decode_pass(int budget_ms)
 			break;
 		}
 	}
+	in_pass = false;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass_mcxt);
 

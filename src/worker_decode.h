@@ -42,6 +42,14 @@ extern bool decode_pass(int budget_ms);
  */
 extern void decode_confirm(XLogRecPtr upto);
 
+/*
+ * Call at the start of catalog work as of now (in its transaction, before
+ * the first catalog access): flushes the catalog caches if decoding filled
+ * them with entries as of the past.  Decoding flushes entries built as of
+ * now by itself, at its next pass.
+ */
+extern void decode_use_current_catalog(void);
+
 /* Position decoded up to (the reader's EndRecPtr). */
 extern XLogRecPtr decode_position(void);
 

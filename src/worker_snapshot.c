@@ -41,6 +41,7 @@
 #include "json_value.h"
 #include "row_filter.h"
 #include "snapshot.h"
+#include "worker_decode.h"
 #include "worker_log.h"
 #include "worker_resume.h"
 #include "worker_snapshot.h"
@@ -116,6 +117,7 @@ resolve_table(const ClientRequest *req)
 		return InvalidOid;
 
 	StartTransactionCommand();
+	decode_use_current_catalog();	/* as of now, not as decoding left it */
 	relid = RangeVarGetRelid(makeRangeVar(qualified ? schema : NULL, table, -1),
 							 NoLock, true);
 	CommitTransactionCommand();

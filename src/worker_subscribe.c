@@ -13,6 +13,8 @@
  *	  the output plugin writes them in its relation message.
  * Tables that only match a wildcard pattern later are checked when their
  * first change is routed (fanout_filter.c).
+ * Runs between decoding passes: the catalog caches may hold entries as of
+ * the past, which subscribe_check() first drops (worker_decode.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +32,7 @@
 
 #include "json_value.h"
 #include "row_filter.h"
+#include "worker_decode.h"
 #include "worker_subscribe.h"
 
 static bool
@@ -131,6 +134,13 @@ subscribe_check(const ClientRequest *req, char *msg, size_t msgsize)
 	JsonDoc    *doc = NULL;
 	const JsonValue *filter = NULL;
 	const char *code = NULL;
+
+	/*
+	 * The checks are against the catalog as of now: drop what decoding
+	 * cached as of the past (worker_decode.c, "Time travel and now").
+	 * Decoding drops what we cache here before its next pass.
+	 */
+	decode_use_current_catalog();
 
 	if (req->filter_json != NULL)
 	{
