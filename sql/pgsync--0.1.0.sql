@@ -28,7 +28,9 @@ CREATE FUNCTION status(
     OUT last_error_time timestamptz,
     OUT log_bytes bigint,
     OUT log_oldest_lsn pg_lsn,
-    OUT log_last_lsn pg_lsn)
+    OUT log_last_lsn pg_lsn,
+    OUT wal_status text,
+    OUT slot_last_advanced timestamptz)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgsync_status'
 LANGUAGE C STRICT VOLATILE;
@@ -53,7 +55,18 @@ COMMENT ON FUNCTION clients() IS 'WebSocket clients connected to the pgsync work
 
 CREATE VIEW clients AS SELECT * FROM clients();
 
-REVOKE ALL ON FUNCTION status(), clients() FROM PUBLIC;
+-- Drop pgsync.slot_name and the change log together (docs/OPERATIONS.md);
+-- refused while the worker holds the slot.  Returns the number of change
+-- log segments removed.
+CREATE FUNCTION drop_slot()
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgsync_drop_slot'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION drop_slot() IS
+  'drop the pgsync replication slot and its change log, releasing the WAL they hold';
+
+REVOKE ALL ON FUNCTION status(), clients(), drop_slot() FROM PUBLIC;
 REVOKE ALL ON status, clients FROM PUBLIC;
 
 -- Initial snapshot of a table to a file, by the snapshot background worker

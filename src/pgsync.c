@@ -33,8 +33,8 @@ _PG_init(void)
 		return;
 	pgsync_define_gucs();
 	pgsync_shared_init();
-	if (pgsync_port != 0)
-		pgsync_register_worker();
+	/* with pgsync.port = 0 it only watches a leftover slot (slot_watch.c) */
+	pgsync_register_worker();
 }
 
 PG_FUNCTION_INFO_V1(pgsync_version);

@@ -55,6 +55,11 @@ typedef struct PgsyncShared
 	XLogRecPtr	log_oldest_lsn; /* oldest resume point it serves */
 	XLogRecPtr	log_last_lsn;	/* commit LSN of its last transaction */
 
+	/* the slot's WAL retention (slot_watch.c); kept across worker restarts */
+	XLogRecPtr	slot_seen_restart_lsn;	/* restart_lsn when last looked at */
+	TimestampTz slot_advanced_at;	/* when it was seen to move; 0: unknown */
+	TimestampTz slot_warned_at; /* last pgsync.slot_wal_warning WARNING */
+
 	int			max_clients;
 	PgsyncClientStat clients[FLEXIBLE_ARRAY_MEMBER];
 } PgsyncShared;

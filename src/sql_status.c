@@ -1,10 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * sql_status.c
- *	  SQL functions behind the pgsync.status and pgsync.clients views.
+ *	  SQL functions behind the pgsync.status and pgsync.clients views, and
+ *	  pgsync.drop_slot().
  *
  * They read the shared memory the worker publishes (shared_state.h) every
- * few hundred milliseconds, and the slot itself for its positions.
+ * few hundred milliseconds, and the slot itself for its positions and the
+ * WAL it retains (slot_watch.c).  pgsync.status works without the library
+ * preloaded too (state "not loaded"): the slot's retention is what a DBA
+ * needs to see when pgsync no longer runs.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +25,8 @@
 
 #include "guc.h"
 #include "shared_state.h"
+#include "slot_watch.h"
+#include "worker_log.h"
 
 static void
 check_loaded(void)
@@ -41,35 +47,31 @@ Datum
 pgsync_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[17];
-	bool		nulls[17];
-	ReplicationSlot *slot;
-	XLogRecPtr	restart_lsn = InvalidXLogRecPtr;
-	XLogRecPtr	confirmed = InvalidXLogRecPtr;
+	Datum		values[19];
+	bool		nulls[19];
+	const char *name = slot_watch_name();
+	SlotWatch	w;
 	PgsyncShared copy;
 	int			i = 0;
 
-	check_loaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	memset(nulls, 0, sizeof(nulls));
 
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot = SearchNamedReplicationSlot(pgsync_slot_name, false);
-	if (slot != NULL)
+	(void) slot_watch_read(name, &w);
+	if (pgsync_shared != NULL)
 	{
-		SpinLockAcquire(&slot->mutex);
-		restart_lsn = slot->data.restart_lsn;
-		confirmed = slot->data.confirmed_flush;
-		SpinLockRelease(&slot->mutex);
+		LWLockAcquire(pgsync_shared->lock, LW_SHARED);
+		memcpy(&copy, pgsync_shared, offsetof(PgsyncShared, clients));
+		LWLockRelease(pgsync_shared->lock);
 	}
-	LWLockRelease(ReplicationSlotControlLock);
+	else
+	{
+		memset(&copy, 0, sizeof(copy));
+		strlcpy(copy.state, "not loaded", PGSYNC_STATE_LEN);
+	}
 
-	LWLockAcquire(pgsync_shared->lock, LW_SHARED);
-	memcpy(&copy, pgsync_shared, offsetof(PgsyncShared, clients));
-	LWLockRelease(pgsync_shared->lock);
-
-	values[i++] = CStringGetTextDatum(pgsync_slot_name);
+	values[i++] = CStringGetTextDatum(name);
 	values[i++] = CStringGetTextDatum(copy.state);
 	if (copy.worker_pid != 0)
 		values[i] = Int32GetDatum(copy.worker_pid);
@@ -81,12 +83,12 @@ pgsync_status(PG_FUNCTION_ARGS)
 	else
 		nulls[i] = true;
 	i++;
-	LSN_OR_NULL(values, nulls, i, confirmed);
+	LSN_OR_NULL(values, nulls, i, w.confirmed_flush);
 	i++;
-	LSN_OR_NULL(values, nulls, i, restart_lsn);
+	LSN_OR_NULL(values, nulls, i, w.restart_lsn);
 	i++;
-	if (restart_lsn != InvalidXLogRecPtr)
-		values[i] = Int64GetDatum((int64) (GetXLogWriteRecPtr() - restart_lsn));
+	if (w.retained_bytes >= 0)
+		values[i] = Int64GetDatum(w.retained_bytes);
 	else
 		nulls[i] = true;
 	i++;
@@ -109,7 +111,17 @@ pgsync_status(PG_FUNCTION_ARGS)
 	i++;
 	LSN_OR_NULL(values, nulls, i, copy.log_last_lsn);
 	i++;
-	Assert(i == 17);
+	if (w.wal_status != NULL)
+		values[i] = CStringGetTextDatum(w.wal_status);
+	else
+		nulls[i] = true;
+	i++;
+	if (w.advanced_at != 0)
+		values[i] = TimestampTzGetDatum(w.advanced_at);
+	else
+		nulls[i] = true;
+	i++;
+	Assert(i == 19);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -146,4 +158,48 @@ pgsync_clients(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(pgsync_shared->lock);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(pgsync_drop_slot);
+
+/*
+ * pgsync.drop_slot(): drop the slot and the change log together, to
+ * release the WAL a slot pgsync no longer consumes holds.  Refused while a
+ * process (the worker) holds the slot.  The slot is acquired first, so the
+ * worker cannot start using it meanwhile; the log goes before the slot
+ * (worker_log_discard()).  Returns the number of log segments removed.
+ */
+Datum
+pgsync_drop_slot(PG_FUNCTION_ARGS)
+{
+	const char *name = slot_watch_name();
+	SlotWatch	w;
+	int			n;
+
+	CheckSlotPermissions();
+	if (!slot_watch_read(name, &w))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("replication slot \"%s\" does not exist", name)));
+	if (!w.is_pgsync)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" is not a pgsync slot", name),
+				 errhint("Check pgsync.slot_name.")));
+	if (w.active_pid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is in use by process %d", name,
+						w.active_pid),
+				 errdetail("The pgsync worker drops nothing it is streaming from; while it runs it keeps the slot's WAL retention small by itself."),
+				 errhint("To reset pgsync, set pgsync.port = 0 and restart the server, call pgsync.drop_slot(), then enable the worker again.")));
+
+	ReplicationSlotAcquire(name, true);
+	n = worker_log_discard();
+	ReplicationSlotRelease();
+	ReplicationSlotDrop(name, true);
+	ereport(LOG,
+			(errmsg("pgsync: dropped replication slot \"%s\" and removed the change log (%d segments)",
+					name, n)));
+	PG_RETURN_INT32(n);
 }

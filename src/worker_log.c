@@ -61,14 +61,26 @@ worker_log(void)
 	return clog;
 }
 
-/* Remove the segment files of a log that no longer continues the slot. */
-static void
-remove_log_segments(const char *path)
+/*
+ * Remove the segment files of a log that no longer continues the slot
+ * (see worker_log.h), then fsync the directory.  Called before the slot
+ * goes away or is replaced, so a crash in between leaves an empty log
+ * beside the old slot, never the old log beside a new slot.
+ */
+int
+worker_log_discard(void)
 {
-	DIR		   *dir = AllocateDir(path);
+	char		path[MAXPGPATH];
+	DIR		   *dir;
 	struct dirent *de;
 	int			n = 0;
 
+	if (clog != NULL)
+		elog(ERROR, "pgsync: cannot discard the change log while it is open");
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
+	dir = AllocateDir(path);
+	if (dir == NULL && errno == ENOENT)
+		return 0;
 	while ((de = ReadDir(dir, path)) != NULL)
 	{
 		char		file[MAXPGPATH];
@@ -80,18 +92,17 @@ remove_log_segments(const char *path)
 		if (unlink(file) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("pgsync: could not remove \"%s\": %m", file)));
+					 errmsg("could not remove file \"%s\": %m", file)));
 		n++;
 	}
 	FreeDir(dir);
-	if (n > 0)
-		ereport(WARNING,
-				(errmsg("pgsync: the replication slot was created anew; removed the change log that led up to the old one (%d segments)", n),
-				 errdetail("Clients resuming from before now get resume_too_old.")));
+	if (n > 0 && enableFsync)
+		fsync_fname(path, true);
+	return n;
 }
 
 void
-worker_log_open(XLogRecPtr initial_key, bool new_slot)
+worker_log_open(XLogRecPtr initial_key)
 {
 	ClogOptions opts = {0};
 	char		path[MAXPGPATH];
@@ -105,8 +116,6 @@ worker_log_open(XLogRecPtr initial_key, bool new_slot)
 				(errcode_for_file_access(),
 				 errmsg("pgsync: could not create directory \"%s\": %m", path)));
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
-	if (new_slot && MakePGDirectory(path) < 0 && errno == EEXIST)
-		remove_log_segments(path);
 	opts.segment_size = (size_t) pgsync_log_segment_kb * 1024;
 	opts.write_buffer_size = 256 * 1024;
 	opts.no_sync = !enableFsync;

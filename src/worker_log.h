@@ -22,11 +22,19 @@
 
 /*
  * Open (or recover) the log under $PGDATA/pg_pgsync/log; ERROR on failure.
- * new_slot: the slot was just created, so an existing log does not lead
- * up to it (what was committed in between is in neither): it is removed,
- * and clients resuming from before get resume_too_old, not a silent gap.
+ * A new log (no segment on disk) starts right after initial_key.
  */
-extern void worker_log_open(XLogRecPtr initial_key, bool new_slot);
+extern void worker_log_open(XLogRecPtr initial_key);
+
+/*
+ * Remove the log's segments (not open in this process); returns how many.
+ * For a log that no longer leads up to the slot: the slot is missing,
+ * invalidated (max_slot_wal_keep_size) or dropped by pgsync.drop_slot().
+ * What was committed between the old log's end and a new slot is in
+ * neither; with the log gone, clients resuming from before get
+ * resume_too_old instead of a silent gap.  Any process may call it.
+ */
+extern int	worker_log_discard(void);
 
 extern ChangeLog *worker_log(void);
 
