@@ -22,6 +22,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (without --enable-depend): rebuild
+# every object when any of our headers changes, so a struct change never
+# leaves an object compiled against the old layout.
+$(OBJS): $(wildcard src/*.h)
+
 # Pure C unit tests (no server needed): the pure modules (JSON encoding,
 # table patterns, change log, JSON parser, row filters, snapshot join rule,
 # worker protocol and fan-out), built with ASan and UBSan.  "make unit" runs every program (each prints "N passed, N failed")

@@ -5,9 +5,11 @@
  *	  clients and subscriptions.  Routing is in fanout_route.c.
  *
  * A queue is a ring of refcounted FoMsg pointers; its byte count includes
- * every message fully, shared or not.  Crossing half the limit raises the
- * back-pressure flag (the worker pauses decoding for a while); crossing the
- * limit culls the client: queue dropped, error queued, close after it.
+ * every message fully, shared or not.  A live client whose queue cannot
+ * take the next message lags (fanout.h, "Slow clients"): the catch-up point
+ * is recorded here, from the state of the fan-out's current transaction.
+ * Culling (queue dropped, error queued, close after it) is for clients
+ * that cannot be served any more: out of memory, replies never read.
  *
  *-------------------------------------------------------------------------
  */
@@ -216,18 +218,59 @@ fo_cull(Fanout *fo, FoClient *c, const char *code, const char *message)
 	fanout_close_with_error(fo, c, code, message);
 }
 
-/* Queue a shared message; culls the client if over its limit. */
+/* Does m fit in c's queue?  A message larger than the limit fits an
+ * empty queue. */
+static bool
+fits(Fanout *fo, FoClient *c, const FoMsg *m)
+{
+	return c->ring_count == 0 || c->queued_bytes + m->len <= fo->queue_limit;
+}
+
+/*
+ * c starts lagging: the live fan-out queues nothing more to it.  Its queue
+ * ends where the catch-up must start: inside the current transaction (it
+ * has the changes before the current one, and the begin if in_txn; all of
+ * them if the commit is what did not fit), or after the last transaction
+ * routed.
+ */
+static void
+fo_lag(Fanout *fo, FoClient *c, const FoMsg *m)
+{
+	c->lagging = true;
+	fo->nlagging++;
+	if (fo->in_txn && fo->cur_begin != NULL)
+	{
+		/*
+		 * The change being routed (with its begin and relation messages)
+		 * did not make it; a commit, or a reply queued between two changes,
+		 * comes after every change routed so far.
+		 */
+		bool		in_change = m->op == 'I' || m->op == 'U' || m->op == 'D' ||
+			m->op == 'T' || m->op == 'B' || m->op == 'R';
+
+		c->skip_txn = fo->cur_begin->lsn;
+		c->skip_changes = in_change ? fo->txn_changes - 1 : fo->txn_changes;
+		c->catchup_after = c->skip_txn - 1;
+	}
+	else
+	{
+		c->skip_txn = c->skip_changes = 0;
+		c->catchup_after = fo->last_commit;
+	}
+	if (c->catchup_after < c->resume_after)
+		c->catchup_after = c->resume_after;
+}
+
 bool
 fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m)
 {
 	bool		was_empty = c->ring_count == 0;
 
-	if (c->closing)
+	if (c->closing || c->lagging)
 		return false;
-	if (c->queued_bytes + m->len > fo->queue_limit)
+	if (!fo->paced && !fits(fo, c, m))
 	{
-		fo_cull(fo, c, CP_ERR_SLOW_CONSUMER,
-			 "send queue limit (pgsync.client_queue_bytes) exceeded");
+		fo_lag(fo, c, m);
 		return false;
 	}
 	if (!ring_push(c, m))
@@ -235,60 +278,66 @@ fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m)
 		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
 		return false;
 	}
-	if (!c->pressure_exempt && c->queued_bytes > fo->queue_limit / 2)
-		fo->pressure = true;
 	if (was_empty)
 		want_write(fo, c);
 	return true;
 }
 
-bool
-fanout_pressure(Fanout *fo)
+void
+fanout_set_paced(Fanout *fo)
 {
-	return fo->pressure;
+	fo->paced = true;
 }
 
-bool
-fanout_recheck_pressure(Fanout *fo)
+int
+fanout_lagging_count(Fanout *fo)
 {
-	FoClient   *c;
-
-	fo->pressure = false;
-	for (c = fo->clients; c != NULL; c = c->next)
-		if (!c->closing && !c->pressure_exempt &&
-			c->queued_bytes > fo->queue_limit / 2)
-		{
-			fo->pressure = true;
-			break;
-		}
-	return fo->pressure;
+	return fo->nlagging;
 }
 
 void
-fanout_exempt_pressured(Fanout *fo)
+fanout_take_lagging(Fanout *fo, void (*fn) (FoClient *c, void *arg),
+					void *arg)
 {
-	FoClient   *c;
+	FoClient   *c = fo->clients;
 
-	for (c = fo->clients; c != NULL; c = c->next)
-		if (c->queued_bytes > fo->queue_limit / 2)
-			c->pressure_exempt = true;
-	fo->pressure = false;
+	while (c != NULL && fo->nlagging > 0)
+	{
+		FoClient   *next = c->next;
+
+		if (c->lagging)
+			fn(c, arg);			/* moves it out of fo */
+		c = next;
+	}
 }
 
 bool
 fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
 {
-	FoMsg	   *m = fo_msg_new(data, len, 0, 0);
-	bool		ok;
+	FoMsg	   *m;
+	bool		was_empty = c->ring_count == 0;
 
-	if (m == NULL)
+	if (c->closing)
+		return false;
+	if (c->queued_bytes + len > fo->queue_limit + FO_CONTROL_SLACK)
 	{
+		fo_cull(fo, c, CP_ERR_SLOW_CONSUMER,
+				"replies not read: send queue limit (pgsync.client_queue_bytes) exceeded");
+		return false;
+	}
+	if ((m = fo_msg_new(data, len, 0, 0)) == NULL || !ring_push(c, m))
+	{
+		fo_msg_unref(m);
 		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
 		return false;
 	}
-	ok = fo_enqueue(fo, c, m);
+	/* past the limit: no more stream messages until it catches up */
+	if (!fo->paced && !c->lagging && c->queued_bytes > fo->queue_limit)
+		fo_lag(fo, c, m);
 	fo_msg_unref(m);
-	return ok;
+	if (was_empty)
+		want_write(fo, c);
+	return true;
 }
 
 void
@@ -302,6 +351,12 @@ fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 
 	if (c->closing)
 		return;
+	if (c->lagging)
+	{
+		/* closing supersedes catching up */
+		c->lagging = false;
+		c->home->nlagging--;
+	}
 	/* everything queued before the error is written first */
 	lsnbuf[jsonenc_lsn(lsnbuf, c->queued.lsn)] = '\0';
 	text = cp_reply_error(NULL, code, message, lsnbuf, &len);
@@ -347,8 +402,6 @@ fanout_advance(Fanout *fo, FoClient *c, size_t n)
 		return;
 	c->sent_off = 0;
 	ring_pop(c);
-	if (c->pressure_exempt && c->queued_bytes < fo->queue_limit / 4)
-		c->pressure_exempt = false;
 	c->msgs_sent++;
 	fo->msgs_sent++;
 	/*
@@ -409,6 +462,8 @@ client_unlink(FoClient *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	fo->nclients--;
+	if (c->lagging)
+		fo->nlagging--;
 	fo->sub_gen++;				/* match caches hold client pointers */
 }
 
@@ -425,7 +480,13 @@ fanout_client_move(Fanout *to, FoClient *c)
 	to->clients = c;
 	to->nclients++;
 	to->sub_gen++;
-	c->in_txn = false;
+	/* a lagging client's queue may end inside skip_txn: see fanout_publish */
+	if (c->lagging)
+		c->lagging = false;
+	else
+		c->skip_txn = 0;
+	if (c->skip_txn == 0)
+		c->in_txn = false;
 	for (i = 0; i < c->nsubs; i++)
 	{
 		/* compiled filters are tied to the old fan-out's relation entries */
@@ -581,7 +642,8 @@ fanout_heartbeat(Fanout *fo, uint64_t lsn)
 	 * logged again yet) already stands further.
 	 */
 	for (c = fo->clients; c != NULL; c = c->next)
-		if (!c->closing && c->nsubs > 0 && lsn >= c->queued.lsn)
+		if (!c->closing && !c->lagging && c->nsubs > 0 &&
+			lsn >= c->queued.lsn && fits(fo, c, m))
 			fo_enqueue(fo, c, m);
 	fo_msg_unref(m);
 }

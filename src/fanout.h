@@ -8,10 +8,20 @@
  * Each message from the output plugin is copied once into a FoMsg with
  * FO_HEADROOM spare bytes before the payload (libwebsockets writes the
  * frame header there, see ws_server.c) and shared, refcounted, by every
- * client queue holding it.  A client whose queue would exceed the byte
- * limit is culled: its queue is dropped, it is sent a slow_consumer error
- * with the LSN to resume from and then closed.  Other clients are not
- * affected, and memory stays bounded by clients x limit whatever they do.
+ * client queue holding it.
+ *
+ * Slow clients.  In the live fan-out, a client whose queue cannot take the
+ * next message (it would pass the byte limit, and the queue is not empty)
+ * starts lagging: nothing more is queued to it, its queue is kept, and the
+ * worker moves it to a private, paced fan-out that catches it up from the
+ * durable change log, exactly from where its queue ends -- if that is in
+ * the middle of a transaction, from that transaction's next change (see
+ * FoClient.skip_txn) -- and back to live push at the log's end.  Decoding
+ * never waits for a client, other clients are not affected, and memory
+ * stays bounded by clients x limit (plus one message larger than the
+ * limit, which a client gets when its queue is empty).  A paced fan-out
+ * (resume, snapshot, catch-up: its feeder reads on only while the queue is
+ * under half the limit) queues past the limit instead of lagging.
  *
  *-------------------------------------------------------------------------
  */
@@ -106,7 +116,18 @@ typedef struct FoClient
 	bool		in_txn;			/* got the current transaction's begin */
 	bool		closing;		/* close once the queue is flushed */
 	bool		culled;
-	bool		pressure_exempt;	/* had its grace period; not waited for */
+
+	/*
+	 * Catch-up.  lagging: the live fan-out queues nothing more to it; the
+	 * worker is to catch it up from the log, reading after catchup_after.
+	 * skip_txn/skip_changes: its queue ends inside the transaction with that
+	 * commit LSN, after that transaction's skip_changes-th change; the
+	 * catch-up leaves out those changes (and the begin, if in_txn).
+	 */
+	bool		lagging;
+	uint64_t	catchup_after;
+	uint64_t	skip_txn;
+	uint64_t	skip_changes;
 
 	FoRelSent  *relsent;
 	int			nrelsent;
@@ -192,7 +213,13 @@ extern uint64_t fanout_client_position(const FoClient *c);
 /* Describe a client's subscriptions ("s1:public.t,app.*;s2:...") */
 extern void fanout_describe_subs(FoClient *c, char *out, size_t outsize);
 
-/* Queue a private (control) message for one client; false if culled. */
+/*
+ * Queue a private (control) message for one client: past the queue limit
+ * too (it must not be lost; in the live fan-out the client then lags), up
+ * to FO_CONTROL_SLACK more, beyond which the client is culled (it sends
+ * requests and reads no replies).  false if culled.
+ */
+#define FO_CONTROL_SLACK (256 * 1024)
 extern bool fanout_send_private(Fanout *fo, FoClient *c, const char *data,
 								size_t len);
 
@@ -233,17 +260,16 @@ extern bool fanout_peek(FoClient *c, FoMsg **msg, size_t *off);
 extern void fanout_advance(Fanout *fo, FoClient *c, size_t n);
 
 /*
- * Back-pressure.  A client whose queue passes half the limit raises the
- * pressure flag; the decoder then pauses (servicing the network) until the
- * queues drain or a grace period ends, so a fast client is not culled just
- * because a large transaction is decoded faster than a socket drains.
- * fanout_recheck_pressure() rescans (O(clients), only while pressured);
- * fanout_exempt_pressured() ends the grace of the clients still behind:
- * they are no longer waited for and are culled if they overflow.
+ * Catch-up.  fanout_set_paced(): fo is fed by a replay that paces itself
+ * (queues past the limit rather than lagging).  fanout_take_lagging():
+ * call fn for each lagging client of fo (fn must move it out of fo);
+ * fanout_lagging_count() is 0 when there is nothing to take.
  */
-extern bool fanout_pressure(Fanout *fo);
-extern bool fanout_recheck_pressure(Fanout *fo);
-extern void fanout_exempt_pressured(Fanout *fo);
+extern void fanout_set_paced(Fanout *fo);
+extern int	fanout_lagging_count(Fanout *fo);
+extern void fanout_take_lagging(Fanout *fo,
+								void (*fn) (FoClient *c, void *arg),
+								void *arg);
 
 /* Totals since start. */
 extern uint64_t fanout_msgs_sent(Fanout *fo);

@@ -51,11 +51,14 @@ struct Fanout
 	FoMsg	   *cur_begin;
 	bool		in_txn;
 	uint64_t	txn_seq;		/* transactions begun so far */
+	uint64_t	txn_changes;	/* changes of the current one so far */
+	uint64_t	last_commit;	/* commit LSN of the last one routed */
 	FoClient  **txn_clients;	/* clients that got cur_begin */
 	int			ntxn;
 	int			txn_cap;
 
-	bool		pressure;
+	bool		paced;			/* see fanout_set_paced() */
+	int			nlagging;
 
 	/* row filters (fanout_filter.c) */
 	uint64_t	rel_versions;	/* relation messages seen */
@@ -70,7 +73,10 @@ struct Fanout
 	uint64_t	msgs_published;
 };
 
-/* Queue m to c; culls c (and returns false) when over its limit. */
+/*
+ * Queue m to c.  false when it was not queued: c is closing, lags (live
+ * fan-out, m does not fit) or was culled (out of memory).
+ */
 extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
 
 /* Drop c's queue, queue an error and close c after it. */

@@ -212,7 +212,7 @@ deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
 {
 	int			i;
 
-	if (c->closing)
+	if (c->closing || c->lagging)
 		return;
 	if (fo->in_txn && !c->in_txn && fo->cur_begin != NULL)
 	{
@@ -306,9 +306,10 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 			FoClient   *c = r->match[i].client;
 			FoSub	   *s = r->match[i].sub;
 
-			if (c->route_mark == route_clock || c->closing ||
+			if (c->route_mark == route_clock || c->closing || c->lagging ||
 				!(s->ops & bit) || fo->txn_seq < s->active_from ||
-				lsn <= c->resume_after)
+				lsn <= c->resume_after ||
+				(lsn == c->skip_txn && fo->txn_changes <= c->skip_changes))
 				continue;
 			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
 				return;
@@ -361,21 +362,55 @@ handle_commit(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 	{
 		FoClient   *c = fo->txn_clients[i];
 
-		c->in_txn = false;
-		if (c->closing)
-			continue;
-		if (m == NULL && (m = fo_msg_new(data, len, 'C', lsn)) == NULL)
+		if (c->lagging)
+			continue;			/* its catch-up state holds its place */
+		if (!c->closing)
 		{
-			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-			continue;
+			if (m == NULL && (m = fo_msg_new(data, len, 'C', lsn)) == NULL)
+				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+			else if (!fo_enqueue(fo, c, m) && c->lagging)
+				continue;		/* the commit comes with the catch-up */
 		}
-		fo_enqueue(fo, c, m);
+		c->in_txn = false;
+		c->skip_txn = 0;
 	}
 	fo_msg_unref(m);
 	fo->ntxn = 0;
+	if (fo->cur_begin != NULL)
+		fo->last_commit = fo->cur_begin->lsn;
 	fo_msg_unref(fo->cur_begin);
 	fo->cur_begin = NULL;
 	fo->in_txn = false;
+}
+
+/*
+ * A client caught up from the log whose queue ended inside this
+ * transaction after its begin: it gets the rest of it, and its commit.
+ */
+static void
+adopt_carried(Fanout *fo)
+{
+	FoClient   *c;
+
+	for (c = fo->clients; c != NULL; c = c->next)
+	{
+		if (c->skip_txn != fo->cur_begin->lsn || !c->in_txn)
+			continue;
+		if (fo->ntxn == fo->txn_cap)
+		{
+			int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
+			FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
+
+			if (n == NULL)
+			{
+				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+				continue;
+			}
+			fo->txn_clients = n;
+			fo->txn_cap = cap;
+		}
+		fo->txn_clients[fo->ntxn++] = c;
+	}
 }
 
 bool
@@ -399,6 +434,9 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 			fo->cur_begin = fo_msg_new(data, len, 'B', lsn);
 			fo->in_txn = true;
 			fo->txn_seq++;
+			fo->txn_changes = 0;
+			if (fo->paced && fo->cur_begin != NULL)
+				adopt_carried(fo);
 			break;
 		case 'C':
 			handle_commit(fo, data, len, lsn);
@@ -409,11 +447,13 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 		case 'I':
 		case 'U':
 		case 'D':
+			fo->txn_changes++;
 			one = rel_lookup(fo, info.relid, false);
 			if (one != NULL)
 				route_change(fo, data, len, lsn, info.op, &one, 1);
 			break;
 		case 'T':
+			fo->txn_changes++;
 			rels = malloc(sizeof(FoRel *) * (info.nrelids > 0 ? info.nrelids : 1));
 			if (rels == NULL)
 				break;

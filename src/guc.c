@@ -5,7 +5,8 @@
  *
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
  * heartbeat_interval, max_message_bytes, log_retention_size,
- * log_retention_age, log_sync_interval, decoding_work_mem, max_snapshots.  Everything else needs a server
+ * log_retention_age, log_sync_interval, decoding_work_mem, max_snapshots,
+ * max_client_lag, slot_wal_warning.  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
  * worker, and max_clients sizes shared memory.
  *
@@ -33,6 +34,8 @@ int			pgsync_log_retention_age_s = 86400;
 int			pgsync_log_sync_interval_ms = 20;
 int			pgsync_decoding_work_mem_kb = 2048;
 int			pgsync_max_snapshots = 2;
+int			pgsync_slot_wal_warning_mb = 1024;
+int			pgsync_max_client_lag_mb = 0;
 
 void
 pgsync_define_gucs(void)
@@ -59,7 +62,7 @@ pgsync_define_gucs(void)
 							NULL, &pgsync_max_clients, 10000, 1, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgsync.client_queue_bytes",
-							"Per-client send queue limit; a client over it is disconnected (slow_consumer).",
+							"Per-client send queue limit; a client over it catches up from the change log.",
 							NULL, &pgsync_client_queue_kb, 8192, 64,
 							INT_MAX / 1024, PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
@@ -103,5 +106,15 @@ pgsync_define_gucs(void)
 							"Each exporter is a background worker and takes a max_worker_processes slot.",
 							&pgsync_max_snapshots, 2, 1, 64,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_client_lag",
+							"How far behind the change log's end a catching-up client may fall before it is disconnected; 0 means only retention limits it.",
+							"Measured in WAL between the client's position and the last logged commit.",
+							&pgsync_max_client_lag_mb, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.slot_wal_warning",
+							"WAL retained by the pgsync slot past which a WARNING is logged; 0 disables it.",
+							"Checked by the worker every few seconds, also while it waits for its slot or is disabled (pgsync.port = 0).",
+							&pgsync_slot_wal_warning_mb, 1024, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

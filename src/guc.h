@@ -22,6 +22,8 @@ extern int	pgsync_log_retention_age_s;
 extern int	pgsync_log_sync_interval_ms;
 extern int	pgsync_decoding_work_mem_kb;
 extern int	pgsync_max_snapshots;
+extern int	pgsync_slot_wal_warning_mb;
+extern int	pgsync_max_client_lag_mb;
 
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);

@@ -50,6 +50,7 @@
 #include "guc.h"
 #include "lat_probe.h"
 #include "shared_state.h"
+#include "slot_watch.h"
 #include "worker.h"
 #include "worker_decode.h"
 #include "worker_log.h"
@@ -66,7 +67,6 @@ PGDLLEXPORT void pgsync_worker_main(Datum arg);
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
-#define PRESSURE_GRACE_MS		2000	/* longest pause for a lagging client */
 
 static uv_loop_t loop;
 static Fanout *fanout = NULL;
@@ -78,7 +78,6 @@ static TimestampTz next_status = 0;
 static TimestampTz last_forced_flush = 0;
 static TimestampTz next_log_sync = 0;
 static bool log_dirty = false;	/* appended or decoded since the last sync */
-static bool slot_created = false;	/* ensure_slot() had to create it */
 static MemoryContext worker_mcxt = NULL;
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
@@ -146,7 +145,29 @@ recover_from_error(const char *what)
 	FreeErrorData(ed);
 }
 
-/* Create the slot if missing; ERROR if it exists but does not fit. */
+/*
+ * PostgreSQL invalidated the slot (max_slot_wal_keep_size): the WAL it
+ * needed is gone, decoding cannot continue from it.  The log goes first,
+ * then the slot (see worker_log_discard()); ensure_slot() then creates a
+ * new one, and the log starts anew at its position.
+ */
+static void
+replace_lost_slot(void)
+{
+	int			n = worker_log_discard();
+
+	ereport(WARNING,
+			(errmsg("pgsync: replication slot \"%s\" was invalidated; replacing it with a new slot and a new change log",
+					pgsync_slot_name),
+			 errdetail("PostgreSQL removed WAL the slot needed (max_slot_wal_keep_size). Transactions committed until the new slot is created are not streamed; %d change log segments were removed, and clients resuming from before the new slot get resume_too_old.", n),
+			 errhint("Raise max_slot_wal_keep_size, or find out why the worker fell behind (pgsync.status).")));
+	ReplicationSlotDrop(pgsync_slot_name, true);
+}
+
+/*
+ * Create the slot if missing or invalidated; ERROR if it exists but does
+ * not fit.  A log without its slot is removed first.
+ */
 static void
 ensure_slot(void)
 {
@@ -154,6 +175,7 @@ ensure_slot(void)
 	bool		exists = false;
 	Oid			dboid = InvalidOid;
 	NameData	plugin;
+	SlotWatch	w;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	slot = SearchNamedReplicationSlot(pgsync_slot_name, false);
@@ -167,16 +189,26 @@ ensure_slot(void)
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
-	if (exists)
+	if (exists &&
+		(dboid != MyDatabaseId || strcmp(NameStr(plugin), "pgsync") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
+						pgsync_slot_name, pgsync_database, NameStr(plugin)),
+				 errhint("Drop it or set pgsync.slot_name to another name.")));
+	if (exists && slot_watch_read(pgsync_slot_name, &w))
 	{
-		if (dboid != MyDatabaseId || strcmp(NameStr(plugin), "pgsync") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
-							pgsync_slot_name, pgsync_database, NameStr(plugin)),
-					 errhint("Drop it or set pgsync.slot_name to another name.")));
-		return;
+		/* warn before using it: a worker failing right after still warns */
+		slot_watch_warn(pgsync_slot_name, &w);
+		if (!w.invalidated)
+			return;
+		replace_lost_slot();
 	}
+	else if (worker_log_discard() > 0)
+		ereport(WARNING,
+				(errmsg("pgsync: replication slot \"%s\" is missing; removed the change log that led up to it",
+						pgsync_slot_name),
+				 errdetail("A new slot starts a new log. Clients resuming from before now get resume_too_old.")));
 
 	pgsync_set_state("creating slot");
 	StartTransactionCommand();
@@ -195,37 +227,6 @@ ensure_slot(void)
 	CommitTransactionCommand();
 	ereport(LOG, (errmsg("pgsync: created logical replication slot \"%s\"",
 						 pgsync_slot_name)));
-	slot_created = true;
-}
-
-/*
- * Some client queue passed half its limit while decoding: pause decoding
- * and run the network until the queues drain, for at most
- * PRESSURE_GRACE_MS.  Clients still behind then lose their grace and are
- * culled if they overflow; a stalled client thus delays the others once,
- * by at most the grace period.
- */
-static void
-wait_for_drain(void)
-{
-	TimestampTz start = GetCurrentTimestamp();
-
-	for (;;)
-	{
-		uv_run(&loop, UV_RUN_NOWAIT);
-		if (!fanout_recheck_pressure(fanout))
-			return;
-		if (ShutdownRequestPending ||
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-									   PRESSURE_GRACE_MS))
-		{
-			fanout_exempt_pressured(fanout);
-			return;
-		}
-		(void) WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT |
-								 WL_EXIT_ON_PM_DEATH, uv_backend_fd(&loop),
-								 5, PG_WAIT_EXTENSION);
-	}
 }
 
 /*
@@ -244,8 +245,6 @@ sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 	log_dirty = true;
 	if (fresh || (len > 3 && data[2] == 'R'))
 		fanout_publish(fanout, data, len, worker_log_last_unit_key());
-	if (fanout_pressure(fanout))
-		wait_for_drain();
 }
 
 /*
@@ -253,20 +252,51 @@ sink_cb(const char *data, size_t len, XLogRecPtr lsn)
  * pgsync.log_sync_interval: clients get changes before the fsync, and a
  * crash in between only means those transactions are decoded again and
  * recognised by their commit LSN as already logged.
+ *
+ * The slot moves to the decoding position also when nothing was appended
+ * (an idle database while others write): every transaction of this
+ * database committed before that position is in the log already, and
+ * one still in progress is decoded again from restart_lsn, which
+ * PostgreSQL keeps before its first change.  So restart_lsn follows at
+ * the next running-xacts record and the slot pins only the WAL decoding
+ * has not passed yet (docs/OPERATIONS.md).
  */
 static void
 sync_log_and_confirm(TimestampTz now, bool force)
 {
 	XLogRecPtr	pos;
 
-	if (!decode_started() || !log_dirty || (!force && now < next_log_sync))
+	if (!decode_started() || (!force && now < next_log_sync))
 		return;
 	pos = decode_position();
-	worker_log_flush();
-	worker_log_sync();
+	if (log_dirty)
+	{
+		worker_log_flush();
+		worker_log_sync();
+		log_dirty = false;
+	}
+	else if (pos <= decode_confirmed())
+		return;
 	decode_confirm(pos);
-	log_dirty = false;
 	next_log_sync = TimestampTzPlusMilliseconds(now, pgsync_log_sync_interval_ms);
+}
+
+/*
+ * The resume point heartbeats carry: every transaction of this database
+ * committed at or before it has been logged and routed.  Between passes
+ * that is everything whose commit record starts before the decoding
+ * position, so position - 1 (a commit record may start exactly there),
+ * or the log's last transaction if that is higher.
+ */
+static XLogRecPtr
+heartbeat_lsn(void)
+{
+	XLogRecPtr	last = worker_log_last_key();
+	XLogRecPtr	pos = decode_position();
+
+	if (decode_started() && worker_log() != NULL && pos > last + 1)
+		return pos - 1;
+	return last;
 }
 
 static void
@@ -283,8 +313,7 @@ try_start_decoding(void)
 	{
 		ensure_slot();
 		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
-		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0,
-						slot_created);
+		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
 		pgsync_set_state("streaming");
 		pgsync_set_error(NULL);
 		last_logged_error[0] = '\0';
@@ -450,6 +479,16 @@ publish_status(void)
 	LWLockRelease(pgsync_shared->lock);
 }
 
+/* The slot's WAL retention: its time of last move, and the WARNING. */
+static void
+watch_slot(void)
+{
+	SlotWatch	w;
+
+	if (slot_watch_read(pgsync_slot_name, &w) && w.is_pgsync)
+		slot_watch_warn(pgsync_slot_name, &w);
+}
+
 static void
 apply_reloadable_settings(void)
 {
@@ -510,6 +549,8 @@ pgsync_worker_main(Datum arg)
 
 	if (pgsync_shared == NULL)
 		ereport(ERROR, (errmsg("pgsync: shared memory not initialized")));
+	if (pgsync_port == 0)
+		slot_watch_main();
 
 	worker_mcxt = AllocSetContextCreate(TopMemoryContext, "pgsync worker",
 										ALLOCSET_DEFAULT_SIZES);
@@ -611,6 +652,9 @@ pgsync_worker_main(Datum arg)
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
 		process_pending();
+		/* clients whose queue filled up catch up from the log */
+		if (fanout_lagging_count(fanout) > 0)
+			resume_catch_up_lagging(fanout);
 		if (snapshot_count() > 0)
 			snapshot_step(fanout);
 		if (resume_count() > 0)
@@ -620,7 +664,7 @@ pgsync_worker_main(Datum arg)
 		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
 		{
 			if (next_heartbeat != 0)
-				fanout_heartbeat(fanout, worker_log_last_key());
+				fanout_heartbeat(fanout, heartbeat_lsn());
 			next_heartbeat = TimestampTzPlusMilliseconds(now, pgsync_heartbeat_interval_ms);
 		}
 		if (now >= next_status)
@@ -628,6 +672,7 @@ pgsync_worker_main(Datum arg)
 			if (decode_started())
 				worker_log_retain();
 			publish_status();
+			watch_slot();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
 		}
 		/* the heartbeat and replies may have queued writes */
@@ -686,7 +731,8 @@ pgsync_worker_main(Datum arg)
 			}
 			if (pgsync_heartbeat_interval_ms > 0)
 				timeout = Min(timeout, ms_until(next_heartbeat, now));
-			if (log_dirty)
+			if (log_dirty || (decode_started() &&
+							  decode_position() > decode_confirmed()))
 				timeout = Min(timeout, ms_until(next_log_sync, now));
 			/* replaying clients are fed as their queues drain */
 			if (resume_count() > 0 || snapshot_count() > 0)

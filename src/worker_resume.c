@@ -17,12 +17,24 @@
  * The private fan-out learns the relation messages in effect at L from the
  * start of L's segment (the writer puts them there, see worker_log.c).
  *
+ * Catch-up is the same replay without a disconnect: a live client whose
+ * queue filled up (fanout.h, "Slow clients") is moved to a private fan-out
+ * reading the log from where its queue ends, maybe in the middle of a
+ * transaction, and back to live push at the log's end.  It is cut off, as
+ * slow_consumer with its resume point, only if the log no longer holds its
+ * position (retention) or it falls pgsync.max_client_lag behind.
+ *
+ * Every private fan-out is paced: a replay feeds a client while its queue
+ * is under half of pgsync.client_queue_bytes, and a record larger than
+ * the room left waits for the queue to empty.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "change_log.h"
 #include "snapshot_file.h"
+#include "guc.h"
 #include "json_encode.h"
 #include "worker_decode.h"
 #include "worker_log.h"
@@ -45,6 +57,9 @@ typedef struct Replay
 	uint64_t   *xip_copy;
 	bool		skip_unit;		/* the current transaction is in it */
 	char		sub_id[16];		/* the snapshot's subscription */
+	bool		catch_up;		/* a lagging live client, not a resume */
+	bool		held;			/* held_rec waits for room in the queue */
+	ClogRecord	held_rec;		/* valid until the reader reads on */
 } Replay;
 
 static Replay *replays = NULL;
@@ -60,7 +75,7 @@ resume_foreach_client(void (*fn) (FoClient *, const char *), const char *arg)
 		FoClient   *c = fanout_first_client(r->priv);
 
 		if (c != NULL)
-			fn(c, arg);
+			fn(c, r->catch_up ? "catching up from the change log" : arg);
 	}
 }
 
@@ -83,19 +98,28 @@ reply_error_lsn(FoClient *c, const char *id_json, const char *code,
 	ws_server_send(c, text, len);
 }
 
+/* A paced fan-out for one client, writing like the live one. */
+static Fanout *
+private_fanout(Fanout *live)
+{
+	void	   *arg;
+	FoWantWrite want_write = fanout_want_write(live, &arg);
+	Fanout	   *priv = fanout_create(fanout_queue_limit(live), want_write, arg);
+
+	if (priv != NULL)
+		fanout_set_paced(priv);
+	return priv;
+}
+
 Fanout *
 resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
 						 const char **sub_id)
 {
-	FoWantWrite want_write;
-	void	   *arg;
 	Fanout	   *priv;
 	const char *code = NULL;
 	FoSub	   *sub;
 
-	want_write = fanout_want_write(live, &arg);
-	priv = fanout_create(fanout_queue_limit(live), want_write, arg);
-	if (priv == NULL)
+	if ((priv = private_fanout(live)) == NULL)
 	{
 		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		return NULL;
@@ -210,6 +234,44 @@ resume_after_snapshot(Fanout *priv, FoClient *c, const char *sub_id,
 	return true;
 }
 
+/* Start catching up one lagging client of the live fan-out. */
+static void
+catch_up_one(FoClient *c, void *arg)
+{
+	Fanout	   *live = (Fanout *) arg;
+	ChangeLog  *log = worker_log();
+	ClogStatus	st = CLOG_ERROR;
+	Replay	   *r = calloc(1, sizeof(Replay));
+
+	if (r != NULL && log != NULL)
+		r->reader = clog_reader_open(log, c->catchup_after, &st);
+	if (r == NULL || r->reader == NULL || (r->priv = private_fanout(live)) == NULL)
+	{
+		if (r != NULL && r->reader != NULL)
+			clog_reader_close(r->reader);
+		free(r);
+		fanout_close_with_error(live, c, CP_ERR_SLOW_CONSUMER,
+								st == CLOG_TOO_OLD ?
+								"fell behind the change log's retention" :
+								"send queue limit (pgsync.client_queue_bytes) exceeded and the change log cannot be read");
+		return;
+	}
+	c->resume_after = c->catchup_after;
+	r->resume_lsn = c->catchup_after;
+	r->catch_up = true;
+	fanout_client_move(r->priv, c);
+	r->next = replays;
+	replays = r;
+	nreplays++;
+}
+
+void
+resume_catch_up_lagging(Fanout *live)
+{
+	Assert(!fanout_in_transaction(live));
+	fanout_take_lagging(live, catch_up_one, live);
+}
+
 static void
 replay_free(Replay *r)
 {
@@ -242,11 +304,36 @@ replay_one(Fanout *live, Replay *r)
 		fanout_client_move(live, c);
 		return true;
 	}
+	if (r->catch_up && pgsync_max_client_lag_mb > 0 &&
+		worker_log_last_key() > clog_reader_position(r->reader) +
+		(uint64) pgsync_max_client_lag_mb * 1024 * 1024)
+	{
+		fanout_close_with_error(r->priv, c, CP_ERR_SLOW_CONSUMER,
+								"fell pgsync.max_client_lag behind the change log");
+		return false;
+	}
 	for (n = 0; n < RESUME_STEP_RECORDS && c->queued_bytes < limit; n++)
 	{
 		ClogRecord	rec;
-		ClogStatus	st = clog_read(r->reader, &rec);
+		ClogStatus	st;
 
+		if (r->held)
+		{
+			rec = r->held_rec;
+			st = CLOG_OK;
+			r->held = false;
+		}
+		else
+			st = clog_read(r->reader, &rec);
+
+		if (st == CLOG_OK && c->queued_bytes > 0 &&
+			c->queued_bytes + rec.len > fanout_queue_limit(live))
+		{
+			/* a large record: when the queue has room for it */
+			r->held = true;
+			r->held_rec = rec;
+			return false;
+		}
 		if (st == CLOG_OK)
 		{
 			if (r->has_snapshot && !rec.before_resume && rec.kind == 'B')

@@ -49,7 +49,14 @@ extern bool resume_after_snapshot(Fanout *priv, FoClient *c,
  */
 extern void resume_step(Fanout *live);
 
-/* Call fn(client, arg) for each client being replayed to. */
+/*
+ * Move the lagging clients of the live fan-out (their queue filled up) to
+ * a catch-up from the change log.  Call between transactions.
+ */
+extern void resume_catch_up_lagging(Fanout *live);
+
+/* Call fn(client, arg) for each client being replayed to (arg is the phase
+ * shown in pgsync.clients; catching-up clients show their own). */
 extern void resume_foreach_client(void (*fn) (FoClient *, const char *),
 								  const char *arg);
 

@@ -294,7 +294,10 @@ test_fanout(void)
 	drain(fo, late, got);
 	CHECK(strcmp(got, "BRIC") == 0);
 
-	/* queue limit: a never drains and is culled; late keeps going */
+	/*
+	 * queue limit: a never drains and lags (its queue is kept, nothing more
+	 * queued, the worker is to catch it up from the log); late keeps going
+	 */
 	memset(big, 'x', sizeof(big));
 	snprintf(big, sizeof(big), "[\"I\",1,\"0/90\",[1,\"%0800d\"]]", 0);
 	pub(fo, "[\"B\",5,\"0/90\"]", 0x90);
@@ -302,14 +305,21 @@ test_fanout(void)
 	drain(fo, late, got);
 	CHECK(strcmp(got, "BI") == 0);
 	pub(fo, big, 0x90);
-	CHECK(a->closing && a->culled);
+	CHECK(a->lagging && !a->closing && fanout_lagging_count(fo) == 1);
+	CHECK(a->skip_txn == 0x90 && a->skip_changes == 1 && a->in_txn &&
+		  a->catchup_after == 0x8F);
 	drain(fo, late, got);
 	CHECK(strcmp(got, "I") == 0);
 	pub(fo, "[\"C\",5,\"0/90\",\"0/A0\"]", 0xA0);
 	drain(fo, a, got);
-	CHECK(strcmp(got, "!") == 0);
+	CHECK(strcmp(got, "BI") == 0);	/* its queue, then nothing */
+	CHECK(a->in_txn && a->skip_txn == 0x90);	/* kept for the catch-up */
 	drain(fo, late, got);
 	CHECK(strcmp(got, "C") == 0);
+	fanout_close_with_error(fo, a, CP_ERR_SLOW_CONSUMER, "behind");
+	CHECK(fanout_lagging_count(fo) == 0);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "!") == 0);
 
 	/* unsubscribe, then removal while a transaction is open */
 	CHECK(fanout_unsubscribe(b, "s1"));
@@ -535,6 +545,103 @@ test_fanout_moves(void)
 	fanout_destroy(live);
 }
 
+/* Collect what take_lagging hands over. */
+static FoClient *taken;
+
+static void
+take_one(FoClient *c, void *arg)
+{
+	taken = c;
+	fanout_client_move((Fanout *) arg, c);
+}
+
+/*
+ * A live client whose queue fills up in the middle of a transaction lags
+ * and is caught up from the log (here: the same messages published again
+ * into a paced fan-out): it gets the rest of that transaction, without a
+ * second begin, changes it already has or a lost commit, then the next.
+ */
+static void
+test_catch_up(void)
+{
+	Fanout	   *live = fanout_create(200, want_write, NULL);
+	Fanout	   *priv = fanout_create(200, want_write, NULL);
+	FoClient   *c = fanout_client_add(live, NULL);
+	FoClient   *other = fanout_client_add(live, NULL);
+	char		got[256];
+	char		row[3][128];
+	int			k;
+
+	fanout_set_paced(priv);
+	sub(live, c, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"],"
+		"\"filter\":{\"col\":\"id\",\"op\":\"neq\",\"value\":2}}");
+	sub(live, other, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
+	for (k = 0; k < 3; k++)
+		snprintf(row[k], sizeof(row[k]), "[\"I\",2,\"0/100\",[%d,\"%060d\"]]", k + 1, 0);
+
+	/*
+	 * live: R + B + row 1 fit; row 2 is filtered out; row 3 lags (other
+	 * drains as it goes)
+	 */
+	pub(live, REL_B, 0);
+	pub(live, "[\"B\",1,\"0/100\"]", 0x100);
+	for (k = 0; k < 3; k++)
+	{
+		pub(live, row[k], 0x100);
+		drain(live, other, got);
+	}
+	pub(live, "[\"C\",1,\"0/100\",\"0/108\"]", 0x100);
+	CHECK(c->lagging && c->skip_txn == 0x100 && c->skip_changes == 2);
+	drain(live, other, got);
+	CHECK(strcmp(got, "C") == 0);
+	pub_txn(live, 0x200, 2, 1, 0);	/* c is not served live meanwhile */
+	drain(live, other, got);
+
+	/* the worker moves it out, then feeds the log after 0x100 - 1 */
+	taken = NULL;
+	fanout_take_lagging(live, take_one, priv);
+	CHECK(taken == c && c->home == priv && !c->lagging &&
+		  fanout_lagging_count(live) == 0);
+	pub(priv, REL_B, 0);
+	pub(priv, "[\"B\",1,\"0/100\"]", 0x100);
+	for (k = 0; k < 3; k++)
+		pub(priv, row[k], 0x100);
+	pub(priv, "[\"C\",1,\"0/100\",\"0/108\"]", 0x100);
+	pub_txn(priv, 0x200, 2, 1, 0);
+	drain(priv, c, got);
+	CHECK(strcmp(got, "BRII" "C" "BIC") == 0);	/* queue, rest, next */
+	CHECK(c->sent.lsn == 0x200);
+	fanout_client_move(live, c);
+	c->resume_after = 0x200;
+	pub_txn(live, 0x300, 2, 1, 0);
+	drain(live, c, got);
+	CHECK(strcmp(got, "BIC") == 0);
+
+	/* a commit that does not fit: the catch-up gives just the commit */
+	pub(live, "[\"B\",1,\"0/400\"]", 0x400);
+	pub(live, row[0], 0x400);
+	pub(live, row[2], 0x400);
+	drain(live, other, got);
+	{
+		char		big[300];
+
+		snprintf(big, sizeof(big), "[\"C\",1,\"0/400\",\"0/408\",\"%0200d\"]", 0);
+		pub(live, big, 0x400);
+		CHECK(c->lagging && c->skip_changes == 2 && c->in_txn);
+		fanout_take_lagging(live, take_one, priv);
+		pub(priv, "[\"B\",1,\"0/400\"]", 0x400);
+		pub(priv, row[0], 0x400);
+		pub(priv, row[2], 0x400);
+		pub(priv, big, 0x400);
+	}
+	drain(priv, c, got);
+	CHECK(strcmp(got, "BIIC") == 0);
+	drain(live, other, got);
+	fanout_client_move(live, c);
+	fanout_destroy(priv);
+	fanout_destroy(live);
+}
+
 /* Positions given to a client never go backwards. */
 static void
 test_positions(void)
@@ -601,6 +708,7 @@ main(void)
 	test_fanout_filters();
 	test_fanout_moves();
 	test_positions();
+	test_catch_up();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
