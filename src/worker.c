@@ -67,6 +67,7 @@ PGDLLEXPORT void pgsync_worker_main(Datum arg);
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
+#define LOCK_RETRY_MS			10	/* a subscribe waits for a table lock */
 
 static uv_loop_t loop;
 static Fanout *fanout = NULL;
@@ -77,6 +78,7 @@ static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
 static TimestampTz last_forced_flush = 0;
 static TimestampTz next_log_sync = 0;
+static bool lock_waits = false;	/* a parked subscribe waits for a lock */
 static bool log_dirty = false;	/* appended or decoded since the last sync */
 static MemoryContext worker_mcxt = NULL;
 static char last_logged_error[PGSYNC_ERROR_LEN];
@@ -374,43 +376,63 @@ subscribe_live(FoClient *c, ClientRequest *req)
 /*
  * Validate and activate the subscribe requests parked by ws_server.c.
  *
- * A request of a client still replaying the log or taking a snapshot (held
- * by a private fan-out) waits until the client has joined live push: a
- * subscription starts with the next transaction decoded, which only means
- * something in the live stream.  Its ok then marks where it starts.
+ * A request waits, parked again, when:
+ *	- its client is still replaying the log or taking a snapshot (held by a
+ *	  private fan-out): a subscription starts with the next transaction
+ *	  decoded, which only means something in live push; its ok then marks
+ *	  where it starts;
+ *	- checking it would wait for a table lock (worker_subscribe.c): it is
+ *	  checked again on a later iteration, while everyone else is served;
+ *	- an earlier request of the same client waits: a client's requests are
+ *	  answered in order.
+ * Returns true if some request waits for a lock (the loop then polls).
  */
-static void
+#define MAX_HELD_CLIENTS 64
+
+static bool
 process_pending(void)
 {
 	WsPending  *p = ws_server_take_pending();
+	FoClient   *held[MAX_HELD_CLIENTS];
+	int			nheld = 0;
+	bool		lock_wait = false;
 
 	while (p != NULL)
 	{
 		WsPending  *next = p->next;
 		const char *code = NULL;
 		char		msg[512];
+		bool		would_wait = false;
+		bool		hold = p->client->home != fanout || nheld == MAX_HELD_CLIENTS;
 
-		if (p->client->home != fanout)
+		for (int i = 0; i < nheld && !hold; i++)
+			hold = held[i] == p->client;
+		if (!hold)
 		{
+			PG_TRY();
+			{
+				StartTransactionCommand();
+				code = subscribe_check(&p->req, msg, sizeof(msg), &would_wait);
+				CommitTransactionCommand();
+			}
+			PG_CATCH();
+			{
+				recover_from_error("checking a subscription");
+				code = CP_ERR_INTERNAL;
+				snprintf(msg, sizeof(msg), "could not check the subscription");
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(worker_mcxt);
+			lock_wait |= would_wait;
+		}
+		if (hold || would_wait)
+		{
+			if (nheld < MAX_HELD_CLIENTS)
+				held[nheld++] = p->client;
 			ws_server_park_again(p);
 			p = next;
 			continue;
 		}
-
-		PG_TRY();
-		{
-			StartTransactionCommand();
-			code = subscribe_check(&p->req, msg, sizeof(msg));
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			recover_from_error("checking a subscription");
-			code = CP_ERR_INTERNAL;
-			snprintf(msg, sizeof(msg), "could not check the subscription");
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(worker_mcxt);
 
 		if (code == NULL && p->req.want_snapshot)
 			snapshot_request(fanout, p->client, &p->req);
@@ -423,6 +445,7 @@ process_pending(void)
 		ws_pending_free(p);
 		p = next;
 	}
+	return lock_wait;
 }
 
 /* One client's line of pgsync.clients; phase is NULL for live push. */
@@ -651,7 +674,7 @@ pgsync_worker_main(Datum arg)
 			worker_log_flush();
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
-		process_pending();
+		lock_waits = process_pending();
 		/* clients whose queue filled up catch up from the log */
 		if (fanout_lagging_count(fanout) > 0)
 			resume_catch_up_lagging(fanout);
@@ -734,6 +757,9 @@ pgsync_worker_main(Datum arg)
 			if (log_dirty || (decode_started() &&
 							  decode_position() > decode_confirmed()))
 				timeout = Min(timeout, ms_until(next_log_sync, now));
+			/* a subscribe waits for a table lock: ask again soon */
+			if (lock_waits)
+				timeout = Min(timeout, LOCK_RETRY_MS);
 			/* replaying clients are fed as their queues drain */
 			if (resume_count() > 0 || snapshot_count() > 0)
 				timeout = Min(timeout, 1);

@@ -13,6 +13,9 @@
  *	  the output plugin writes them in its relation message.
  * Tables that only match a wildcard pattern later are checked when their
  * first change is routed (fanout_filter.c).
+ * The network loop must never wait for a lock: a table is opened only if
+ * its lock is granted at once; otherwise the request waits, parked, and
+ * is checked again on a later iteration while everyone else is served.
  * Runs between decoding passes: the catalog caches may hold entries as of
  * the past, which subscribe_check() first drops (worker_decode.c).
  *
@@ -22,6 +25,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "storage/lmgr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "utils/builtins.h"
@@ -93,18 +97,33 @@ literal_pattern_tables(const TablePattern *pat, bool *literal,
 /*
  * Compile filter against the table's current columns (live columns, types
  * as format_type writes them, like the relation message).  NULL if it
- * compiles, else the error text (palloc'd).
+ * compiles, else the error text (palloc'd).  Sets *would_wait (and
+ * returns NULL) when the table's lock is not free; a table dropped
+ * meanwhile is skipped (its subscription simply never sees it).
  */
 static char *
-filter_error_for_table(const JsonValue *filter, Oid relid)
+filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	RowFilterColumn *cols = palloc0(sizeof(RowFilterColumn) * Max(desc->natts, 1));
+	Relation	rel;
+	TupleDesc	desc;
+	RowFilterColumn *cols;
 	int			ncols = 0;
 	RowFilter  *f;
 	RowFilterError err;
 	char	   *result = NULL;
+
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+	{
+		*would_wait = true;
+		return NULL;
+	}
+	if ((rel = try_table_open(relid, NoLock)) == NULL)
+	{
+		UnlockRelationOid(relid, AccessShareLock);
+		return NULL;
+	}
+	desc = RelationGetDescr(rel);
+	cols = palloc0(sizeof(RowFilterColumn) * Max(desc->natts, 1));
 
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -129,7 +148,8 @@ filter_error_for_table(const JsonValue *filter, Oid relid)
 }
 
 const char *
-subscribe_check(const ClientRequest *req, char *msg, size_t msgsize)
+subscribe_check(const ClientRequest *req, char *msg, size_t msgsize,
+				bool *would_wait)
 {
 	JsonDoc    *doc = NULL;
 	const JsonValue *filter = NULL;
@@ -141,6 +161,7 @@ subscribe_check(const ClientRequest *req, char *msg, size_t msgsize)
 	 * Decoding drops what we cache here before its next pass.
 	 */
 	decode_use_current_catalog();
+	*would_wait = false;
 
 	if (req->filter_json != NULL)
 	{
@@ -175,15 +196,18 @@ subscribe_check(const ClientRequest *req, char *msg, size_t msgsize)
 		{
 			char	   *e;
 
-			if (filter == NULL || code != NULL)
+			if (filter == NULL || code != NULL || *would_wait)
 				break;
-			if ((e = filter_error_for_table(filter, lfirst_oid(lc))) != NULL)
+			if ((e = filter_error_for_table(filter, lfirst_oid(lc),
+											would_wait)) != NULL)
 			{
 				snprintf(msg, msgsize, "%s", e);
 				code = CP_ERR_BAD_FILTER;
 			}
 		}
+		if (*would_wait)
+			break;
 	}
 	json_doc_free(doc);
-	return code;
+	return *would_wait ? NULL : code;
 }
