@@ -161,7 +161,7 @@ ring_push(FoClient *c, FoMsg *m)
 	c->ring[(c->ring_head + c->ring_count) & (c->ring_cap - 1)] = m;
 	c->ring_count++;
 	m->refcnt++;
-	c->queued_bytes += m->len;
+	c->queued_bytes += FO_MSG_COST(m->len);
 	position_pass(&c->queued, m);
 	return true;
 }
@@ -176,7 +176,7 @@ ring_pop(FoClient *c)
 	m = c->ring[c->ring_head];
 	c->ring_head = (c->ring_head + 1) & (c->ring_cap - 1);
 	c->ring_count--;
-	c->queued_bytes -= m->len;
+	c->queued_bytes -= FO_MSG_COST(m->len);
 	return m;
 }
 
@@ -223,7 +223,8 @@ fo_cull(Fanout *fo, FoClient *c, const char *code, const char *message)
 static bool
 fits(Fanout *fo, FoClient *c, const FoMsg *m)
 {
-	return c->ring_count == 0 || c->queued_bytes + m->len <= fo->queue_limit;
+	return c->ring_count == 0 ||
+		c->queued_bytes + FO_MSG_COST(m->len) <= fo->queue_limit;
 }
 
 /*
@@ -319,7 +320,7 @@ fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
 
 	if (c->closing)
 		return false;
-	if (c->queued_bytes + len > fo->queue_limit + FO_CONTROL_SLACK)
+	if (c->queued_bytes + FO_MSG_COST(len) > fo->queue_limit + FO_CONTROL_SLACK)
 	{
 		fo_cull(fo, c, CP_ERR_SLOW_CONSUMER,
 				"replies not read: send queue limit (pgsync.client_queue_bytes) exceeded");

@@ -40,6 +40,14 @@
 
 #define FO_MAX_SUBS_PER_CLIENT 32
 
+/*
+ * What one queued message costs a client, counted against its limit: the
+ * payload plus the message's header, headroom, allocator overhead and ring
+ * slot.  Counting the payload alone let a flood of small replies cost
+ * several times what was counted.
+ */
+#define FO_MSG_COST(len) ((len) + 96)
+
 typedef struct FoMsg
 {
 	int			refcnt;
@@ -110,7 +118,7 @@ typedef struct FoClient
 	uint32_t	ring_cap;		/* power of two */
 	uint32_t	ring_head;
 	uint32_t	ring_count;
-	size_t		queued_bytes;
+	size_t		queued_bytes;	/* what the queue costs: FO_MSG_COST each */
 	size_t		sent_off;		/* bytes of the head message written */
 
 	bool		in_txn;			/* got the current transaction's begin */
@@ -270,6 +278,13 @@ extern int	fanout_lagging_count(Fanout *fo);
 extern void fanout_take_lagging(Fanout *fo,
 								void (*fn) (FoClient *c, void *arg),
 								void *arg);
+
+/*
+ * Free the compiled row filters of relations that had no change routed
+ * since the previous call (dropped tables, idle ones); compiled again if a
+ * change comes.  Call periodically.
+ */
+extern void fanout_release_idle_filters(Fanout *fo);
 
 /* Totals since start. */
 extern uint64_t fanout_msgs_sent(Fanout *fo);

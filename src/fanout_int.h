@@ -28,6 +28,7 @@ struct FoRel
 	int		   *key_cols;		/* key column positions of that version, */
 	int			nkeys;			/* set when a filter is compiled for it */
 	uint64_t	match_gen;		/* sub_gen the cache was built for */
+	uint64_t	last_routed;	/* routing clock at its last change */
 	FoMatch    *match;
 	int			nmatch;
 	int			match_cap;
@@ -65,6 +66,7 @@ struct Fanout
 	JsonDoc    *change_doc;		/* reusable arena for change messages */
 	JsonDoc    *big_doc;		/* one larger change, freed after routing */
 	uint64_t	parsed_seq;		/* routing clock value parsed is for */
+	uint64_t	filters_idle_mark;	/* clock at the last idle release */
 	const JsonValue *parsed;	/* the change being routed, or NULL */
 	uint64_t	change_parses;	/* changes parsed for filters (tests) */
 
@@ -88,6 +90,9 @@ extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
  * FoClient.route_mark).
  */
 extern uint64_t fo_route_clock(void);
+
+/* The relation entry of relid, or NULL. */
+extern FoRel *fo_rel_find(Fanout *fo, uint32_t relid);
 
 /* Free what a relation entry owns. */
 extern void fo_rel_clear(FoRel *r);

@@ -105,6 +105,12 @@ rel_lookup(Fanout *fo, uint32_t relid, bool create)
 	return &fo->rels[i];
 }
 
+FoRel *
+fo_rel_find(Fanout *fo, uint32_t relid)
+{
+	return rel_lookup(fo, relid, false);
+}
+
 static bool
 sub_matches_rel(const FoSub *s, const FoRel *r)
 {
@@ -299,6 +305,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 	{
 		FoRel	   *r = rels[k];
 
+		r->last_routed = route_clock;
 		if (!rel_ensure_match(fo, r))
 			continue;
 		for (i = 0; i < r->nmatch; i++)

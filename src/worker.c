@@ -68,6 +68,7 @@ PGDLLEXPORT void pgsync_worker_main(Datum arg);
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
 #define LOCK_RETRY_MS			10	/* a subscribe waits for a table lock */
+#define FILTER_IDLE_MS			60000	/* compiled filters of idle tables */
 
 static uv_loop_t loop;
 static Fanout *fanout = NULL;
@@ -76,6 +77,7 @@ static TimestampTz next_listen_attempt = 0;
 static TimestampTz next_setup_attempt = 0;
 static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
+static TimestampTz next_filter_release = 0;
 static TimestampTz last_forced_flush = 0;
 static TimestampTz next_log_sync = 0;
 static bool lock_waits = false;	/* a parked subscribe waits for a lock */
@@ -697,6 +699,12 @@ pgsync_worker_main(Datum arg)
 			publish_status();
 			watch_slot();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
+		}
+		if (now >= next_filter_release)
+		{
+			/* tables without a change since the last time: dropped, idle */
+			fanout_release_idle_filters(fanout);
+			next_filter_release = TimestampTzPlusMilliseconds(now, FILTER_IDLE_MS);
 		}
 		/* the heartbeat and replies may have queued writes */
 		uv_run(&loop, UV_RUN_NOWAIT);

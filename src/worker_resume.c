@@ -327,7 +327,7 @@ replay_one(Fanout *live, Replay *r)
 			st = clog_read(r->reader, &rec);
 
 		if (st == CLOG_OK && c->queued_bytes > 0 &&
-			c->queued_bytes + rec.len > fanout_queue_limit(live))
+			c->queued_bytes + FO_MSG_COST(rec.len) > fanout_queue_limit(live))
 		{
 			/* a large record: when the queue has room for it */
 			r->held = true;

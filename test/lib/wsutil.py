@@ -10,8 +10,8 @@ import websockets
 
 
 async def connect(cluster, **kw):
-    return await websockets.connect(cluster.ws_url(), subprotocols=["pgsync.v1"],
-                                    max_size=64 * 1024 * 1024, **kw)
+    kw.setdefault("max_size", 64 * 1024 * 1024)
+    return await websockets.connect(cluster.ws_url(), subprotocols=["pgsync.v1"], **kw)
 
 
 async def request(ws, msg, timeout=5):

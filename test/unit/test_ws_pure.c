@@ -237,7 +237,7 @@ sub(Fanout *fo, FoClient *c, const char *json)
 static void
 test_fanout(void)
 {
-	Fanout	   *fo = fanout_create(1000, want_write, NULL);
+	Fanout	   *fo = fanout_create(1200, want_write, NULL);
 	FoClient   *a = fanout_client_add(fo, NULL);
 	FoClient   *b = fanout_client_add(fo, NULL);
 	FoClient   *late;
@@ -419,6 +419,25 @@ test_fanout_filters(void)
 		drain(fo, b, got);
 		CHECK(strcmp(got, "BIC") == 0);
 	}
+
+	/*
+	 * Idle relations' compiled filters are freed (a dropped table never
+	 * sends a change again), and compiled again if a change comes.
+	 */
+	CHECK(a->subs[0]->nfilters == 2);
+	fanout_release_idle_filters(fo);	/* both had changes: kept */
+	CHECK(a->subs[0]->nfilters == 2);
+	pub(fo, "[\"B\",5,\"0/90\"]", 0x90);
+	pub(fo, "[\"I\",1,\"0/90\",[7,\"30\",\"x\"]]", 0x90);
+	pub(fo, "[\"C\",5,\"0/90\",\"0/A0\"]", 0xA0);
+	fanout_release_idle_filters(fo);	/* app.u was idle */
+	CHECK(a->subs[0]->nfilters == 1 && a->subs[0]->filters[0].relid == 1);
+	pub(fo, "[\"B\",6,\"0/B0\"]", 0xB0);
+	pub(fo, "[\"I\",2,\"0/B0\",[5,12]]", 0xB0);
+	pub(fo, "[\"C\",6,\"0/B0\",\"0/C0\"]", 0xC0);
+	CHECK(a->subs[0]->nfilters == 2);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BICBIC") == 0);	/* no second bad_filter event */
 	fanout_destroy(fo);
 }
 
@@ -564,8 +583,8 @@ take_one(FoClient *c, void *arg)
 static void
 test_catch_up(void)
 {
-	Fanout	   *live = fanout_create(200, want_write, NULL);
-	Fanout	   *priv = fanout_create(200, want_write, NULL);
+	Fanout	   *live = fanout_create(480, want_write, NULL);
+	Fanout	   *priv = fanout_create(480, want_write, NULL);
 	FoClient   *c = fanout_client_add(live, NULL);
 	FoClient   *other = fanout_client_add(live, NULL);
 	char		got[256];
