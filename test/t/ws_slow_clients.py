@@ -28,57 +28,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cluster import Checks, run_worker_test  # noqa: E402
 import wsutil  # noqa: E402
 from wsutil import subscribe  # noqa: E402
+from canary import Canary, raw_subscribe, request_flood, trickle_reader, write_bulk  # noqa: E402
 
 T = Checks()
 LOOSE_P99_MS = 250
-
-
-class Canary:
-    """Writes a timestamped row every 5 ms and measures each row's delay."""
-
-    def __init__(self, c):
-        self.c = c
-        self.stop = False
-        self.sent = 0
-        self.lat = []
-        self.seen = []
-
-    def write(self):
-        conn = self.c.connect()
-        with conn.cursor() as cur:
-            while not self.stop:
-                self.sent += 1
-                cur.execute("INSERT INTO canary VALUES (%s, %s)", (self.sent, time.time()))
-                time.sleep(0.005)
-        conn.close()
-
-    async def read(self, ws):
-        while True:
-            m = json.loads(await ws.recv())
-            if isinstance(m, list) and m[0] == "I":
-                self.seen.append(m[3][0])
-                self.lat.append((time.time() - float(m[3][1])) * 1000)
-
-    def window(self, since):
-        lat = sorted(self.lat[since:])
-        return (lat[len(lat) // 2], lat[int(len(lat) * 0.99)], lat[-1]) if lat else (0, 0, 0)
-
-
-def write_bulk(c, rows, size, first=0, pace=0.0):
-    conn = c.connect()
-    with conn.cursor() as cur:
-        for i in range(first, first + rows):
-            cur.execute("INSERT INTO bulk VALUES (%s, repeat('b', %s))", (i, size))
-            if pace:
-                time.sleep(pace)
-    conn.close()
-
-
-def raw_subscribe(c, table, rcvbuf=4096):
-    r = wsutil.RawClient(c.ws_port, rcvbuf=rcvbuf)
-    r.send_text(json.dumps({"type": "subscribe", "id": "s", "tables": [table]}))
-    reply = json.loads(r.recv_message())
-    return r, reply
 
 
 def read_rows(raw, want, timeout=60):
@@ -104,27 +57,17 @@ def read_rows(raw, want, timeout=60):
 
 async def attack(name, canary, run_attack):
     """Run an attack in a thread while the canary is measured."""
-    since = len(canary.lat)
-    t = threading.Thread(target=run_attack)
-    t.start()
-    while t.is_alive():
-        await asyncio.sleep(0.05)
-    p50, p99, worst = canary.window(since)
+    n, p50, p99, worst = await canary.during(run_attack)
     T.check("%s: canary p50 %.1f ms, p99 %.1f ms, worst %.1f ms (%d rows)"
-            % (name, p50, p99, worst, len(canary.lat) - since), p99 < LOOSE_P99_MS and len(canary.lat) > since)
+            % (name, p50, p99, worst, n), p99 < LOOSE_P99_MS and n > 0)
 
 
 async def main(c):
-    c.sql("CREATE TABLE canary(id int PRIMARY KEY, t float8)")
     c.sql("CREATE TABLE bulk(id int PRIMARY KEY, v text)")
     c.sql("CREATE TABLE huge(id int PRIMARY KEY, v text)")
     canary = Canary(c)
-    cws = await wsutil.connect(c)
-    r = await subscribe(cws, ["public.canary"])
+    r = await canary.start()
     T.check("canary subscribed", r.get("type") == "ok", r)
-    reader = asyncio.ensure_future(canary.read(cws))
-    writer = threading.Thread(target=canary.write)
-    writer.start()
     await asyncio.sleep(0.5)
 
     # 1. a client that stops reading: ~20 MB written for it
@@ -141,23 +84,8 @@ async def main(c):
 
     # 2. a trickle reader: 8 kB every 100 ms while ~6 MB are written
     trickle, reply = raw_subscribe(c, "public.bulk")
-    got = []
     stop = threading.Event()
-
-    def trickle_read():
-        trickle.s.settimeout(10)
-        while not stop.is_set():
-            try:
-                d = trickle.s.recv(8192)
-            except OSError:
-                return
-            if not d:
-                return
-            got.append(d)
-            time.sleep(0.1)
-
-    rt = threading.Thread(target=trickle_read)
-    rt.start()
+    rt, got = trickle_reader(trickle, stop)
     await attack("a trickle reader", canary, lambda: write_bulk(c, 300, 20000, first=1000, pace=0.01))
     stop.set()
     rt.join()
@@ -169,15 +97,7 @@ async def main(c):
 
     # 3. requests whose replies are never read
     flood, reply = raw_subscribe(c, "public.canary")
-
-    def ping_flood():
-        try:
-            for i in range(200000):
-                flood.send_text('{"type":"ping","id":%d}' % i)
-        except OSError:
-            pass
-
-    await attack("a request flood that reads no reply", canary, ping_flood)
+    await attack("a request flood that reads no reply", canary, lambda: request_flood(flood))
     flood.s.settimeout(10)
     last = None
     try:
@@ -210,13 +130,9 @@ async def main(c):
     T.check("a row 80x the queue limit arrives whole, then the next", rows == [(1, 20000000), (2, 5)], rows)
     await big.close()
 
-    canary.stop = True
-    writer.join()
-    await asyncio.sleep(0.5)
-    reader.cancel()
-    T.check("canary: every row exactly once, in order (%d)" % canary.sent,
-            canary.seen == list(range(1, canary.sent + 1)), (len(canary.seen), canary.sent))
-    await cws.close()
+    ok = await canary.finish()
+    T.check("canary: every row exactly once, in order (%d)" % canary.sent, ok,
+            (len(canary.seen), canary.sent))
 
 
 if __name__ == "__main__":
