@@ -212,6 +212,26 @@ ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
 	return true;
 }
 
+/* Make room for one more client in the current transaction's list. */
+static bool
+txn_clients_reserve(Fanout *fo, FoClient *c)
+{
+	if (fo->ntxn == fo->txn_cap)
+	{
+		int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
+		FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
+
+		if (n == NULL)
+		{
+			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+			return false;
+		}
+		fo->txn_clients = n;
+		fo->txn_cap = cap;
+	}
+	return true;
+}
+
 /* Queue begin (if needed), relation messages, then m, to client c. */
 static void
 deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
@@ -222,20 +242,7 @@ deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
 		return;
 	if (fo->in_txn && !c->in_txn && fo->cur_begin != NULL)
 	{
-		if (fo->ntxn == fo->txn_cap)
-		{
-			int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
-			FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
-
-			if (n == NULL)
-			{
-				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-				return;
-			}
-			fo->txn_clients = n;
-			fo->txn_cap = cap;
-		}
-		if (!fo_enqueue(fo, c, fo->cur_begin))
+		if (!txn_clients_reserve(fo, c) || !fo_enqueue(fo, c, fo->cur_begin))
 			return;
 		c->in_txn = true;
 		fo->txn_clients[fo->ntxn++] = c;
@@ -401,22 +408,9 @@ adopt_carried(Fanout *fo)
 
 	for (c = fo->clients; c != NULL; c = c->next)
 	{
-		if (c->skip_txn != fo->cur_begin->lsn || !c->in_txn)
-			continue;
-		if (fo->ntxn == fo->txn_cap)
-		{
-			int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
-			FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
-
-			if (n == NULL)
-			{
-				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-				continue;
-			}
-			fo->txn_clients = n;
-			fo->txn_cap = cap;
-		}
-		fo->txn_clients[fo->ntxn++] = c;
+		if (c->skip_txn == fo->cur_begin->lsn && c->in_txn &&
+			txn_clients_reserve(fo, c))
+			fo->txn_clients[fo->ntxn++] = c;
 	}
 }
 

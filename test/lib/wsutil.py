@@ -47,8 +47,8 @@ async def collect(ws, until, timeout=10):
     return got
 
 
-async def quiet(ws, secs=0.5):
-    """Messages other than heartbeats received within secs."""
+async def quiet(ws, secs=0.5, heartbeats=False):
+    """Messages received within secs (heartbeats left out unless asked)."""
     got = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + secs
@@ -60,9 +60,32 @@ async def quiet(ws, secs=0.5):
             m = json.loads(await asyncio.wait_for(ws.recv(), left))
         except asyncio.TimeoutError:
             return got
-        if isinstance(m, dict) and m.get("type") == "heartbeat":
+        if isinstance(m, dict) and m.get("type") == "heartbeat" and not heartbeats:
             continue
         got.append(m)
+
+
+def lsn_value(s):
+    """An LSN string "X/Y" as an integer."""
+    hi, lo = s.split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def transactions(msgs):
+    """[(commit LSN, [first value of each I/U/D row])] of the complete
+    transactions among stream messages."""
+    out, cur = [], None
+    for m in msgs:
+        if not isinstance(m, list):
+            continue
+        if m[0] == "B":
+            cur = []
+        elif m[0] in ("I", "U", "D") and cur is not None:
+            cur.append(m[3][0] if m[3] else None)
+        elif m[0] == "C" and cur is not None:
+            out.append((m[2], cur))
+            cur = None
+    return out
 
 
 def commits(msgs):

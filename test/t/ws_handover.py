@@ -22,45 +22,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Checks, run_worker_test  # noqa: E402
 import wsutil  # noqa: E402
-from wsutil import collect, commits, subscribe  # noqa: E402
+from wsutil import collect, commits, lsn_value, subscribe  # noqa: E402
+from wsutil import transactions as txns  # noqa: E402
 
 T = Checks()
-
-
-def lsn_value(s):
-    hi, lo = s.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
-
-
-def txns(msgs):
-    """[(commit lsn, [(op, relname?, first value)])] of complete transactions."""
-    out, cur = [], None
-    for m in msgs:
-        if not isinstance(m, list):
-            continue
-        if m[0] == "B":
-            cur = []
-        elif m[0] in ("I", "U", "D") and cur is not None:
-            cur.append((m[0], m[1], m[3][0] if m[3] else None))
-        elif m[0] == "C" and cur is not None:
-            out.append((m[2], cur))
-            cur = None
-    return out
-
-
-async def recv_all(ws, secs):
-    """Every message (heartbeats included) received within secs."""
-    got = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + secs
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            return got
-        try:
-            got.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
-        except asyncio.TimeoutError:
-            return got
 
 
 async def handover_after_restart(c):
@@ -77,7 +42,7 @@ async def handover_after_restart(c):
     c.sql("INSERT INTO a SELECT g, 'x' FROM generate_series(1, 3000) g")
     c.sql("INSERT INTO b VALUES (2)")
     got = txns(await collect(w, lambda g: commits(g) >= 1))
-    T.check("watcher got b=2", [v for _, ch in got for _, _, v in ch] == [2], got)
+    T.check("watcher got b=2", [v for _, ch in got for v in ch] == [2], got)
     await w.close()
 
     c.pg_ctl("restart", "-m", "fast", "-w", "-t", "60", "-l", c.log_path())
@@ -87,7 +52,7 @@ async def handover_after_restart(c):
     r = await subscribe(x, ["public.b"], "x", resume_lsn=l0)
     T.check("resume ok echoes resume_lsn", r.get("type") == "ok" and r.get("resume_lsn") == l0, r)
     got = txns(await collect(x, lambda g: commits(g) >= 1))
-    T.check("X replayed b=2 from the log", [v for _, ch in got for _, _, v in ch] == [2], got)
+    T.check("X replayed b=2 from the log", [v for _, ch in got for v in ch] == [2], got)
     y = await wsutil.connect(c)
     r = await subscribe(y, ["public.b"], "y")
     T.check("Y subscribed", r.get("type") == "ok", r)
@@ -99,8 +64,8 @@ async def handover_after_restart(c):
     gx = txns(await collect(x, lambda g: commits(g) >= 2, 10))
     gy = txns(await collect(y, lambda g: commits(g) >= 2, 10))
     T.check("X (replayed, then live) gets b=3 and b=4",
-            [v for _, ch in gx for _, _, v in ch] == [3, 4], gx)
-    T.check("Y (fresh) gets b=3 and b=4", [v for _, ch in gy for _, _, v in ch] == [3, 4], gy)
+            [v for _, ch in gx for v in ch] == [3, 4], gx)
+    T.check("Y (fresh) gets b=3 and b=4", [v for _, ch in gy for v in ch] == [3, 4], gy)
     await x.close()
     await y.close()
 
@@ -150,7 +115,7 @@ async def replay_requests(c):
     T.check("then a new subscription on the same connection", r.get("type") == "ok", r)
     c.sql("INSERT INTO other VALUES (1)")
     got = txns(await collect(u, lambda g: commits(g) >= 1))
-    T.check("it gets live changes", [v for _, ch in got for _, _, v in ch] == [1], got)
+    T.check("it gets live changes", [v for _, ch in got for v in ch] == [1], got)
     await u.close()
 
     # subscribe during the replay: answered after the replay, starts live
@@ -173,7 +138,7 @@ async def replay_requests(c):
     c.sql("INSERT INTO big VALUES (1, 'live')")
     got = txns(await collect(s, lambda g: commits(g) >= 2))
     T.check("both subscriptions live after it",
-            [v for _, ch in got for _, _, v in ch] == [2, 1], got)
+            [v for _, ch in got for v in ch] == [2, 1], got)
     await s.close()
 
 
@@ -186,10 +151,10 @@ async def positions(c):
     r = await subscribe(h, ["public.other"], "h", resume_lsn=ahead)
     T.check("resume beyond the log's end accepted", r.get("type") == "ok", r)
     c.sql("INSERT INTO other VALUES (3)")
-    got = await recv_all(h, 1.0)
+    got = await wsutil.quiet(h, 1.0, heartbeats=True)
     # then the log passes it: heartbeats resume, none below it
     c.sql("INSERT INTO big SELECT g, repeat('q', 80) FROM generate_series(1, 20000) g")
-    got += await recv_all(h, 1.5)
+    got += await wsutil.quiet(h, 1.5, heartbeats=True)
     hbs = [m["lsn"] for m in got if isinstance(m, dict) and m.get("type") == "heartbeat"]
     T.check("no heartbeat below its resume_lsn %s, some above it (%d heartbeats)" % (ahead, len(hbs)),
             hbs and all(lsn_value(l) >= lsn_value(ahead) for l in hbs), hbs)

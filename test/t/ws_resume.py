@@ -17,32 +17,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Checks, run_worker_test  # noqa: E402
 import wsutil  # noqa: E402
-from wsutil import collect, commits, subscribe  # noqa: E402
+from wsutil import collect, commits, lsn_value, subscribe, transactions  # noqa: E402
 
 T = Checks()
-
-
-def transactions(msgs):
-    """[(commit_lsn, [row ids inserted/updated/deleted])] of complete ones."""
-    out, cur = [], None
-    for m in msgs:
-        if not isinstance(m, list):
-            continue
-        if m[0] == "B":
-            cur = []
-        elif m[0] in ("I", "U") and cur is not None:
-            cur.append(m[3][0])
-        elif m[0] == "D" and cur is not None:
-            cur.append(m[3][0])
-        elif m[0] == "C" and cur is not None:
-            out.append((m[2], cur))
-            cur = None
-    return out
-
-
-def lsn_value(s):
-    hi, lo = s.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
 
 
 async def receive_txns(ws, n, timeout=20):
