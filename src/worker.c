@@ -57,6 +57,7 @@
 #include "worker_resume.h"
 #include "worker_snapshot.h"
 #include "worker_subscribe.h"
+#include "ws_fd_budget.h"
 #include "ws_server.h"
 
 PGDLLEXPORT void pgsync_worker_main(Datum arg);
@@ -591,6 +592,7 @@ pgsync_worker_main(Datum arg)
 
 	BackgroundWorkerInitializeConnection(pgsync_database, NULL, 0);
 	pgstat_report_appname("pgsync worker");
+	ws_fd_budget_raise_limit();
 
 	if (uv_loop_init(&loop) != 0)
 		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));

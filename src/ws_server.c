@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ws_server.c
- *	  libwebsockets on the worker's libuv loop: sessions, receive and send.
+ *	  libwebsockets on the worker's libuv loop: the context and vhost, the
+ *	  protocol callback, accepting sockets, and the shared status slots.
  *
  * lws 4.1.6 as packaged by Debian has no external poll support: the worker
  * owns a libuv loop, lws runs on it as a "foreign" loop, and worker.c waits
@@ -9,61 +10,52 @@
  * thread, in lws callbacks: nothing may ERROR (a longjmp out of lws would
  * corrupt it), so memory is malloc'd and logging is LOG/WARNING.
  *
- * Send path: a queued FoMsg is shared by many clients.  lws writes the
- * frame header into the LWS_PRE bytes before the pointer it is given.  The
- * first chunk of a message uses the headroom reserved in the FoMsg; later
- * chunks of a large message (sent as continuation frames of WS_CHUNK
- * bytes) borrow the 16 payload bytes before them, saved and restored
- * around lws_write().  That is safe because lws_write() either sends or
- * copies the whole chunk before returning, and everything is on one
- * thread, so no other client can observe the borrowed bytes.
+ * The WebSocket server is three modules on one private header
+ * (ws_server_int.h): this one (setup and dispatch), ws_session.c (one
+ * connection: handshake checks, receive, requests, its end) and ws_send.c
+ * (queues -> lws_write).  ws_fd_budget.c decides how many sockets the
+ * worker may hold.
+ *
+ * Accepting.  Every accepted socket is counted (WSI_CREATE/WSI_DESTROY),
+ * and one beyond the file descriptor budget is answered "503 Service
+ * Unavailable" and closed from LWS_CALLBACK_FILTER_NETWORK_CONNECTION,
+ * before lws adopts it.  Should accept() itself fail for want of
+ * descriptors (something outside the budget used them), lws 4.1.6 logs
+ * "accept: errno 24" and returns with the listening socket still readable,
+ * i.e. a busy loop: we then stop polling the listening socket for
+ * WS_ACCEPT_PAUSE_MS, and repeated lws log lines are folded into one.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
 
-#include "storage/fd.h"
 #include "utils/timestamp.h"
 
 #include "client_protocol.h"
 #include "fanout.h"
-#include "json_encode.h"
-#include "lat_probe.h"
+#include "ws_fd_budget.h"
 #include "ws_server.h"
+#include "ws_server_int.h"
 
-StaticAssertDecl(LWS_PRE <= FO_HEADROOM, "FO_HEADROOM must cover LWS_PRE");
+#define WS_ACCEPT_PAUSE_MS	1000
+#define WS_LOG_REPEAT_MS	10000
 
-#define WS_CHUNK (32 * 1024)		/* piece of a large message */
-#define WS_BATCH (64 * 1024)		/* coalesced small messages */
-#define WS_MAX_BYTES_PER_WRITABLE (1024 * 1024)	/* fairness between clients */
-#define WS_SUBPROTOCOL "pgsync.v1"
-#define WS_CLOSE_TRY_AGAIN_LATER 1013
-#define WS_CLOSE_SLOW_CONSUMER 4008
-
-typedef struct Session
-{
-	FoClient   *client;
-	bool		fd_acquired;
-	char	   *rx;				/* frame being assembled */
-	size_t		rx_len;
-	size_t		rx_cap;
-	bool		rx_discard;		/* skip the rest of the current message */
-	bool		dirty;			/* in the dirty list (ws_server_flush) */
-	bool		peer_closing;	/* the client sent a close frame */
-	int			close_code;
-} Session;
+Fanout	   *ws_fanout = NULL;
+size_t		ws_max_message = 64 * 1024;
 
 static struct lws_context *context = NULL;
 static struct lws_vhost *vhost = NULL;
-static Fanout *fanout = NULL;
-static int	max_clients = 0;
-static size_t max_message = 64 * 1024;
-static WsPending *pending_head = NULL;
-static WsPending **pending_tail = &pending_head;
+static struct lws *listen_wsi = NULL;	/* seen in FILTER_NETWORK_CONNECTION */
+static bool accept_failed = false;	/* lws logged a failed accept() */
+static bool accept_paused = false;
+static bool accept_timer_started = false;
+static uv_timer_t accept_timer;
+static uv_check_t accept_check;
 
 /* shared status slots */
 static int *free_slots = NULL;
@@ -72,529 +64,120 @@ static int *released_slots = NULL;
 static bool *slot_released = NULL;
 static int	nreleased = 0;
 
-/*
- * Clients whose queue went from empty to non-empty since the last flush.
- * ws_server_flush() writes to them directly instead of asking lws for a
- * writable callback: with lws on libuv, lws_callback_on_writable() goes
- * through uv_poll_start(), which deletes the fd from epoll and re-adds it
- * (and again when POLLOUT is dropped after the write), four epoll_ctl()
- * calls per client per commit on top of the send(), measured at 38% of
- * the worker's CPU with 100 clients at 1,000 commits/s.  The flush runs
- * from libuv prepare and check handles, i.e. in every uv_run() of the
- * worker, before and after the I/O callbacks.
- */
-static FoClient **dirty = NULL;
-static int	ndirty = 0;
-static int	dirty_cap = 0;
-static bool flush_handles_started = false;
-static uv_prepare_t flush_prepare;
-static uv_check_t flush_check;
-
 static const lws_retry_bo_t keepalive = {
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 60,
 };
 
-static void
-lws_log_emit(int level, const char *line)
-{
-	int			len = (int) strlen(line);
+/* ----------------------------------------------------------------
+ * Logging
+ * ----------------------------------------------------------------
+ */
 
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
+static char last_line[256];
+static int	last_level;
+static int	repeats;
+static TimestampTz last_line_at;
+
+static void
+emit_line(int level, const char *line, int len)
+{
 	ereport(level == LLL_ERR ? WARNING : LOG,
 			(errmsg_internal("pgsync: libwebsockets: %.*s", len, line)));
 }
 
+/*
+ * lws's ERR and WARN lines, as WARNING and LOG.  A line repeating the
+ * previous one within WS_LOG_REPEAT_MS is counted, not logged.
+ */
 static void
-want_write_cb(FoClient *c, void *arg)
+lws_log_emit(int level, const char *line)
 {
-	struct lws *wsi = (struct lws *) c->user;
-	Session    *s;
+	int			len = (int) strlen(line);
+	TimestampTz now = GetCurrentTimestamp();
 
-	if (wsi == NULL)
-		return;
-	s = (Session *) lws_wsi_user(wsi);
-	if (s == NULL || s->client != c)
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (strncmp(line, "accept: errno", 13) == 0)
+		accept_failed = true;
+	if (level == last_level && len == (int) strlen(last_line) &&
+		strncmp(line, last_line, len) == 0 &&
+		!TimestampDifferenceExceeds(last_line_at, now, WS_LOG_REPEAT_MS))
 	{
-		lws_callback_on_writable(wsi);
+		repeats++;
 		return;
 	}
-	if (s->dirty)
-		return;
-	if (ndirty == dirty_cap)
-	{
-		int			cap = Max(64, dirty_cap * 2);
-		FoClient  **n = realloc(dirty, sizeof(FoClient *) * cap);
-
-		if (n == NULL)
-		{
-			lws_callback_on_writable(wsi);
-			return;
-		}
-		dirty = n;
-		dirty_cap = cap;
-	}
-	dirty[ndirty++] = c;
-	s->dirty = true;
+	if (repeats > 0)
+		ereport(LOG,
+				(errmsg_internal("pgsync: libwebsockets: last message repeated %d times",
+								 repeats)));
+	repeats = 0;
+	last_level = level;
+	last_line_at = now;
+	snprintf(last_line, sizeof(last_line), "%.*s", len, line);
+	emit_line(level, line, len);
 }
 
+/* ----------------------------------------------------------------
+ * Accepting
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Refuse a socket accepted beyond the budget: a 503 and close (by lws,
+ * when the filter callback returns non-zero).  The request the client may
+ * have sent already is read first, so that the close is a FIN, not a
+ * reset that could discard the answer.
+ */
 static void
-send_reply(FoClient *c, char *text, size_t len)
+refuse_socket(int fd)
 {
-	if (text == NULL)
-		return;
-	fanout_send_private(c->home, c, text, len);
-	free(text);
-}
+	static const char resp[] =
+		"HTTP/1.1 503 Service Unavailable\r\n"
+		"Retry-After: 5\r\n"
+		"Content-Type: text/plain\r\n"
+		"Content-Length: 34\r\n"
+		"Connection: close\r\n\r\n"
+		"too many connections, retry later\n";
+	char		sink[1024];
 
-void
-ws_server_send(FoClient *c, char *text, size_t len)
-{
-	send_reply(c, text, len);
-}
-
-void
-ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
-				const char *code, const char *message)
-{
-	size_t		len = 0;
-	char	   *text;
-
-	if (code == NULL)
-		text = cp_reply_ok(id_json, subscription, NULL, &len);
-	else
-		text = cp_reply_error(id_json, code, message, NULL, &len);
-	send_reply(c, text, len);
-}
-
-void
-ws_server_reply_positioned(FoClient *c, const char *id_json,
-						   const char *subscription, bool has_position,
-						   uint64_t resume_lsn)
-{
-	char		lsn[JSONENC_LSN_MAXLEN + 3];
-	size_t		len = 0;
-	char	   *text;
-
-	if (has_position)
-	{
-		lsn[0] = '"';
-		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
-		lsn[len++] = '"';
-		lsn[len] = '\0';
-	}
-	else
-		strcpy(lsn, "null");
-	text = cp_reply_ok(id_json, subscription, lsn, &len);
-	send_reply(c, text, len);
-}
-
-static void
-close_with(Session *s, const char *code, const char *message, int close_code)
-{
-	s->close_code = close_code;
-	fanout_close_with_error(fanout, s->client, code, message);
-}
-
-static void
-handle_request(Session *s, const char *text, size_t len)
-{
-	ClientRequest req;
-	const char *code = NULL;
-	char		msg[256];
-
-	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)))
-	{
-		ws_server_reply(s->client, req.id_json, NULL, code, msg);
-		client_request_free(&req);
-		return;
-	}
-	switch (req.type)
-	{
-		case CREQ_PING:
-			{
-				size_t		l = 0;
-				char	   *text = cp_reply_pong(req.id_json, &l);
-
-				send_reply(s->client, text, l);
-				break;
-			}
-		case CREQ_UNSUBSCRIBE:
-			if (fanout_unsubscribe(s->client, req.subscription))
-				ws_server_reply(s->client, req.id_json, req.subscription,
-								NULL, NULL);
-			else
-				ws_server_reply(s->client, req.id_json, NULL,
-								CP_ERR_UNKNOWN_SUBSCRIPTION,
-								"no such subscription on this connection");
+	(void) send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	for (int i = 0; i < 8; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
 			break;
-		case CREQ_SUBSCRIBE:
-			{
-				/* park it: the worker checks tables and filter in the catalog */
-				WsPending  *p = calloc(1, sizeof(WsPending));
-
-				if (p == NULL)
-				{
-					ws_server_reply(s->client, req.id_json, NULL,
-									CP_ERR_INTERNAL, "out of memory");
-					break;
-				}
-				p->client = s->client;
-				p->req = req;
-				memset(&req, 0, sizeof(req));
-				*pending_tail = p;
-				pending_tail = &p->next;
-			}
-			break;
-	}
-	client_request_free(&req);
+	shutdown(fd, SHUT_WR);
 }
 
 static void
-drop_pending_of(FoClient *c)
+accept_timer_cb(uv_timer_t *t)
 {
-	WsPending **pp = &pending_head;
-
-	while (*pp != NULL)
-	{
-		WsPending  *p = *pp;
-
-		if (p->client == c)
-		{
-			*pp = p->next;
-			ws_pending_free(p);
-		}
-		else
-			pp = &p->next;
-	}
-	pending_tail = &pending_head;
-	while (*pending_tail != NULL)
-		pending_tail = &(*pending_tail)->next;
-}
-
-static void
-on_established(struct lws *wsi, Session *s)
-{
-	FoClient   *c = fanout_client_add(fanout, wsi);
-
-	memset(s, 0, sizeof(*s));
-	if (c == NULL)
-		return;					/* closed in the next callback */
-	s->client = c;
-	c->connected_at = GetCurrentTimestamp();
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-	if (nfree_slots == 0 || fanout_client_count(fanout) > max_clients)
-	{
-		close_with(s, CP_ERR_SERVER_FULL,
-				   "too many clients (pgsync.max_clients)",
-				   WS_CLOSE_TRY_AGAIN_LATER);
-		return;
-	}
-	c->stat_slot = free_slots[--nfree_slots];
-
-	/*
-	 * Count the socket against PostgreSQL's fd budget, so that the VFD
-	 * cache gives way.  ReserveExternalFD, not AcquireExternalFD: the latter
-	 * caps external fds at a third of max_files_per_process (about 330 by
-	 * default), far below pgsync.max_clients; the real limit is the
-	 * process's RLIMIT_NOFILE, which accept() reports.
-	 */
-	ReserveExternalFD();
-	s->fd_acquired = true;
-}
-
-static void
-on_closed(Session *s)
-{
-	if (s->client == NULL)
-		return;
-	drop_pending_of(s->client);
-	if (s->dirty)
-	{
-		for (int i = 0; i < ndirty; i++)
-			if (dirty[i] == s->client)
-			{
-				dirty[i] = dirty[--ndirty];
-				break;
-			}
-		s->dirty = false;
-	}
-	if (s->client->stat_slot >= 0)
-	{
-		int			slot = s->client->stat_slot;
-
-		free_slots[nfree_slots++] = slot;
-		if (!slot_released[slot])
-		{
-			slot_released[slot] = true;
-			released_slots[nreleased++] = slot;
-		}
-	}
-	fanout_client_remove(fanout, s->client);
-	s->client = NULL;
-	if (s->fd_acquired)
-		ReleaseExternalFD();
-	s->fd_acquired = false;
-	free(s->rx);
-	s->rx = NULL;
-}
-
-static void
-on_receive(struct lws *wsi, Session *s, const char *in, size_t len)
-{
-	bool		first = lws_is_first_fragment(wsi);
-	bool		final = lws_is_final_fragment(wsi);
-
-	if (s->client == NULL || s->client->closing)
-		return;
-	if (first)
-	{
-		s->rx_len = 0;
-		s->rx_discard = false;
-	}
-	if (lws_frame_is_binary(wsi))
-	{
-		close_with(s, CP_ERR_BINARY, "binary frames are not supported",
-				   LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE);
-		return;
-	}
-	if (s->rx_len + len > max_message)
-	{
-		close_with(s, CP_ERR_TOO_LARGE,
-				   "message larger than pgsync.max_message_bytes",
-				   LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
-		return;
-	}
-	if (s->rx_len + len > s->rx_cap)
-	{
-		size_t		cap = Max(s->rx_len + len, 1024);
-		char	   *n = realloc(s->rx, cap);
-
-		if (n == NULL)
-		{
-			close_with(s, CP_ERR_INTERNAL, "out of memory",
-					   LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
-			return;
-		}
-		s->rx = n;
-		s->rx_cap = cap;
-	}
-	memcpy(s->rx + s->rx_len, in, len);
-	s->rx_len += len;
-	if (final && lws_remaining_packet_payload(wsi) == 0)
-	{
-		handle_request(s, s->rx, s->rx_len);
-		s->rx_len = 0;
-		if (s->rx_cap > 16 * 1024)
-		{
-			free(s->rx);
-			s->rx = NULL;
-			s->rx_cap = 0;
-		}
-	}
-}
-
-/* Append one complete unmasked text frame holding msg to buf. */
-static size_t
-put_frame(unsigned char *buf, const FoMsg *m)
-{
-	size_t		h = 0;
-
-	buf[h++] = 0x81;			/* FIN + text */
-	if (m->len < 126)
-		buf[h++] = (unsigned char) m->len;
-	else if (m->len < 65536)
-	{
-		buf[h++] = 126;
-		buf[h++] = (unsigned char) (m->len >> 8);
-		buf[h++] = (unsigned char) m->len;
-	}
-	else
-	{
-		uint64		l = m->len;
-
-		buf[h++] = 127;
-		for (int i = 7; i >= 0; i--)
-			buf[h++] = (unsigned char) (l >> (8 * i));
-	}
-	memcpy(buf + h, m->payload, m->len);
-	return h + m->len;
+	if (accept_paused && listen_wsi != NULL)
+		lws_rx_flow_control(listen_wsi, 1);
+	accept_paused = false;
 }
 
 /*
- * Write one piece of a message too large for a batch: a text or
- * continuation frame of at most WS_CHUNK bytes, framed by lws in the
- * headroom before it (see the file header).  Returns false on error.
+ * After the loop's I/O (a check handle): if accept() failed for want of
+ * descriptors, stop polling the listening socket for a while instead of
+ * retrying it in a busy loop.
  */
-static bool
-write_chunk(struct lws *wsi, Session *s, FoMsg *m, size_t off)
-{
-	size_t		chunk = Min((size_t) m->len - off, (size_t) WS_CHUNK);
-	int			flags = lws_write_ws_flags(LWS_WRITE_TEXT, off == 0,
-										   off + chunk == m->len);
-	unsigned char *p = m->payload + off;
-	unsigned char saved[LWS_PRE];
-	int			n;
-
-	memcpy(saved, p - LWS_PRE, LWS_PRE);
-	n = lws_write(wsi, p, chunk, (enum lws_write_protocol) flags);
-	memcpy(p - LWS_PRE, saved, LWS_PRE);
-	if (n < (int) chunk)
-		return false;
-	fanout_advance(fanout, s->client, chunk);
-	return true;
-}
-
-/*
- * Write queued messages; returns -1 to close the connection.
- *
- * Small messages are coalesced: complete frames are packed into one batch
- * buffer and sent with a single raw write (LWS_WRITE_RAW skips lws's
- * framing on a ws connection), so a client behind by many small messages
- * costs one send() per batch instead of one per message.  Frames are
- * always complete, so lws's own control frames (pong, close) can only
- * come between them.  Large messages go through lws framing in pieces.
- */
-static unsigned char batch[LWS_PRE + WS_BATCH];
-
-/* Pack the queued small messages of a client into batch; bytes used. */
-static size_t
-fill_batch(Session *s)
-{
-	size_t		used = 0;
-	FoMsg	   *m;
-	size_t		off;
-
-	while (fanout_peek(s->client, &m, &off) && off == 0 &&
-		   (size_t) m->len + 10 <= WS_BATCH - used)
-	{
-		used += put_frame(batch + LWS_PRE + used, m);
-		fanout_advance(fanout, s->client, m->len);
-	}
-	return used;
-}
-
-/*
- * Write a client's queue outside any lws callback (see "dirty" above).
- * Only batches of complete frames, only while lws holds nothing of its own
- * for the socket (a partial write, a control frame) and the connection is
- * open both ways.  Returns false when the rest must go through a writable
- * callback: socket full, a large message, a close to perform.
- */
-static bool
-direct_write(struct lws *wsi, Session *s)
-{
-	size_t		total = 0;
-	FoMsg	   *m;
-	size_t		off;
-
-	if (s->client == NULL || s->client->closing || s->peer_closing)
-		return false;
-	while (total < WS_MAX_BYTES_PER_WRITABLE)
-	{
-		size_t		used;
-
-		if (lws_partial_buffered(wsi))
-			return false;
-		used = fill_batch(s);
-		if (used == 0)
-			return !fanout_peek(s->client, &m, &off);
-		if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
-		{
-			/* the socket is broken: lws closes it on its next service */
-			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-			return true;
-		}
-		LP((lp_last_write = GetCurrentTimestamp(),
-			lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
-			lp_writes++));
-		total += used;
-		if (!fanout_peek(s->client, &m, &off))
-			return true;		/* drained: no need to ask if it is full */
-		if (lws_send_pipe_choked(wsi))
-			return false;
-	}
-	return false;
-}
-
-void
-ws_server_flush(void)
-{
-	/* popped from the end: on_closed() may remove entries meanwhile */
-	while (ndirty > 0)
-	{
-		FoClient   *c = dirty[--ndirty];
-		struct lws *wsi = (struct lws *) c->user;
-		Session    *s = (Session *) lws_wsi_user(wsi);
-
-		s->dirty = false;
-		if (!direct_write(wsi, s))
-			lws_callback_on_writable(wsi);
-	}
-}
-
 static void
-flush_prepare_cb(uv_prepare_t *h)
+accept_check_cb(uv_check_t *h)
 {
-	ws_server_flush();
+	if (!accept_failed)
+		return;
+	accept_failed = false;
+	if (accept_paused || listen_wsi == NULL || !accept_timer_started)
+		return;
+	lws_rx_flow_control(listen_wsi, 0);
+	accept_paused = true;
+	uv_timer_start(&accept_timer, accept_timer_cb, WS_ACCEPT_PAUSE_MS, 0);
 }
 
-static void
-flush_check_cb(uv_check_t *h)
-{
-	ws_server_flush();
-}
-
-static int
-on_writable(struct lws *wsi, Session *s)
-{
-	size_t		total = 0;
-
-	if (s->client == NULL)
-		return -1;
-	while (total < WS_MAX_BYTES_PER_WRITABLE)
-	{
-		size_t		used = fill_batch(s);
-		FoMsg	   *m;
-		size_t		off;
-
-		if (used > 0)
-		{
-			if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
-				return -1;
-			LP((lp_last_write = GetCurrentTimestamp(),
-				lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
-				lp_writes++));
-			total += used;
-		}
-		else if (fanout_peek(s->client, &m, &off))
-		{
-			if (!write_chunk(wsi, s, m, off))
-				return -1;
-			total += WS_CHUNK;
-		}
-		else
-		{
-			/* queue empty */
-			if (s->client->closing)
-			{
-				int			code = s->close_code ? s->close_code : WS_CLOSE_SLOW_CONSUMER;
-
-				lws_close_reason(wsi, (enum lws_close_status) code, NULL, 0);
-				return -1;
-			}
-			return 0;
-		}
-		/* drained: skip the poll() of lws_send_pipe_choked() */
-		if (!fanout_peek(s->client, &m, &off) && !s->client->closing)
-			return 0;
-		if (lws_send_pipe_choked(wsi))
-			break;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
-}
+/* ----------------------------------------------------------------
+ * The protocol callback
+ * ----------------------------------------------------------------
+ */
 
 static int
 pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -604,22 +187,41 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason)
 	{
-		case LWS_CALLBACK_ESTABLISHED:
-			on_established(wsi, s);
-			if (s->client == NULL)
-				return -1;
+		case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+			{
+				/* user: lws's filter arguments; in: the socket */
+				int			fd = (int) (intptr_t) in;
+
+				listen_wsi = wsi;
+				if (ws_fd_budget_may_accept(fd))
+					return 0;
+				refuse_socket(fd);
+				return 1;
+			}
+		case LWS_CALLBACK_WSI_CREATE:
+			ws_fd_budget_socket_opened();
 			return 0;
+		case LWS_CALLBACK_WSI_DESTROY:
+			if (wsi != listen_wsi)
+				ws_fd_budget_socket_closed();
+			return 0;
+		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+			if (in != NULL && strcasecmp((const char *) in, "websocket") == 0)
+				return ws_session_confirm_upgrade(wsi);
+			break;
+		case LWS_CALLBACK_ESTABLISHED:
+			return ws_session_established(wsi, s) ? 0 : -1;
 		case LWS_CALLBACK_RECEIVE:
-			on_receive(wsi, s, (const char *) in, len);
+			ws_session_receive(wsi, s, (const char *) in, len);
 			return 0;
 		case LWS_CALLBACK_SERVER_WRITEABLE:
-			return on_writable(wsi, s);
-		case LWS_CALLBACK_CLOSED:
-			on_closed(s);
-			return 0;
+			return ws_send_writable(wsi, s);
 		case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-			s->peer_closing = true;
-			break;
+			ws_session_peer_close(wsi, s);
+			return 0;
+		case LWS_CALLBACK_CLOSED:
+			ws_session_closed(s);
+			return 0;
 		default:
 			break;
 	}
@@ -630,13 +232,71 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
  * tx_packet_size: lws caps each send() at it (at rx_buffer_size when 0,
  * i.e. 4 kB) and copies the rest of a write into its buffered-out list, to
  * be sent 4 kB per POLLOUT round trip.  A batch (64 kB) or a chunk (32 kB)
- * of ours must go in one send().
+ * of ours (ws_send.c) must go in one send().
  */
 static struct lws_protocols protocols[] = {
 	{WS_SUBPROTOCOL, pgsync_ws_callback, sizeof(Session), 4096, 0, NULL,
-	LWS_PRE + WS_BATCH + 16},
+	LWS_PRE + 64 * 1024 + 16},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
+
+/* ----------------------------------------------------------------
+ * Status slots
+ * ----------------------------------------------------------------
+ */
+
+static bool
+slots_init(int n)
+{
+	/* a previous failed attempt may have left these */
+	free(free_slots);
+	free(released_slots);
+	free(slot_released);
+	free_slots = malloc(sizeof(int) * n);
+	released_slots = malloc(sizeof(int) * n);
+	slot_released = calloc(n, sizeof(bool));
+	if (free_slots == NULL || released_slots == NULL || slot_released == NULL)
+		return false;
+	for (int i = 0; i < n; i++)
+		free_slots[i] = n - 1 - i;
+	nfree_slots = n;
+	nreleased = 0;
+	return true;
+}
+
+int
+ws_slot_take(void)
+{
+	return nfree_slots > 0 ? free_slots[--nfree_slots] : -1;
+}
+
+void
+ws_slot_release(int slot)
+{
+	free_slots[nfree_slots++] = slot;
+	if (!slot_released[slot])
+	{
+		slot_released[slot] = true;
+		released_slots[nreleased++] = slot;
+	}
+}
+
+int
+ws_server_take_released_slot(void)
+{
+	int			slot;
+
+	if (nreleased == 0)
+		return -1;
+	slot = released_slots[--nreleased];
+	slot_released[slot] = false;
+	return slot;
+}
+
+/* ----------------------------------------------------------------
+ * Start and stop
+ * ----------------------------------------------------------------
+ */
 
 bool
 ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
@@ -644,27 +304,18 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 {
 	struct lws_context_creation_info info;
 	void	   *foreign_loops[1];
-	int			fdlimit;
-	int			i;
+	int			nslots = maxc;
 
-	fanout = fo;
-	max_clients = maxc;
-	/* a previous failed attempt may have left these */
-	free(free_slots);
-	free(released_slots);
-	free(slot_released);
-	free_slots = malloc(sizeof(int) * maxc);
-	released_slots = malloc(sizeof(int) * maxc);
-	slot_released = calloc(maxc, sizeof(bool));
-	if (free_slots == NULL || released_slots == NULL || slot_released == NULL)
+	ws_fanout = fo;
+	/* the status slots are sized by the setting (shared memory) */
+	if (!slots_init(nslots))
 	{
 		*errmsg = "out of memory";
 		return false;
 	}
-	for (i = 0; i < maxc; i++)
-		free_slots[i] = maxc - 1 - i;
-	nfree_slots = maxc;
-	nreleased = 0;
+	(void) ws_fd_budget_setup(maxc);
+	listen_wsi = NULL;
+	accept_failed = accept_paused = false;
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
@@ -676,15 +327,14 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &keepalive;
+
 	/*
-	 * lws sizes its fd tables by this and refuses sockets whose fd number
-	 * is beyond it, so it must cover the process's fd numbers, not just the
-	 * client count: RLIMIT_NOFILE (lws's default), capped for huge limits.
+	 * lws sizes its fd tables by fd_limit_per_thread, looks sockets up by
+	 * fd number in them, and falls back to linear scans when it is below
+	 * the process's limit: give it the limit (ws_fd_budget_raise_limit()
+	 * capped it).  Our budget, not lws, refuses sockets.
 	 */
-	fdlimit = getdtablesize();
-	if (fdlimit > 262144)
-		fdlimit = Max(262144, maxc + 1024);
-	info.fd_limit_per_thread = (unsigned int) fdlimit;
+	info.fd_limit_per_thread = (unsigned int) getdtablesize();
 	context = lws_create_context(&info);
 	if (context == NULL)
 	{
@@ -708,17 +358,17 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 		context = NULL;
 		return false;
 	}
-	fanout_set_want_write(fo, want_write_cb, NULL);
-	if (!flush_handles_started)
+	fanout_set_want_write(fo, ws_send_want_write, NULL);
+	ws_send_start(loop);
+	if (!accept_timer_started)
 	{
 		/* unreferenced: they must not keep the loop alive by themselves */
-		uv_prepare_init(loop, &flush_prepare);
-		uv_prepare_start(&flush_prepare, flush_prepare_cb);
-		uv_unref((uv_handle_t *) &flush_prepare);
-		uv_check_init(loop, &flush_check);
-		uv_check_start(&flush_check, flush_check_cb);
-		uv_unref((uv_handle_t *) &flush_check);
-		flush_handles_started = true;
+		uv_timer_init(loop, &accept_timer);
+		uv_unref((uv_handle_t *) &accept_timer);
+		uv_check_init(loop, &accept_check);
+		uv_check_start(&accept_check, accept_check_cb);
+		uv_unref((uv_handle_t *) &accept_check);
+		accept_timer_started = true;
 	}
 	return true;
 }
@@ -726,7 +376,7 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 void
 ws_server_set_max_message(size_t bytes)
 {
-	max_message = bytes;
+	ws_max_message = bytes;
 }
 
 void
@@ -736,13 +386,13 @@ ws_server_stop(const char *code, const char *message)
 
 	if (context == NULL)
 		return;
-	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
+	for (c = fanout_first_client(ws_fanout); c != NULL; c = c->next)
 	{
 		Session    *s = c->user ? lws_wsi_user((struct lws *) c->user) : NULL;
 
 		if (s != NULL && !c->closing)
 			s->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
-		fanout_close_with_error(fanout, c, code, message);
+		fanout_close_with_error(ws_fanout, c, code, message);
 	}
 }
 
@@ -757,56 +407,20 @@ ws_server_destroy(uv_loop_t *loop)
 {
 	if (context == NULL)
 		return;
-	if (flush_handles_started)
+	ws_send_stop();
+	if (accept_timer_started)
 	{
-		uv_prepare_stop(&flush_prepare);
-		uv_check_stop(&flush_check);
-		uv_close((uv_handle_t *) &flush_prepare, NULL);
-		uv_close((uv_handle_t *) &flush_check, NULL);
-		flush_handles_started = false;
+		uv_timer_stop(&accept_timer);
+		uv_close((uv_handle_t *) &accept_timer, NULL);
+		uv_check_stop(&accept_check);
+		uv_close((uv_handle_t *) &accept_check, NULL);
+		accept_timer_started = false;
 	}
-	ndirty = 0;
+	listen_wsi = NULL;
 	lws_context_destroy(context);
 	for (int i = 0; i < 10; i++)
 		uv_run(loop, UV_RUN_NOWAIT);
 	lws_context_destroy(context);
 	context = NULL;
 	vhost = NULL;
-}
-
-WsPending *
-ws_server_take_pending(void)
-{
-	WsPending  *p = pending_head;
-
-	pending_head = NULL;
-	pending_tail = &pending_head;
-	return p;
-}
-
-void
-ws_server_park_again(WsPending *p)
-{
-	p->next = NULL;
-	*pending_tail = p;
-	pending_tail = &p->next;
-}
-
-void
-ws_pending_free(WsPending *p)
-{
-	client_request_free(&p->req);
-	free(p);
-}
-
-int
-ws_server_take_released_slot(void)
-{
-	int			slot;
-
-	if (nreleased == 0)
-		return -1;
-	slot = released_slots[--nreleased];
-	slot_released[slot] = false;
-	return slot;
 }

@@ -35,18 +35,29 @@ def free_port():
     return port
 
 
-def as_owner(cmd):
-    # runuser's PAM session resets the open-file limit to 1024: raise it
-    # back to the hard limit, so the worker can hold many client sockets
+def as_owner(cmd, nofile=None):
+    """cmd run as the cluster's owner.  runuser's PAM session resets the
+    open-file limit to 1024: by default raise it back to the hard limit, so
+    the worker can hold many client sockets.  nofile = soft limit, or
+    (soft, hard), sets them instead (what a service manager may give)."""
+    if nofile is None:
+        limits = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null'
+    elif isinstance(nofile, int):
+        limits = "ulimit -Sn %d" % nofile
+    else:
+        limits = "ulimit -Hn %d && ulimit -Sn %d" % (nofile[1], nofile[0])
     if os.getuid() == 0:
         return ["runuser", "-u", "postgres", "--", "bash", "-c",
-                'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "bash"] + cmd
+                limits + '; exec "$@"', "bash"] + cmd
+    if nofile is not None:
+        return ["bash", "-c", limits + '; exec "$@"', "bash"] + cmd
     return cmd
 
 
 class Cluster:
-    def __init__(self, extra_conf=()):
+    def __init__(self, extra_conf=(), nofile=None):
         self.extra_conf = list(extra_conf)
+        self.nofile = nofile    # the server's open-file limit (as_owner)
         self.bindir = pg_bindir()
         self.tmp = None
         self.port = None        # PostgreSQL port (socket only)
@@ -110,7 +121,8 @@ class Cluster:
 
     def pg_ctl(self, *args):
         r = subprocess.run(as_owner([os.path.join(self.bindir, "pg_ctl"), "-D",
-                                     os.path.join(self.tmp, "data")] + list(args)),
+                                     os.path.join(self.tmp, "data")] + list(args),
+                                    nofile=self.nofile),
                            capture_output=True, text=True)
         if r.returncode != 0 and args[0] != "stop":
             raise RuntimeError("pg_ctl %s failed: %s%s\n%s" % (args[0], r.stdout, r.stderr, self.log()))
@@ -234,13 +246,14 @@ class Checks:
         return 0 if self.failed == 0 else 1
 
 
-def run_worker_test(main, checks, conf=()):
+def run_worker_test(main, checks, conf=(), nofile=None):
     """Start a cluster with the worker, run the coroutine main(cluster),
     report an exception as a failed check with the server log's tail, stop
-    the cluster; returns the exit status (checks.finish())."""
+    the cluster; returns the exit status (checks.finish()).  nofile: the
+    server's open-file limit (see as_owner)."""
     import asyncio
     import traceback
-    c = Cluster(list(conf)).start()
+    c = Cluster(list(conf), nofile=nofile).start()
     try:
         c.wait_worker_ready()
         asyncio.run(main(c))
