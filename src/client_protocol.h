@@ -40,6 +40,7 @@
 #define CP_ERR_RESUME_TOO_OLD		"resume_too_old"
 #define CP_ERR_RESUME_CONFLICT		"resume_conflict"
 #define CP_ERR_SNAPSHOT_FAILED		"snapshot_failed"
+#define CP_ERR_BAD_UTF8				"bad_utf8"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01

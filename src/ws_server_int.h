@@ -25,12 +25,6 @@
 #define WS_CLOSE_TRY_AGAIN_LATER 1013
 #define WS_CLOSE_SLOW_CONSUMER 4008
 
-/*
- * Error code of the WebSocket layer itself (the request codes are
- * client_protocol.h's CP_ERR_*; this one belongs there too).
- */
-#define WS_ERR_BAD_UTF8		"bad_utf8"
-
 /* Seconds a connection may take to take our Close after the peer's */
 #define WS_CLOSE_GRACE_S 5
 
