@@ -8,7 +8,7 @@ OBJS = $(PGSYNC_SRCS:.c=.o)
 DATA = sql/pgsync--0.1.0.sql
 PGFILEDESC = "pgsync - real-time change streaming"
 
-REGRESS = init format xacts types identity toast truncate messages options ddl snapshot big_txn
+REGRESS = init format xacts types identity toast truncate messages options ddl snapshot big_txn oversized
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare

@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "decoder_options.h"
 
@@ -23,14 +24,15 @@ typedef enum OptionKind
 	OPT_FORMAT,
 	OPT_ACTIONS,
 	OPT_TABLES,
-	OPT_PREFIXES
+	OPT_PREFIXES,
+	OPT_BYTES
 } OptionKind;
 
 typedef struct OptionDef
 {
 	const char *name;
 	OptionKind	kind;
-	size_t		offset;			/* of the bool, for OPT_BOOL */
+	size_t		offset;			/* of the field, for OPT_BOOL and OPT_BYTES */
 } OptionDef;
 
 #define BOOL_OPTION(name, field) \
@@ -42,6 +44,7 @@ static const OptionDef option_defs[] = {
 	{"include-tables", OPT_TABLES, 0},
 	{"exclude-tables", OPT_TABLES, 0},
 	{"message-prefixes", OPT_PREFIXES, 0},
+	{"max-value-bytes", OPT_BYTES, offsetof(DecoderOptions, max_value_bytes)},
 	BOOL_OPTION("include-xids", include_xids),
 	BOOL_OPTION("include-timestamps", include_timestamps),
 	BOOL_OPTION("include-lsn", include_lsn),
@@ -66,6 +69,7 @@ set_defaults(DecoderOptions *opts)
 	opts->include_transaction = true;
 	opts->skip_empty_xacts = true;
 	opts->numeric_as_number = false;
+	opts->max_value_bytes = PGSYNC_MAX_VALUE_BYTES_DEFAULT;
 }
 
 static char *
@@ -201,6 +205,33 @@ parse_prefixes(DecoderOptions *opts, DefElem *elem)
 	pattern_list_split(v, opts->message_prefixes, n, &err);
 }
 
+/* A size: bytes, or a number with a unit as in postgresql.conf ("1MB"). */
+static void
+parse_bytes_option(DecoderOptions *opts, const OptionDef *def, DefElem *elem)
+{
+	int		   *field = (int *) ((char *) opts + def->offset);
+	const char *v = require_value(elem);
+	const char *hint = NULL;
+	int			n;
+
+	if (!parse_int(v, &n, GUC_UNIT_BYTE, &hint))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgsync: invalid value \"%s\" for option \"%s\"",
+						v, elem->defname),
+				 errhint("%s", hint ? hint :
+						 "Give a number of bytes, optionally with a unit: \"65536\", \"64kB\", \"16MB\".")));
+	if (n < PGSYNC_MAX_VALUE_BYTES_MIN || n > PGSYNC_MAX_VALUE_BYTES_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgsync: value \"%s\" for option \"%s\" is out of range",
+						v, elem->defname),
+				 errhint("It must be between %d bytes and %d MB.",
+						 PGSYNC_MAX_VALUE_BYTES_MIN,
+						 PGSYNC_MAX_VALUE_BYTES_MAX / (1024 * 1024))));
+	*field = n;
+}
+
 static void
 parse_bool_option(DecoderOptions *opts, const OptionDef *def, DefElem *elem)
 {
@@ -264,6 +295,9 @@ decoder_options_parse(DecoderOptions *opts, List *options)
 				break;
 			case OPT_PREFIXES:
 				parse_prefixes(opts, elem);
+				break;
+			case OPT_BYTES:
+				parse_bytes_option(opts, def, elem);
 				break;
 		}
 	}

@@ -25,6 +25,19 @@ typedef enum PgsyncFormat
 #define PGSYNC_ACTION_MESSAGE	0x10
 #define PGSYNC_ACTION_ALL		0x1F
 
+/*
+ * Values too large to send (docs/PROTOCOL.md): a value whose JSON would
+ * pass max-value-bytes is left out and marked with its size.  The limit
+ * may be set between PGSYNC_MAX_VALUE_BYTES_MIN and _MAX; and whatever it
+ * is, a value is also left out when the values of its message would pass
+ * PGSYNC_MESSAGE_VALUES_MAX, so that no message, whatever the number of
+ * columns, nears PostgreSQL's 1 GB allocation limit.
+ */
+#define PGSYNC_MAX_VALUE_BYTES_DEFAULT	(64 * 1024 * 1024)
+#define PGSYNC_MAX_VALUE_BYTES_MIN		16
+#define PGSYNC_MAX_VALUE_BYTES_MAX		(512 * 1024 * 1024)
+#define PGSYNC_MESSAGE_VALUES_MAX		(512 * 1024 * 1024)
+
 typedef struct DecoderOptions
 {
 	PgsyncFormat format;
@@ -36,6 +49,7 @@ typedef struct DecoderOptions
 	bool		include_transaction;	/* begin/commit messages */
 	bool		skip_empty_xacts;
 	bool		numeric_as_number;
+	int			max_value_bytes;	/* larger values are marked, not sent */
 
 	TablePattern *include_tables;	/* NULL: every table */
 	int			n_include_tables;

@@ -238,9 +238,7 @@ fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
 					 const FoMsg *m)
 {
 	const RowFilter *f;
-	const JsonValue *change,
-			   *values;
-	RowFilterRow row = {NULL, NULL, 0, NULL};
+	const JsonValue *change;
 
 	/* a truncate removes every row, the matching ones included */
 	if (s->filter_json == NULL || m->op == 'T')
@@ -248,25 +246,11 @@ fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
 	if ((f = filter_for(fo, c, s, r)) == NULL ||
 		(change = change_parse(fo, m)) == NULL)
 		return false;
-	values = json_array_get(change, 3);
-	row.values = values;
-	switch (m->op)
-	{
-		case 'I':
-			break;
-		case 'U':
-			/* the new row; unchanged TOAST columns are UNKNOWN */
-			row.unknown = json_array_get(change, 5);
-			if (row.unknown != NULL && row.unknown->kind != JSON_ARRAY)
-				row.unknown = NULL;
-			break;
-		case 'D':
-			/* the old key, positioned by the relation's key columns */
-			row.positions = r->key_cols;
-			row.npositions = r->nkeys;
-			break;
-		default:
-			return false;
-	}
-	return row_filter_eval_row(f, &row) == ROW_FILTER_TRUE;
+
+	/*
+	 * Which row decides, and which values are UNKNOWN (unchanged TOAST,
+	 * values too large to send): row_filter_eval_change(), the one owner
+	 * of that rule for live push, replays and snapshots.
+	 */
+	return row_filter_eval_change(f, change, r->key_cols, r->nkeys) == ROW_FILTER_TRUE;
 }

@@ -6,7 +6,9 @@
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
  * heartbeat_interval, max_message_bytes, log_retention_size,
  * log_retention_age, log_sync_interval, decoding_work_mem, max_snapshots,
- * max_client_lag, slot_wal_warning.  Everything else needs a server
+ * max_client_lag, slot_wal_warning, max_value_bytes (the latter applies
+ * when the worker next starts decoding, and to snapshots started after
+ * the reload).  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
  * worker, and max_clients sizes shared memory.
  *
@@ -18,6 +20,7 @@
 
 #include "utils/guc.h"
 
+#include "decoder_options.h"
 #include "guc.h"
 
 char	   *pgsync_database = NULL;
@@ -36,6 +39,7 @@ int			pgsync_decoding_work_mem_kb = 2048;
 int			pgsync_max_snapshots = 2;
 int			pgsync_slot_wal_warning_mb = 1024;
 int			pgsync_max_client_lag_mb = 0;
+int			pgsync_max_value_bytes = PGSYNC_MAX_VALUE_BYTES_DEFAULT;
 
 void
 pgsync_define_gucs(void)
@@ -116,5 +120,11 @@ pgsync_define_gucs(void)
 							"Checked by the worker every few seconds, also while it waits for its slot or is disabled (pgsync.port = 0).",
 							&pgsync_slot_wal_warning_mb, 1024, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_value_bytes",
+							"Largest JSON of one value the worker sends; a larger value is replaced by a marker with its size.",
+							"Passed to the plugin as max-value-bytes: applies when the worker next starts decoding (it restarts), and to snapshots started after the change.",
+							&pgsync_max_value_bytes, PGSYNC_MAX_VALUE_BYTES_DEFAULT,
+							PGSYNC_MAX_VALUE_BYTES_MIN, PGSYNC_MAX_VALUE_BYTES_MAX,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

@@ -24,6 +24,7 @@ extern int	pgsync_decoding_work_mem_kb;
 extern int	pgsync_max_snapshots;
 extern int	pgsync_slot_wal_warning_mb;
 extern int	pgsync_max_client_lag_mb;
+extern int	pgsync_max_value_bytes;
 
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);

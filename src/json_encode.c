@@ -249,6 +249,70 @@ jsonenc_escape(char *dst, size_t dstcap,
 }
 
 size_t
+jsonenc_escaped_length(const char *src, size_t srclen, int flags)
+{
+	const unsigned char *s = (const unsigned char *) src;
+	bool		raw = (flags & JSONENC_RAW) != 0;
+	bool		high_plain = (flags & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE)) == 0;
+	size_t		n = 0;
+	size_t		i = 0;
+
+	if (!byte_class_ready)
+		init_byte_class();
+
+	while (i < srclen)
+	{
+		unsigned char c = s[i];
+
+		switch (byte_class[c])
+		{
+			case C_PLAIN:
+				n++;
+				i++;
+				break;
+			case C_QUOTE:
+				n += raw ? 1 : 2;
+				i++;
+				break;
+			case C_CTRL:
+				if (raw)
+					n++;
+				else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+					n += 2;
+				else
+					n += 6;
+				i++;
+				break;
+			default:			/* C_HIGH */
+				if (high_plain)
+				{
+					n++;
+					i++;
+				}
+				else
+				{
+					uint32_t	cp;
+					size_t		len = utf8_decode(s + i, srclen - i, &cp);
+
+					if (len == 0)
+					{
+						n += (flags & JSONENC_ASCII_ONLY) ? 6 : 3;
+						i++;
+					}
+					else
+					{
+						n += (flags & JSONENC_ASCII_ONLY) ?
+							(cp < 0x10000 ? 6 : 12) : len;
+						i += len;
+					}
+				}
+				break;
+		}
+	}
+	return n;
+}
+
+size_t
 jsonenc_utf8_valid_prefix(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *) s;

@@ -52,6 +52,13 @@ extern size_t jsonenc_escape(char *dst, size_t dstcap,
 							 const char *src, size_t srclen,
 							 int flags, size_t *written);
 
+/*
+ * Exact number of bytes jsonenc_escape() writes for all of src[0..srclen)
+ * with these flags, counted without writing: how large a value's JSON
+ * would be, before (or instead of) building it.  Linear, no allocation.
+ */
+extern size_t jsonenc_escaped_length(const char *src, size_t srclen, int flags);
+
 /* Length of the longest valid UTF-8 prefix of s[0..len). */
 extern size_t jsonenc_utf8_valid_prefix(const char *s, size_t len);
 

@@ -9,6 +9,13 @@
  * being null (trailing optional fields are left out).  MsgWriter hides the
  * difference so every message is written once.
  *
+ * Values too large to send: each value (and a logical message's prefix and
+ * content) goes in only if its JSON takes at most max-value-bytes and the
+ * message with it stays within PGSYNC_MESSAGE_VALUES_MAX; otherwise it is
+ * left out (absent in the full format, null in the compact one) and
+ * listed with the size its JSON would have had under "oversized".  So a
+ * row a user can write never makes a message the server cannot build.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,6 +32,7 @@ typedef struct MsgWriter
 {
 	StringInfo	out;
 	bool		compact;
+	int64		max_value;		/* max-value-bytes */
 } MsgWriter;
 
 static void
@@ -32,6 +40,7 @@ mw_start(MsgWriter *w, StringInfo out, const DecoderOptions *opts, char op)
 {
 	w->out = out;
 	w->compact = opts->format == PGSYNC_FORMAT_COMPACT;
+	w->max_value = opts->max_value_bytes;
 	appendStringInfoString(out, w->compact ? "[\"" : "{\"op\":\"");
 	appendStringInfoChar(out, op);
 	appendStringInfoChar(out, '"');
@@ -55,6 +64,46 @@ mw_key(MsgWriter *w, const char *key)
 		appendStringInfoString(w->out, key);
 		appendStringInfoString(w->out, "\":");
 	}
+}
+
+/* How many bytes of JSON the next value may take. */
+static int64
+mw_room(const MsgWriter *w)
+{
+	int64		left = (int64) PGSYNC_MESSAGE_VALUES_MAX - w->out->len;
+
+	return Min(w->max_value, Max(left, 0));
+}
+
+/*
+ * A value written after mark (its key or separator included) was left out:
+ * remove its key in the full format, put null in its place in the compact
+ * one.
+ */
+static void
+mw_left_out(MsgWriter *w, int mark)
+{
+	if (w->compact)
+		appendStringInfoString(w->out, "null");
+	else
+	{
+		w->out->len = mark;
+		w->out->data[mark] = '\0';
+	}
+}
+
+/* key: s as a JSON string if it fits; false and *size if left out. */
+static bool
+mw_string_field(MsgWriter *w, const char *key, const char *s, size_t len,
+				int64 *size)
+{
+	int			mark = w->out->len;
+
+	mw_key(w, key);
+	if (json_append_string_limited(w->out, s, len, mw_room(w), size))
+		return true;
+	mw_left_out(w, mark);
+	return false;
 }
 
 /* An optional field the consumer turned off: null in compact, absent in full. */
@@ -199,25 +248,36 @@ is_unchanged_toast(Form_pg_attribute att, Datum value, bool isnull)
 		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value));
 }
 
+/* What mw_tuple() found in a row: values not sent, and why. */
+typedef struct TupleMarks
+{
+	bool	   *toast;			/* [ncols]: unchanged TOAST */
+	int64	   *oversized;		/* [ncols]: JSON size of a value too large */
+	int			ntoast;
+	int			noversized;
+} TupleMarks;
+
 /*
  * Write the values of columns cols[idx[0..n)] (all columns if idx is NULL)
- * as an object (full) or positional array (compact).  Unchanged TOAST values
- * are left out of the object, or null in the array, and their column indexes
- * are set in *toast (a bitmap over cols); returns their count.
+ * as an object (full) or positional array (compact).  Unchanged TOAST
+ * values and values too large to send are left out of the object, or null
+ * in the array, and recorded in *marks (arrays over cols).
  */
-static int
+static void
 mw_tuple(MsgWriter *w, const RelationInfo *ri, TupleDesc desc,
-		 HeapTuple tuple, const int *idx, int n, bool *toast)
+		 HeapTuple tuple, const int *idx, int n, TupleMarks *marks)
 {
 	Datum	   *values = ri->values;
 	bool	   *nulls = ri->nulls;
 	StringInfo	out = w->out;
 	bool		first = true;
-	int			ntoast = 0;
 	int			i;
 
 	Assert(desc->natts == ri->natts);
-	memset(toast, 0, sizeof(bool) * ri->ncols);
+	memset(marks->toast, 0, sizeof(bool) * ri->ncols);
+	memset(marks->oversized, 0, sizeof(int64) * ri->ncols);
+	marks->ntoast = 0;
+	marks->noversized = 0;
 	heap_deform_tuple(tuple, desc, values, nulls);
 	appendStringInfoChar(out, w->compact ? '[' : '{');
 	for (i = 0; i < n; i++)
@@ -226,27 +286,34 @@ mw_tuple(MsgWriter *w, const RelationInfo *ri, TupleDesc desc,
 		const ColumnInfo *col = &ri->cols[c];
 		Datum		value = values[col->attidx];
 		bool		isnull = nulls[col->attidx];
+		int			mark = out->len;
+		int64		size;
 
 		if (is_unchanged_toast(TupleDescAttr(desc, col->attidx), value, isnull))
 		{
-			toast[c] = true;
-			ntoast++;
+			marks->toast[c] = true;
+			marks->ntoast++;
 			if (!w->compact)
 				continue;
 			isnull = true;		/* placeholder in the positional array */
 		}
 		if (!first)
 			appendStringInfoChar(out, ',');
-		first = false;
 		if (!w->compact)
 			appendBinaryStringInfo(out, col->json_key, col->json_key_len);
 		if (isnull)
 			appendStringInfoString(out, "null");
-		else
-			value_encode(out, &col->enc, value);
+		else if (!value_encode_limited(out, &col->enc, value, mw_room(w), &size))
+		{
+			marks->oversized[c] = Max(size, 1);
+			marks->noversized++;
+			mw_left_out(w, mark);
+			if (!w->compact)
+				continue;
+		}
+		first = false;
 	}
 	appendStringInfoChar(out, w->compact ? ']' : '}');
-	return ntoast;
 }
 
 static void
@@ -272,13 +339,90 @@ mw_toast_list(MsgWriter *w, const RelationInfo *ri, const bool *toast)
 	appendStringInfoChar(w->out, ']');
 }
 
+/*
+ * The values of one row left out as too large: [[column index, bytes],...]
+ * in the compact format, {"column name":bytes,...} in the full one.
+ */
+static void
+mw_oversized_row(MsgWriter *w, const RelationInfo *ri, const int64 *sizes)
+{
+	bool		first = true;
+	int			i;
+
+	appendStringInfoChar(w->out, w->compact ? '[' : '{');
+	for (i = 0; i < ri->ncols; i++)
+	{
+		if (sizes[i] == 0)
+			continue;
+		if (!first)
+			appendStringInfoChar(w->out, ',');
+		first = false;
+		if (w->compact)
+			appendStringInfo(w->out, "[%d," INT64_FORMAT "]", i, sizes[i]);
+		else
+		{
+			appendBinaryStringInfo(w->out, ri->cols[i].json_key,
+								   ri->cols[i].json_key_len);
+			appendStringInfo(w->out, INT64_FORMAT, sizes[i]);
+		}
+	}
+	appendStringInfoChar(w->out, w->compact ? ']' : '}');
+}
+
+/*
+ * The trailing positions of a compact change after its rows: 4 old (I, U),
+ * 5 unchanged TOAST, 6 the new row's oversized values, 7 the old row's;
+ * a position before the last one present is null when empty.  A delete's
+ * old row is at 3, so its 4 to 6 are null.
+ */
+static void
+compact_tail(MsgWriter *w, const RelationInfo *ri, char op, bool old_written,
+			 const TupleMarks *newm, const TupleMarks *oldm)
+{
+	int			last = 3;
+
+	if (oldm->noversized > 0)
+		last = 7;
+	else if (newm->noversized > 0)
+		last = 6;
+	else if (newm->ntoast > 0)
+		last = 5;
+	else if (old_written && op != 'D')
+		last = 4;
+
+	/* position 4: an I or U without old row, and always in a D */
+	if (last >= 5 && (op == 'D' || !old_written))
+		appendStringInfoString(w->out, ",null");
+	if (last >= 5)
+	{
+		if (newm->ntoast > 0)
+			mw_toast_list(w, ri, newm->toast);
+		else
+			appendStringInfoString(w->out, ",null");
+	}
+	if (last >= 6)
+	{
+		appendStringInfoChar(w->out, ',');
+		if (newm->noversized > 0)
+			mw_oversized_row(w, ri, newm->oversized);
+		else
+			appendStringInfoString(w->out, "null");
+	}
+	if (last >= 7)
+	{
+		appendStringInfoChar(w->out, ',');
+		mw_oversized_row(w, ri, oldm->oversized);
+	}
+}
+
 void
 encode_row_change(StringInfo out, const DecoderOptions *opts,
 				  const RelationInfo *ri, TupleDesc desc, char op,
 				  XLogRecPtr lsn, HeapTuple newtuple, HeapTuple oldtuple)
 {
 	MsgWriter	w;
-	int			ntoast = 0;
+	TupleMarks	newm = {ri->toast, ri->oversized, 0, 0};
+	TupleMarks	oldm = {ri->old_toast, ri->old_oversized, 0, 0};
 
 	mw_start(&w, out, opts, op);
 	mw_relation(&w, opts, ri);
@@ -288,7 +432,7 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 	{
 		mw_key(&w, "new");
 		if (newtuple != NULL)
-			ntoast = mw_tuple(&w, ri, desc, newtuple, NULL, ri->ncols, ri->toast);
+			mw_tuple(&w, ri, desc, newtuple, NULL, ri->ncols, &newm);
 		else
 			appendStringInfoString(out, "null");
 	}
@@ -301,15 +445,38 @@ encode_row_change(StringInfo out, const DecoderOptions *opts,
 	if (oldtuple != NULL)
 	{
 		mw_key(&w, "old");
-		mw_tuple(&w, ri, desc, oldtuple, ri->key_cols, ri->nkeys, ri->old_toast);
+		mw_tuple(&w, ri, desc, oldtuple, ri->key_cols, ri->nkeys, &oldm);
 	}
-	else if (op == 'D' || (w.compact && ntoast > 0))
+	else if (op == 'D')
 	{
 		mw_key(&w, "old");
 		appendStringInfoString(out, "null");
 	}
-	if (ntoast > 0)
-		mw_toast_list(&w, ri, ri->toast);
+
+	if (w.compact)
+		compact_tail(&w, ri, op, oldtuple != NULL, &newm, &oldm);
+	else
+	{
+		if (newm.ntoast > 0)
+			mw_toast_list(&w, ri, newm.toast);
+		if (newm.noversized > 0 || oldm.noversized > 0)
+		{
+			bool		both = newm.noversized > 0 && oldm.noversized > 0;
+
+			appendStringInfoString(out, ",\"oversized\":{");
+			if (newm.noversized > 0)
+			{
+				appendStringInfoString(out, "\"new\":");
+				mw_oversized_row(&w, ri, newm.oversized);
+			}
+			if (oldm.noversized > 0)
+			{
+				appendStringInfoString(out, both ? ",\"old\":" : "\"old\":");
+				mw_oversized_row(&w, ri, oldm.oversized);
+			}
+			appendStringInfoChar(out, '}');
+		}
+	}
 	mw_end(&w);
 }
 
@@ -347,6 +514,8 @@ encode_truncate(StringInfo out, const DecoderOptions *opts, XLogRecPtr lsn,
 /*
  * Content is a JSON string when it is text in the database encoding (valid,
  * no NUL byte); otherwise it is given in hex in "content_hex", never mangled.
+ * A prefix or content too large to send is left out and its size given in
+ * "oversized" (compact: position 6, after content and content_hex).
  */
 void
 encode_logical_message(StringInfo out, const DecoderOptions *opts,
@@ -355,6 +524,10 @@ encode_logical_message(StringInfo out, const DecoderOptions *opts,
 {
 	MsgWriter	w;
 	bool		is_text;
+	int64		prefix_size = 0;
+	int64		content_size = 0;
+	bool		prefix_sent;
+	bool		content_sent;
 
 	if (GetDatabaseEncoding() == PG_SQL_ASCII)
 		is_text = jsonenc_is_clean_utf8(content, size);
@@ -365,24 +538,41 @@ encode_logical_message(StringInfo out, const DecoderOptions *opts,
 	mw_start(&w, out, opts, 'M');
 	mw_lsn(&w, "lsn", lsn, opts->include_lsn);
 	mw_bool(&w, "transactional", transactional);
-	mw_key(&w, "prefix");
-	json_append_cstring(out, prefix);
+	prefix_sent = mw_string_field(&w, "prefix", prefix, strlen(prefix),
+								  &prefix_size);
 	if (is_text)
-	{
-		mw_key(&w, "content");
-		json_append_string(out, content, size);
-	}
+		content_sent = mw_string_field(&w, "content", content, size,
+									   &content_size);
 	else
 	{
+		content_size = 2 * (int64) size + 2;
+		content_sent = content_size <= mw_room(&w);
 		if (w.compact)
 			appendStringInfoString(out, ",null");
-		mw_key(&w, "content_hex");
-		enlargeStringInfo(out, (int) (2 * size + 2));
-		out->data[out->len++] = '"';
-		out->len += (int) jsonenc_hex(out->data + out->len,
-									  (const unsigned char *) content, size);
-		out->data[out->len++] = '"';
-		out->data[out->len] = '\0';
+		if (content_sent)
+		{
+			mw_key(&w, "content_hex");
+			enlargeStringInfo(out, (int) (2 * size + 2));
+			out->data[out->len++] = '"';
+			out->len += (int) jsonenc_hex(out->data + out->len,
+										  (const unsigned char *) content, size);
+			out->data[out->len++] = '"';
+			out->data[out->len] = '\0';
+		}
+	}
+	if (!prefix_sent || !content_sent)
+	{
+		/* compact: content_hex's position 5, unless the hex was written */
+		if (w.compact && (is_text || !content_sent))
+			appendStringInfoString(out, ",null");
+		mw_key(&w, "oversized");
+		appendStringInfoChar(out, '{');
+		if (!prefix_sent)
+			appendStringInfo(out, "\"prefix\":" INT64_FORMAT, prefix_size);
+		if (!content_sent)
+			appendStringInfo(out, "%s\"content\":" INT64_FORMAT,
+							 prefix_sent ? "" : ",", content_size);
+		appendStringInfoChar(out, '}');
 	}
 	mw_end(&w);
 }

@@ -188,6 +188,8 @@ build_relation_info(RelationInfo *ri, Relation relation)
 	ri->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 	ri->toast = palloc(sizeof(bool) * Max(ri->ncols, 1));
 	ri->old_toast = palloc(sizeof(bool) * Max(ri->ncols, 1));
+	ri->oversized = palloc(sizeof(int64) * Max(ri->ncols, 1));
+	ri->old_oversized = palloc(sizeof(int64) * Max(ri->ncols, 1));
 	build_fragments(ri);
 	ri->relid_fragment = psprintf(",%u", ri->relid);
 	ri->relid_fragment_len = strlen(ri->relid_fragment);

@@ -52,6 +52,9 @@ typedef struct RelationInfo
 	bool	   *nulls;			/* [natts] */
 	bool	   *toast;			/* [ncols]: unchanged TOAST in the new row */
 	bool	   *old_toast;		/* [ncols]: the same for the old row */
+	int64	   *oversized;		/* [ncols]: JSON size of a new value left
+								 * out as too large, 0 if sent */
+	int64	   *old_oversized;	/* [ncols]: the same for the old row */
 	MemoryContext mcxt;			/* owns everything above; reset on rebuild */
 
 	/* compact format: the relation message last sent in this session */

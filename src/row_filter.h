@@ -121,6 +121,22 @@ typedef struct RowFilterRow
 extern RowFilterResult row_filter_eval_row(const RowFilter *f,
 										   const RowFilterRow *row);
 
+/*
+ * Evaluate on one parsed compact message, taking the values the way
+ * docs/FILTERS.md says ("Which values a change is filtered on"):
+ *   ["I"|"U",rel,lsn,new,old,toast,oversized,old_oversized]: the new row,
+ *      columns in toast and in oversized UNKNOWN;
+ *   ["D",rel,lsn,old,null,null,null,old_oversized]: the old key, element
+ *      i being column key_cols[i] (the relation message's key list), the
+ *      columns in old_oversized UNKNOWN;
+ *   ["S",rel,row,oversized]: a snapshot row, oversized columns UNKNOWN.
+ * Anything else is UNKNOWN.  (Truncates are not filtered: the caller
+ * delivers them.)
+ */
+extern RowFilterResult row_filter_eval_change(const RowFilter *f,
+											  const JsonValue *change,
+											  const int *key_cols, int nkeys);
+
 /* Evaluate on a full positional row (insert, update "new"). */
 extern RowFilterResult row_filter_eval(const RowFilter *f,
 									   const JsonValue *row_values_array);

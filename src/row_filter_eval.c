@@ -8,6 +8,10 @@
  * compared with each literal.  Recursion is at most ROW_FILTER_MAX_DEPTH
  * levels; nothing is allocated.
  *
+ * A column whose value is not in the change is UNKNOWN to every test,
+ * is_null included: unchanged TOAST, values too large to send (listed as
+ * [column, bytes] pairs under "oversized"), columns outside an old key.
+ *
  *-------------------------------------------------------------------------
  */
 #include "row_filter_int.h"
@@ -71,13 +75,43 @@ compare_values(const FNode *n, const FValue *a, const FValue *b)
 	return 1;
 }
 
+/* A row and the values left out of it as too large to send. */
+typedef struct EvalRow
+{
+	const RowFilterRow *row;
+	const JsonValue *oversized; /* NULL or [[column, bytes], ...] */
+} EvalRow;
+
+/* Is col listed in an oversized list? */
+static bool
+listed_oversized(const JsonValue *list, int col)
+{
+	uint32_t	i;
+
+	if (list == NULL || list->kind != JSON_ARRAY)
+		return false;
+	for (i = 0; i < list->len; i++)
+	{
+		const JsonValue *pair = list->u.items[i];
+
+		if (pair->kind == JSON_ARRAY && pair->len > 0 &&
+			pair->u.items[0]->kind == JSON_NUMBER &&
+			pair->u.items[0]->num == (double) col)
+			return true;
+	}
+	return false;
+}
+
 /* The value of column col in the row, or NULL if the row lacks it. */
 static const JsonValue *
-column_value(const RowFilterRow *row, int col)
+column_value(const EvalRow *er, int col)
 {
+	const RowFilterRow *row = er->row;
 	int			idx = col;
 	uint32_t	i;
 
+	if (listed_oversized(er->oversized, col))
+		return NULL;
 	if (row->unknown != NULL && row->unknown->kind == JSON_ARRAY)
 		for (i = 0; i < row->unknown->len; i++)
 			if (row->unknown->u.items[i]->kind == JSON_NUMBER &&
@@ -95,7 +129,7 @@ column_value(const RowFilterRow *row, int col)
 }
 
 static RowFilterResult
-eval_comparison(const FNode *n, const RowFilterRow *row)
+eval_comparison(const FNode *n, const EvalRow *row)
 {
 	const JsonValue *v = column_value(row, n->col);
 	FValue		val;
@@ -138,7 +172,7 @@ eval_comparison(const FNode *n, const RowFilterRow *row)
 
 /* SQL three-valued and / or / not over the subtree at node i. */
 static RowFilterResult
-eval_node(const RowFilter *f, uint32_t i, const RowFilterRow *row)
+eval_node(const RowFilter *f, uint32_t i, const EvalRow *row)
 {
 	const FNode *n = &f->nodes[i];
 	RowFilterResult r,
@@ -175,13 +209,62 @@ eval_node(const RowFilter *f, uint32_t i, const RowFilterRow *row)
 	return ROW_FILTER_UNKNOWN;
 }
 
-RowFilterResult
-row_filter_eval_row(const RowFilter *f, const RowFilterRow *row)
+static RowFilterResult
+eval_with(const RowFilter *f, const RowFilterRow *row,
+		  const JsonValue *oversized)
 {
+	EvalRow		er = {row, oversized};
+
 	if (f == NULL || f->nnodes == 0 || row->values == NULL ||
 		row->values->kind != JSON_ARRAY)
 		return ROW_FILTER_UNKNOWN;
-	return eval_node(f, 0, row);
+	return eval_node(f, 0, &er);
+}
+
+RowFilterResult
+row_filter_eval_row(const RowFilter *f, const RowFilterRow *row)
+{
+	return eval_with(f, row, NULL);
+}
+
+/* Element i of a message if it is an array, else NULL (absent, null). */
+static const JsonValue *
+array_element(const JsonValue *m, uint32_t i)
+{
+	const JsonValue *v = json_array_get(m, i);
+
+	return v != NULL && v->kind == JSON_ARRAY ? v : NULL;
+}
+
+RowFilterResult
+row_filter_eval_change(const RowFilter *f, const JsonValue *change,
+					   const int *key_cols, int nkeys)
+{
+	const JsonValue *kind = json_array_get(change, 0);
+	RowFilterRow row = {NULL, NULL, 0, NULL};
+
+	if (kind == NULL || kind->kind != JSON_STRING || kind->len != 1)
+		return ROW_FILTER_UNKNOWN;
+	switch (kind->u.str[0])
+	{
+		case 'I':
+		case 'U':
+			/* the new row; unchanged TOAST and oversized columns UNKNOWN */
+			row.values = array_element(change, 3);
+			row.unknown = array_element(change, 5);
+			return eval_with(f, &row, array_element(change, 6));
+		case 'D':
+			/* the old key, positioned by the relation's key columns */
+			row.values = array_element(change, 3);
+			row.positions = key_cols;
+			row.npositions = nkeys;
+			return eval_with(f, &row, array_element(change, 7));
+		case 'S':
+			row.values = array_element(change, 2);
+			return eval_with(f, &row, array_element(change, 3));
+		default:
+			return ROW_FILTER_UNKNOWN;
+	}
 }
 
 RowFilterResult

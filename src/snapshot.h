@@ -25,7 +25,10 @@
  *	  value_encode() exactly like the 4th element of a compact insert
  *	  message ["I",relid,lsn,[values]] decoded in a session with the same
  *	  settings (DateStyle, IntervalStyle, TimeZone, lc_monetary only matter
- *	  for types written through their output function).
+ *	  for types written through their output function).  A value too large
+ *	  to send (pgsync.max_value_bytes) is null, and the array is followed
+ *	  by ",[[column index, bytes],...]": the line is then the rest of the
+ *	  "S" message, not one JSON value.
  *	last line, the trailer:
  *	  {"rows":N,"done":true,"peak_rss_kb":K}		on success, or
  *	  {"error":"message"}						on failure.

@@ -41,6 +41,7 @@
 #include "utils/syscache.h"
 
 #include "decoder_options.h"
+#include "guc.h"
 #include "json_encode.h"
 #include "relation_info.h"
 #include "snapshot.h"
@@ -205,6 +206,55 @@ build_query(RelationInfo *ri)
 	return q.data;
 }
 
+/*
+ * One row line: the values as a JSON array, as in a compact insert.  A
+ * value too large to send (pgsync.max_value_bytes, and the message limit
+ * of decoder_options.h) is null in the array, and the array is followed by
+ * ",[[column index, bytes],...]": the line is then the rest of the message
+ * ["S",relid,<line>] the worker sends (docs/PROTOCOL.md).
+ */
+static void
+write_row(StringInfo out, RelationInfo *ri, Datum *values, bool *nulls,
+		  int64 *sizes)
+{
+	int			noversized = 0;
+	int			c;
+
+	appendStringInfoChar(out, '[');
+	for (c = 0; c < ri->ncols; c++)
+	{
+		int64		limit = Min((int64) pgsync_max_value_bytes,
+								(int64) PGSYNC_MESSAGE_VALUES_MAX - out->len);
+
+		sizes[c] = 0;
+		if (c > 0)
+			appendStringInfoChar(out, ',');
+		if (nulls[c])
+			appendStringInfoString(out, "null");
+		else if (!value_encode_limited(out, &ri->cols[c].enc, values[c],
+									   limit, &sizes[c]))
+		{
+			sizes[c] = Max(sizes[c], 1);
+			noversized++;
+			appendStringInfoString(out, "null");
+		}
+		else
+			sizes[c] = 0;
+	}
+	appendStringInfoChar(out, ']');
+	if (noversized == 0)
+		return;
+	appendStringInfoString(out, ",[");
+	for (c = 0; c < ri->ncols; c++)
+	{
+		if (sizes[c] == 0)
+			continue;
+		appendStringInfo(out, "[%d," INT64_FORMAT "]%s", c, sizes[c],
+						 --noversized > 0 ? "," : "");
+	}
+	appendStringInfoChar(out, ']');
+}
+
 /* Read the table through an SPI cursor and write one line per row. */
 static uint64
 write_rows(ExportState *es, RelationInfo *ri, MemoryContext batch_cxt)
@@ -215,6 +265,7 @@ write_rows(ExportState *es, RelationInfo *ri, MemoryContext batch_cxt)
 	uint64		nrows = 0;
 	Datum	   *values = palloc(sizeof(Datum) * Max(ri->ncols, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(ri->ncols, 1));
+	int64	   *sizes = palloc(sizeof(int64) * Max(ri->ncols, 1));
 
 	plan = SPI_prepare(build_query(ri), 0, NULL);
 	if (plan == NULL)
@@ -239,22 +290,10 @@ write_rows(ExportState *es, RelationInfo *ri, MemoryContext batch_cxt)
 		old = MemoryContextSwitchTo(batch_cxt);
 		for (i = 0; i < SPI_processed; i++)
 		{
-			int			c;
-
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 							  values, nulls);
 			resetStringInfo(out);
-			appendStringInfoChar(out, '[');
-			for (c = 0; c < ri->ncols; c++)
-			{
-				if (c > 0)
-					appendStringInfoChar(out, ',');
-				if (nulls[c])
-					appendStringInfoString(out, "null");
-				else
-					value_encode(out, &ri->cols[c].enc, values[c]);
-			}
-			appendStringInfoChar(out, ']');
+			write_row(out, ri, values, nulls, sizes);
 			write_line(es, out);
 		}
 		MemoryContextSwitchTo(old);

@@ -41,6 +41,7 @@ typedef struct ValueEncoder
 {
 	ValueKind	kind;
 	Oid			typid;			/* base type (domains resolved) */
+	int16		typlen;			/* of the base type: -1 for varlena */
 	FmgrInfo	outfn;			/* for kinds that call the output function */
 	/* arrays only */
 	Oid			elemtype;
@@ -63,8 +64,20 @@ extern void value_encode_init(bool numeric_as_number);
 /* Prepare enc for values of type typid; allocations go to mcxt. */
 extern void value_encoder_init(ValueEncoder *enc, Oid typid, MemoryContext mcxt);
 
-/* Append the JSON form of a non-null value. */
-extern void value_encode(StringInfo out, const ValueEncoder *enc, Datum value);
+/*
+ * Append the JSON form of a non-null value if it takes at most limit bytes,
+ * and return true.  Otherwise append nothing (out is left as it was) and
+ * return false.  Either way *size gets the size of the value's JSON,
+ * counted without building what passes the limit; only a value of a type
+ * written by its output function that is larger than 256 MB in storage is
+ * not run through that function, and *size is then its stored size.
+ */
+extern bool value_encode_limited(StringInfo out, const ValueEncoder *enc,
+								 Datum value, int64 limit, int64 *size);
+
+/* The same for s as a quoted JSON string (server encoding in). */
+extern bool json_append_string_limited(StringInfo out, const char *s,
+									   size_t len, int64 limit, int64 *size);
 
 /* Append s as a quoted JSON string (server encoding in, JSON out). */
 extern void json_append_string(StringInfo out, const char *s, size_t len);

@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "guc.h"
 #include "worker_decode.h"
 
 static LogicalDecodingContext *ctx = NULL;
@@ -193,6 +194,10 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 						 makeDefElem("include-transaction", (Node *) makeString("true"), -1),
 						 makeDefElem("skip-empty-xacts", (Node *) makeString("true"), -1),
 						 makeDefElem("actions", (Node *) makeString("insert,update,delete,truncate"), -1));
+	/* values too large to send are marked (fixed for this decoding context) */
+	options = lappend(options,
+					  makeDefElem("max-value-bytes",
+								  (Node *) makeString(psprintf("%d", pgsync_max_value_bytes)), -1));
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
 								XL_ROUTINE(.page_read = read_local_xlog_page,
 										   .segment_open = wal_segment_open,
@@ -219,6 +224,51 @@ bool
 decode_started(void)
 {
 	return ctx != NULL;
+}
+
+/*
+ * Buffers that grow to the largest record or message seen and are never
+ * shrunk by PostgreSQL: the reader's buffer for records spanning pages, the
+ * reorder buffer's buffer for spilled changes, and the plugin's output
+ * buffer.  After a pass (neither is in use then), give
+ * back what a peak left behind -- a 200 MB logical message otherwise kept
+ * the worker about 400 MB larger for good.  Both are allocated again, at
+ * the size needed, by the next record or message that needs them.
+ */
+#define PEAK_BUFFER_KEEP	(4 * 1024 * 1024)
+
+static void
+release_peak_buffers(void)
+{
+	XLogReaderState *reader = ctx->reader;
+
+	if (reader->readRecordBuf != NULL &&
+		reader->readRecordBufSize > PEAK_BUFFER_KEEP)
+	{
+		/* the reader expects a buffer: its initial size, as XLogReaderAllocate */
+		MemoryContext cxt = GetMemoryChunkContext(reader->readRecordBuf);
+		uint32		size = 5 * Max(BLCKSZ, XLOG_BLCKSZ);
+
+		pfree(reader->readRecordBuf);
+		reader->readRecordBuf = MemoryContextAlloc(cxt, size);
+		reader->readRecordBufSize = size;
+	}
+	if (ctx->reorder->outbuf != NULL &&
+		ctx->reorder->outbufsize > PEAK_BUFFER_KEEP)
+	{
+		/* (de)serializing spilled changes: as large as the largest one */
+		pfree(ctx->reorder->outbuf);
+		ctx->reorder->outbuf = NULL;
+		ctx->reorder->outbufsize = 0;
+	}
+	if (ctx->out != NULL && ctx->out->maxlen > PEAK_BUFFER_KEEP)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(ctx->out->data));
+
+		pfree(ctx->out->data);
+		initStringInfo(ctx->out);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 bool
@@ -272,6 +322,7 @@ decode_pass(int budget_ms)
 	in_pass = false;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass_mcxt);
+	release_peak_buffers();
 
 	return more;
 }

@@ -8,6 +8,8 @@
  *	{"type":"ok",...}
  *	{"type":"snapshot_begin","subscription":"s1","relation":<file header>}
  *	["S",relid,[values]]	one per row passing the subscription's filter
+ *							(["S",relid,[values],[[col,bytes],...]] when
+ *							values were too large to send)
  *	{"type":"snapshot_end","subscription":"s1","rows":N}
  *	then the change stream: every transaction the snapshot did not see.
  *
@@ -318,7 +320,10 @@ start_rows(SnapJob *j, FoClient *c)
 	return true;
 }
 
-/* Does this row (a JSON array of values) pass the subscription's filter? */
+/*
+ * Does this row pass the subscription's filter?  row is the whole "S"
+ * message, so values left out as too large are UNKNOWN to the filter.
+ */
 static bool
 row_passes(SnapJob *j, const char *row, size_t len)
 {
@@ -332,7 +337,8 @@ row_passes(SnapJob *j, const char *row, size_t len)
 	if (len > ROW_DOC_INPUT)
 		doc = big = json_doc_create(len, (uint32) Min(len, (size_t) 1 << 24), 64);
 	v = doc ? json_parse(doc, row, len, NULL) : NULL;
-	pass = v != NULL && row_filter_eval(j->filter, v) == ROW_FILTER_TRUE;
+	pass = v != NULL &&
+		row_filter_eval_change(j->filter, v, NULL, 0) == ROW_FILTER_TRUE;
 	if (big)
 		json_doc_free(big);
 	return pass;
@@ -401,10 +407,10 @@ send_rows(Fanout *live, SnapJob *j, FoClient *c)
 			return true;
 		}
 		j->line[--len] = '\0';
-		if (!row_passes(j, j->line, len))
-			continue;
 		resetStringInfo(&msg);
 		appendStringInfo(&msg, "[\"S\",%u,%s]", j->relid, j->line);
+		if (!row_passes(j, msg.data, msg.len))
+			continue;
 		send_text(j, c, msg.data, msg.len);
 		j->rows++;
 	}

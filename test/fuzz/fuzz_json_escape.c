@@ -19,6 +19,8 @@
  *	 progress on every call, cuts no character or escape, and gives the
  *	 one-shot output (when the input is outside the contract, invalid
  *	 UTF-8 without VALIDATE/ASCII_ONLY, only memory safety is checked);
+ * - jsonenc_escaped_length counts exactly what that one call wrote (also
+ *	 outside the contract: it decides whether a value is built at all);
  * - jsonenc_utf8_valid_prefix/jsonenc_is_clean_utf8 agree with the oracle;
  * - jsonenc_parse_lsn accepts exactly [0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}
  *	 and its value round-trips through jsonenc_lsn.
@@ -159,6 +161,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(used == len, "consumed %zu of %zu with dstcap = bound (flags 0x%x)",
 				used, len, flags);
 	FUZZ_ASSERT(written <= bound, "wrote %zu > bound %zu", written, bound);
+	FUZZ_ASSERT(jsonenc_escaped_length(src, len, flags) == written,
+				"jsonenc_escaped_length = %zu, escape wrote %zu (flags 0x%x)",
+				jsonenc_escaped_length(src, len, flags), written, flags);
 
 	ref = xmalloc(bound);
 	reflen = jc_ref_escape(src, len, flags, ref);

@@ -7,7 +7,8 @@
  * compiled against a fixed relation with columns of every type family and
  * evaluated on the row as a full row, as an old key array, and with the
  * row standing in for an unchanged-TOAST list; the row is also read as a
- * relation message.  Nothing may crash, and the
+ * relation message and as a whole change message (row_filter_eval_change,
+ * with its unchanged-TOAST and oversized lists).  Nothing may crash, and the
  * three-valued logic must hold: not f is the negation of f, and [f, f] and
  * or [f, f] are f.
  *
@@ -140,6 +141,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rr.npositions = 0;
 	rr.unknown = row;
 	(void) row_filter_eval_row(f, &rr);
+	/* the row read as a whole compact message (I, U, D, S, oversized lists) */
+	{
+		RowFilterResult m = row_filter_eval_change(f, row, key_cols, 3);
+
+		if (m != ROW_FILTER_TRUE && m != ROW_FILTER_FALSE && m != ROW_FILTER_UNKNOWN)
+			abort();
+	}
 
 	/* three-valued logic laws (the wrapped filter may be too deep/large) */
 	if ((g = compile_wrapped("{\"not\":", text, flen, false, "}")) != NULL)

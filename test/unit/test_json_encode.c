@@ -734,6 +734,82 @@ test_oracle(void)
 
 /* ---------------------------------------------------------------------- */
 
+/*
+ * jsonenc_escaped_length() counts exactly what one jsonenc_escape() call
+ * writes, in every flag combination, on hand-picked and random inputs
+ * (invalid UTF-8 without VALIDATE included: the count must match even
+ * outside the escaper's contract, since it decides what gets built).
+ */
+static void
+test_escaped_length(void)
+{
+	static const struct
+	{
+		const char *s;
+		size_t		len;
+	}			cases[] = {
+		{LIT("")},
+		{LIT("plain")},
+		{LIT("\x01\x02\x1f")},
+		{LIT("\b\f\n\r\t")},
+		{LIT("\"\\")},
+		{LIT("caf\xc3\xa9")},
+		{LIT("\xf0\x9f\x98\x80")},
+		{LIT("\xff\xfe\xc3")},
+		{LIT("\xed\xa0\x80")},
+		{LIT("a\0b")},
+		{LIT("{\"k\":\t\"v\"}")},
+	};
+	int			mismatches = 0;
+	size_t		i;
+	int			flags;
+	int			n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (flags = 0; flags <= ALL_FLAGS; flags++)
+		{
+			size_t		outlen;
+			char	   *out = escape_once(cases[i].s, cases[i].len, flags,
+										  &outlen, __FILE__, __LINE__);
+			char	   *in = dup_exact(cases[i].s, cases[i].len);
+
+			CHECK_MSG(jsonenc_escaped_length(in, cases[i].len, flags) == outlen,
+					  "case %zu flags 0x%x: length %zu, escape wrote %zu", i, flags,
+					  jsonenc_escaped_length(in, cases[i].len, flags), outlen);
+			free(in);
+			free(out);
+		}
+	/* the issue's poison value: every byte becomes \u0001 */
+	{
+		size_t		len = 100000;
+		char	   *in = malloc(len);
+
+		memset(in, 1, len);
+		CHECK_MSG(jsonenc_escaped_length(in, len, 0) == 6 * len,
+				  "chr(1) x %zu counts %zu", len, jsonenc_escaped_length(in, len, 0));
+		free(in);
+	}
+	for (n = 0; n < N_RANDOM; n++)
+	{
+		unsigned char buf[80];
+		size_t		len = random_input(buf, sizeof(buf));
+		char	   *in = dup_exact((const char *) buf, len);
+
+		for (flags = 0; flags <= ALL_FLAGS; flags++)
+		{
+			size_t		outlen;
+			char	   *out = escape_once(in, len, flags, &outlen, __FILE__, __LINE__);
+
+			if (jsonenc_escaped_length(in, len, flags) != outlen)
+				mismatches++;
+			free(out);
+		}
+		free(in);
+	}
+	CHECK_MSG(mismatches == 0, "%d random inputs counted differently than escaped",
+			  mismatches);
+}
+
 static void
 test_hex(void)
 {
@@ -860,6 +936,7 @@ main(void)
 	test_early_stop();
 	test_chunked();
 	test_random_property();
+	test_escaped_length();
 	test_hex();
 	test_lsn();
 	return unit_summary();

@@ -506,6 +506,87 @@ test_keys_and_toast(void)
 	json_doc_free(tdoc);
 }
 
+/* Evaluate a compiled filter on a whole compact message (JSON text). */
+static RowFilterResult
+eval_change(const RowFilter *f, const char *msg, const int *key_cols, int nkeys)
+{
+	const JsonValue *m = json_parse(rdoc, msg, strlen(msg), NULL);
+
+	if (m == NULL)
+	{
+		fprintf(stderr, "  bad test JSON %.200s\n", msg);
+		return (RowFilterResult) ERR;
+	}
+	return row_filter_eval_change(f, m, key_cols, nkeys);
+}
+
+/*
+ * Whole messages: which row is filtered, and values left out as too large
+ * to send ("oversized", [column, bytes] pairs) are UNKNOWN to every test,
+ * is_null included, as unchanged TOAST is; other columns still decide.
+ */
+static void
+test_changes_and_oversized(void)
+{
+	RowFilter  *isnull = compile("{\"col\":\"name\",\"op\":\"is_null\"}");
+	RowFilter  *notnull = compile("{\"not\":{\"col\":\"name\",\"op\":\"is_null\"}}");
+	RowFilter  *id5 = compile("{\"col\":\"id\",\"op\":\"eq\",\"value\":5}");
+	RowFilter  *either = compile("{\"or\":[{\"col\":\"name\",\"op\":\"eq\",\"value\":\"x\"},"
+								 "{\"col\":\"id\",\"op\":\"eq\",\"value\":5}]}");
+	RowFilter  *both = compile("{\"and\":[{\"col\":\"name\",\"op\":\"neq\",\"value\":\"x\"},"
+							   "{\"col\":\"id\",\"op\":\"eq\",\"value\":5}]}");
+	int			key_id[] = {0};
+	int			key_full[] = {0, 1, 2, 3, 4};
+
+	CHECK(isnull && notnull && id5 && either && both);
+
+	/* insert: a real NULL, then the same position left out as too large */
+	CHECK(eval_change(isnull, "[\"I\",1,\"0/1\",[5,null,null,null,null]]", NULL, 0) == T);
+	CHECK(eval_change(isnull, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,1080000002]]]", NULL, 0) == U);
+	CHECK(eval_change(notnull, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,1080000002]]]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,1080000002]]]", NULL, 0) == T);
+	CHECK(eval_change(either, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,99]]]", NULL, 0) == T);
+	CHECK(eval_change(both, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,99]]]", NULL, 0) == U);
+	CHECK(eval_change(both, "[\"I\",1,\"0/1\",[6,null,null,null,null],null,null,[[4,99]]]", NULL, 0) == F);
+	/* another column oversized: name's NULL is a NULL */
+	CHECK(eval_change(isnull, "[\"I\",1,\"0/1\",[5,null,null,null,null],null,null,[[3,99]]]", NULL, 0) == T);
+
+	/* update: unchanged TOAST (5) and oversized (6) both UNKNOWN; old row's list (7) does not count */
+	CHECK(eval_change(isnull, "[\"U\",1,\"0/1\",[5,null,null,null,null],null,[4]]", NULL, 0) == U);
+	CHECK(eval_change(isnull, "[\"U\",1,\"0/1\",[5,null,null,null,null],[5],null,[[4,70]]]", NULL, 0) == U);
+	CHECK(eval_change(isnull, "[\"U\",1,\"0/1\",[5,null,null,null,null],[5,1,2,3,null],null,null,[[4,70]]]", NULL, 0) == T);
+	CHECK(eval_change(id5, "[\"U\",1,\"0/1\",[5,null,null,null,null],null,[1],[[4,70]]]", NULL, 0) == T);
+
+	/* delete: the old row, its oversized list at 7 */
+	CHECK(eval_change(id5, "[\"D\",1,\"0/1\",[5]]", key_id, 1) == T);
+	CHECK(eval_change(isnull, "[\"D\",1,\"0/1\",[5,null,null,null,null]]", key_full, 5) == T);
+	CHECK(eval_change(isnull, "[\"D\",1,\"0/1\",[5,null,null,null,null],null,null,null,[[4,70]]]", key_full, 5) == U);
+	CHECK(eval_change(isnull, "[\"D\",1,\"0/1\",[5,null,null,null,null],null,null,[[4,70]]]", key_full, 5) == T);
+	CHECK(eval_change(id5, "[\"D\",1,\"0/1\",null]", key_id, 1) == U);
+
+	/* snapshot rows */
+	CHECK(eval_change(isnull, "[\"S\",1,[5,null,null,null,null]]", NULL, 0) == T);
+	CHECK(eval_change(isnull, "[\"S\",1,[5,null,null,null,null],[[4,70]]]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"S\",1,[5,null,null,null,null],[[4,70]]]", NULL, 0) == T);
+
+	/* not a change, or malformed lists: UNKNOWN or ignored, never a crash */
+	CHECK(eval_change(id5, "[\"T\",\"0/1\",[1],false,false]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"X\",1,\"0/1\",[5]]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"II\",1,\"0/1\",[5]]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[1,1,\"0/1\",[5]]", NULL, 0) == U);
+	CHECK(eval_change(id5, "{}", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"I\",1,\"0/1\",{}]", NULL, 0) == U);
+	CHECK(eval_change(id5, "[\"I\",1,\"0/1\",[5],null,null,[0,[],[\"a\"],{}]]", NULL, 0) == T);
+	CHECK(eval_change(id5, "[\"I\",1,\"0/1\",[5],null,null,{\"0\":1}]", NULL, 0) == T);
+	CHECK(eval_change(id5, "[\"I\",1,\"0/1\",[5],null,null,[[0]]]", NULL, 0) == U);
+
+	row_filter_free(isnull);
+	row_filter_free(notnull);
+	row_filter_free(id5);
+	row_filter_free(either);
+	row_filter_free(both);
+}
+
 /* Does compiling filter fail with code and a message containing text? */
 static int
 fails_with(const char *filter, RowFilterErrorCode code, const char *text)
@@ -750,6 +831,7 @@ main(void)
 	test_json_array_other();
 	test_nulls_and_logic();
 	test_keys_and_toast();
+	test_changes_and_oversized();
 	test_errors();
 	test_independence();
 	test_relation_columns();
