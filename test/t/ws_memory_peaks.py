@@ -93,4 +93,5 @@ async def main(c):
 
 
 if __name__ == "__main__":
-    sys.exit(run_worker_test(main, T, ["pgsync.client_queue_bytes = '4MB'"]))
+    sys.exit(run_worker_test(main, T, ["pgsync.client_queue_bytes = '4MB'",
+                                      "pgsync.max_value_bytes = '256MB'"]))
