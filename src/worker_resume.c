@@ -297,9 +297,13 @@ replay_one(Fanout *live, Replay *r)
 		return true;			/* the client disconnected */
 	if (c->closing)
 		return false;			/* error queued; wait for it to go */
-	if (c->nsubs == 0)
+	if (c->nsubs == 0 && !fanout_in_transaction(r->priv))
 	{
-		/* it unsubscribed: nothing to replay, its next requests go live */
+		/*
+		 * It unsubscribed: nothing to replay, its next requests go live.
+		 * In the middle of a transaction whose begin it got, the rest is
+		 * read first (routing nothing) so that its commit still comes.
+		 */
 		c->resume_after = Max(r->resume_lsn, clog_reader_position(r->reader));
 		fanout_client_move(live, c);
 		return true;

@@ -1,24 +1,24 @@
-"""test/lib/gapless_load.py: the load and the chaos of the gapless checker.
+"""test/lib/gapless_load.py: the writers of the gapless checker.
 
-Writers (small and large transactions, rollbacks, truncates, reconnecting
-after crashes) and the crash schedule (SIGKILL of the worker, immediate
-restarts).  See test/lib/gapless.py.
+Owns the write load: threads committing small and large transactions,
+rollbacks, rolled-back savepoints, savepoint storms (hundreds of
+subtransactions, spilling past pgsync.decoding_work_mem), prepared
+transactions (COMMIT PREPARED / ROLLBACK PREPARED, resolved after crashes)
+and truncates, reconnecting after crashes; and pausing on request (the
+hand-over events of test/lib/gapless_chaos.py).  See test/lib/gapless.py.
 """
-import os
 import random
-import signal
 import threading
 import time
 
 import psycopg2
-
 
 from gapless_model import *  # noqa: F401,F403
 
 
 class Writers:
     """Threads committing a random mix of transactions until `changes` row
-    changes were committed (as far as they know)."""
+    changes were committed (as far as they know) and the chaos is over."""
 
     def __init__(self, cluster, opts):
         self.cluster = cluster
@@ -28,9 +28,15 @@ class Writers:
         self.commits = 0
         self.rollbacks = 0
         self.savepoint_rollbacks = 0
+        self.prepared = 0
+        self.rollback_prepared = 0
+        self.storms = 0
         self.errors = 0
         self.fatal = None           # a bug of the harness itself
         self.chaos_over = threading.Event()     # set by Chaos: write until then
+        self.running = threading.Event()        # cleared: writers pause between transactions
+        self.running.set()
+        self.idle = set()
         self.stop = False
         self.threads = []
 
@@ -43,28 +49,62 @@ class Writers:
     def done(self):
         return not any(t.is_alive() for t in self.threads)
 
+    def pause(self, timeout=60):
+        """Stop every writer between two transactions (prepared ones
+        resolved); True once all are idle."""
+        self.running.clear()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            alive = {i for i, t in enumerate(self.threads) if t.is_alive()}
+            if alive <= self.idle:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def resume(self):
+        self.running.set()
+
+    def count(self, n, kind):
+        with self.lock:
+            if kind in ("commit", "savepoint", "storm", "prepared"):
+                self.changes += n
+                self.commits += 1
+            if kind == "rollback":
+                self.rollbacks += 1
+            elif kind == "savepoint":
+                self.savepoint_rollbacks += 1
+            elif kind == "storm":
+                self.storms += 1
+            elif kind == "prepared":
+                self.prepared += 1
+            elif kind == "rollback_prepared":
+                self.rollback_prepared += 1
+
     def loop(self, w):
         rng = random.Random(self.opts.seed * 1000 + w)
         base = (w + 1) * 10_000_000
         nxt = {t: base for t in TABLES}
         conn = None
         backoff = 0.05
+        seq = [0]
+        deadline = time.time() + self.opts.write_timeout
         while not self.stop and (self.changes < self.opts.changes or not self.chaos_over.is_set()):
+            if time.time() > deadline:
+                self.fatal = "writer %d: still writing after %ds (%d changes)" % (
+                    w, self.opts.write_timeout, self.changes)
+                break
             try:
                 if conn is None:
                     conn = self.cluster.connect(autocommit=False)
-                n, kind = self.one(conn, rng, w, base, nxt)
+                    self.resolve_prepared(conn, w)
+                if not self.running.is_set():
+                    self.idle.add(w)
+                    self.running.wait(0.2)
+                    continue
+                self.idle.discard(w)
+                n, kind = self.one(conn, rng, w, base, nxt, seq)
                 backoff = 0.05
-                with self.lock:
-                    if kind == "commit":
-                        self.changes += n
-                        self.commits += 1
-                    elif kind == "rollback":
-                        self.rollbacks += 1
-                    else:
-                        self.changes += n
-                        self.commits += 1
-                        self.savepoint_rollbacks += 1
+                self.count(n, kind)
             except psycopg2.Error:
                 with self.lock:
                     self.errors += 1
@@ -79,11 +119,26 @@ class Writers:
             except Exception as e:
                 self.fatal = "writer %d: %r" % (w, e)
                 raise
+        self.idle.add(w)
         if conn is not None:
             conn.close()
 
-    def one(self, conn, rng, w, base, nxt):
-        """One transaction; returns (row changes, commit|rollback|savepoint)."""
+    def resolve_prepared(self, conn, w):
+        """After a reconnect: finish this writer's prepared transactions
+        (the gid says whether it was to commit or roll back)."""
+        conn.rollback()
+        conn.autocommit = True
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE %s", ("gl_w%d\\_%%" % w,))
+            for (gid,) in cur.fetchall():
+                cur.execute("%s PREPARED %%s" % ("COMMIT" if gid.endswith("_c") else "ROLLBACK"), (gid,))
+                self.count(0, "prepared" if gid.endswith("_c") else "rollback_prepared")
+        finally:
+            conn.autocommit = False
+
+    def one(self, conn, rng, w, base, nxt, seq):
+        """One transaction; returns (row changes, what it was)."""
         cur = conn.cursor()
         n = 0
 
@@ -120,9 +175,60 @@ class Writers:
             cur.execute("DELETE FROM %s WHERE id BETWEEN %%s AND %%s AND mod(id, 3) <> 1" % table, (a, b))
             return cur.rowcount
 
+        def mixed(k):
+            m = 0
+            for _ in range(k):
+                t = rng.choice(TABLES)
+                op = rng.random()
+                if op < 0.5:
+                    m += ins(t, small())
+                elif op < 0.8:
+                    m += upd(t, small())
+                else:
+                    m += dele(t, small())
+            return m
+
         small = lambda: rng.randint(1, 5)  # noqa: E731
         r = rng.random()
         lo, hi = self.opts.big_rows
+        if r < self.opts.prepared:                      # prepared: commit or roll back later
+            seq[0] += 1
+            commit = rng.random() < 0.7
+            gid = "gl_w%d_%d_%s" % (w, seq[0], "c" if commit else "r")
+            conn.tpc_begin(gid)
+            if commit:
+                n += mixed(rng.randint(1, 3))
+            else:
+                ins(rng.choice(TABLES), small(), ROLLBACK_MARK)
+            conn.tpc_prepare()
+            time.sleep(rng.uniform(0, 0.05))        # others commit meanwhile
+            if commit:
+                conn.tpc_commit()
+            else:
+                conn.tpc_rollback()
+            return n, "prepared" if commit else "rollback_prepared"
+        r -= self.opts.prepared
+        if r < self.opts.storms:                        # savepoint storm: subtransactions, some rolled back
+            k = rng.randint(300, 1500)
+            lo_id, lo_b = nxt["gl_a"], nxt["gl_b"]
+            nxt["gl_a"] += k
+            nxt["gl_b"] += k
+            cur.execute("""DO $$ BEGIN
+                FOR i IN 0..%d LOOP
+                  BEGIN
+                    INSERT INTO gl_a(id, grp, val) VALUES (%d + i, mod(i, 10),
+                        CASE WHEN mod(i, 7) = 3 THEN '%s' ELSE '' END || 's' || i);
+                    IF mod(i, 3) = 0 THEN
+                      INSERT INTO gl_b(id, grp, amount, note) VALUES (%d + i, mod(i, 10), i,
+                          CASE WHEN mod(i, 7) = 3 THEN '%s' ELSE '' END || 's');
+                    END IF;
+                    IF mod(i, 7) = 3 THEN RAISE EXCEPTION 'rb'; END IF;
+                  EXCEPTION WHEN raise_exception THEN NULL;
+                  END;
+                END LOOP; END $$""" % (k - 1, lo_id, ROLLBACK_MARK, lo_b, ROLLBACK_MARK))
+            conn.commit()
+            return k - k // 7 + k // 3, "storm"
+        r = rng.random()
         if r < 0.015:                                   # large insert
             n += ins(rng.choice(TABLES), rng.randint(lo, hi))
         elif r < 0.025:                                 # large update
@@ -147,73 +253,6 @@ class Writers:
             cur.execute("TRUNCATE gl_c")
             n += 1
         else:                                           # small, one or several tables
-            for _ in range(rng.randint(1, 4)):
-                t = rng.choice(TABLES)
-                op = rng.random()
-                if op < 0.5:
-                    n += ins(t, small())
-                elif op < 0.8:
-                    n += upd(t, small())
-                else:
-                    n += dele(t, small())
+            n += mixed(rng.randint(1, 4))
         conn.commit()
         return n, "commit"
-
-
-# ---------------------------------------------------------------------------
-# Chaos: worker kills and immediate restarts at points of the workload
-
-def wait_serving(cluster, old_pid=None, timeout=120):
-    """Wait for a worker (other than old_pid) that streams and listens."""
-    pid = cluster.wait_new_worker(old_pid, timeout)
-    if not pid:
-        raise RuntimeError("worker not back after %ds\n%s" % (timeout, cluster.log()[-3000:]))
-    return pid
-
-
-class Chaos:
-    def __init__(self, cluster, writers, opts, rng):
-        self.cluster = cluster
-        self.writers = writers
-        self.events = ["kill"] * opts.kills + ["restart"] * opts.restarts
-        rng.shuffle(self.events)
-        n = len(self.events)
-        self.at = [opts.changes * (i + 1) // (n + 1) for i in range(n)]
-        self.kills = 0
-        self.restarts = 0
-        self.downtime = 0.0
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def loop(self):
-        try:
-            self.run_events()
-        finally:
-            self.writers.chaos_over.set()
-
-    def run_events(self):
-        for ev, at in zip(self.events, self.at):
-            while self.writers.changes < at and not self.writers.done():
-                time.sleep(0.05)
-            if self.writers.done():
-                return
-            t0 = time.time()
-            if ev == "kill":
-                pid = wait_serving(self.cluster)
-                os.kill(pid, signal.SIGKILL)
-                self.kills += 1
-                wait_serving(self.cluster, pid)
-            else:
-                self.cluster.pg_ctl("restart", "-m", "immediate", "-w", "-t", "120",
-                                    "-l", self.cluster.log_path())
-                self.restarts += 1
-                wait_serving(self.cluster)
-            self.downtime += time.time() - t0
-            say("%s %d done at %d changes (%.1fs to serve again)"
-                % (ev, self.kills if ev == "kill" else self.restarts, self.writers.changes, time.time() - t0))
-
-
-# ---------------------------------------------------------------------------
-# Clients

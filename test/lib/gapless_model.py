@@ -1,14 +1,14 @@
 """test/lib/gapless_model.py: what the gapless checker compares.
 
-Constants, LSN helpers, options, subscriptions (tables, ops, row filters
-evaluated on the plugin's values) and the reference stream read from a
-second slot.  See test/lib/gapless.py.
+Owns the constants and schema, LSN and xid helpers, the options, the
+subscriptions (tables, ops, row filters evaluated on the plugin's values,
+auxiliary subscriptions, snapshots), the snapshot join rule and the
+reference stream read from a second slot.  See test/lib/gapless.py.
 """
 import fnmatch
 import hashlib
 import json
 import random
-
 
 
 REF_SLOT = "gapless_ref"
@@ -23,17 +23,25 @@ CREATE TABLE gl_c(id bigint PRIMARY KEY, grp int, payload text);
 CREATE TABLE gapless_marker(id serial PRIMARY KEY, note text);
 """
 
-# Subscriptions, given to clients in turn.  Filters are on int columns;
-# gl_b has REPLICA IDENTITY FULL so its deletes carry grp, gl_c's do not
-# (a filter on grp never passes them: UNKNOWN).
+# Subscriptions, given to clients in turn.  Filters are on grp (int or,
+# after an ALTER, bigint); whether a delete passes depends on the replica
+# identity in effect (the ALTERs switch it), the reference knows which.
+# "aux": more subscriptions on the same connection (subscribed right after
+# the first, some unsubscribed while it replays); "snapshot": the client
+# (re)loads through an initial snapshot.  Only the first subscription is
+# checked for exactly-once; the others must deliver nothing once gone.
 CLIENT_SPECS = [
     {"tables": ["public.gl_a", "public.gl_b", "public.gl_c"]},
-    {"tables": ["public.gl_*"]},
+    {"tables": ["public.gl_b"], "filter": {"col": "grp", "op": "in", "values": [0, 3, 6, 9]},
+     "snapshot": True},
     {"tables": ["public.gl_a"], "ops": ["insert", "delete"]},
-    {"tables": ["public.gl_b", "gl_c"], "filter": {"col": "grp", "op": "lt", "value": 5}},
+    {"tables": ["public.gl_b", "gl_c"], "filter": {"col": "grp", "op": "lt", "value": 5},
+     "aux": [{"tables": ["public.gl_a"], "filter": {"col": "grp", "op": "eq", "value": 7}},
+             {"tables": ["public.gl_c"], "ops": ["insert"]}]},
     {"tables": ["public.gl_a", "public.gl_c"], "ops": ["insert", "update", "truncate"],
      "filter": {"or": [{"col": "grp", "op": "in", "values": [1, 2]},
                        {"not": {"col": "grp", "op": "gte", "value": 7}}]}},
+    {"tables": ["public.gl_*"]},
     {"tables": ["public.gl_c"], "ops": ["update", "delete", "truncate"]},
 ]
 
@@ -52,25 +60,40 @@ def lsn_str(v):
 class Options:
     def __init__(self, **kw):
         self.changes = 100000       # row changes to commit (approximately; the reference counts)
-        self.clients = 5
+        self.clients = 7
         self.writers = 4
         self.kills = 3              # SIGKILLs of the worker (crash restarts)
-        self.restarts = 1           # pg_ctl restart -m immediate
+        self.restarts = 2           # pg_ctl restart, alternately -m immediate and -m fast
         self.drops = 6              # voluntary disconnects per client
         self.big_rows = (500, 3000)  # rows of a large transaction
         self.seed = None
         self.hb_resume = 0.5        # how often a reconnect resumes from a later heartbeat LSN
         self.strict_heartbeats = True   # a heartbeat ahead of the stream fails (else a note)
+        self.quiet = 0.75           # share of chaos events run as hand-over events (writers paused,
+        #                             clients rewinding far back right after the restart)
+        self.alter_every = 2.0      # seconds between ALTER TABLEs (0: none)
+        self.prepared = 0.01        # share of prepared transactions (COMMIT / ROLLBACK PREPARED)
+        self.storms = 0.002         # share of savepoint storms (subtransactions spilling)
+        self.self_test = False      # inject one early and one late resume: must be flagged
         self.catchup_timeout = 120
+        self.write_timeout = 300    # seconds: the writers give up (the server is gone)
         self.verbose = False
-        self.extra_conf = ["pgsync.log_segment_size = '256kB'", "pgsync.heartbeat_interval = '200ms'",
-                           "max_wal_size = '2GB'"]
+        self.extra_conf = ["pgsync.log_segment_size = '64kB'", "pgsync.log_retention_size = '3MB'",
+                           "pgsync.heartbeat_interval = '200ms'", "pgsync.decoding_work_mem = '64kB'",
+                           "max_prepared_transactions = 20", "max_wal_size = '2GB'"]
         for k, v in kw.items():
             if not hasattr(self, k):
                 raise TypeError("unknown option %s" % k)
             setattr(self, k, v)
         if self.seed is None:
             self.seed = random.randrange(1 << 30)
+
+    def setting(self, name):
+        for line in self.extra_conf:
+            k, _, v = line.partition("=")
+            if k.strip() == name:
+                return v.strip().strip("'")
+        return None
 
 
 def say(*a):
@@ -88,6 +111,23 @@ class Relations:
 
     def add(self, m):
         self.rels[m[1]] = ("%s.%s" % (m[2], m[3]), m[4], m[6], m[7])
+
+
+def value_count_problem(rels, m):
+    """None, or what is wrong with the number of values of change m
+    against the R in effect for its relation."""
+    if m[0] == "T":
+        return None
+    r = rels.rels.get(m[1])
+    if r is None:
+        return "no R for relation %d" % m[1]
+    ncols, nkeys = len(r[1]), len(r[2])
+    if m[0] in ("I", "U") and len(m[3]) != ncols:
+        return "%d new values, the R in effect lists %d columns %s" % (len(m[3]), ncols, r[1])
+    old = m[4] if m[0] == "U" and len(m) > 4 else (m[3] if m[0] == "D" else None)
+    if isinstance(old, list) and len(old) != nkeys:
+        return "%d old values, the R in effect lists %d key columns" % (len(old), nkeys)
+    return None
 
 
 def pattern_matches(pattern, qualified):
@@ -132,13 +172,15 @@ class Subscription:
         self.filter = spec.get("filter")
         self.table_cache = {}
 
-    def request(self, rid, resume_lsn):
+    def request(self, rid, resume_lsn=None, snapshot=False):
         req = {"type": "subscribe", "id": rid, "tables": self.spec["tables"]}
         for k in ("ops", "filter"):
             if k in self.spec:
                 req[k] = self.spec[k]
         if resume_lsn is not None:
             req["resume_lsn"] = lsn_str(resume_lsn)
+        if snapshot:
+            req["snapshot"] = True
         return req
 
     def has_table(self, rels, relid):
@@ -148,14 +190,17 @@ class Subscription:
             hit = self.table_cache[relid] = any(pattern_matches(p, name) for p in self.spec["tables"])
         return hit
 
+    def row_passes(self, cols, values):
+        return self.filter is None or eval_filter(self.filter, dict(zip(cols, values))) is True
+
     def wants(self, rels, m):
         """Does this subscription get change message m (parsed)?"""
         kind = m[0]
         if OP_NAMES[kind] not in self.ops:
             return False
         if kind == "T":
-            return any(self.has_table(rels, r) for r in m[2])
-        if not self.has_table(rels, m[1]):
+            return any(self.has_table(rels, r) for r in m[2] if r in rels.rels)
+        if m[1] not in rels.rels or not self.has_table(rels, m[1]):
             return False
         if self.filter is None:
             return True
@@ -174,6 +219,25 @@ def change_digest():
 
 
 # ---------------------------------------------------------------------------
+# The snapshot join rule (docs/SNAPSHOT.md)
+
+def widen_xid(xmin, xid):
+    """The full xid nearest to xmin with these low 32 bits."""
+    x = (xmin & ~0xFFFFFFFF) | xid
+    if x - xmin > 1 << 31:
+        x -= 1 << 32
+    elif xmin - x > 1 << 31:
+        x += 1 << 32
+    return x
+
+
+def snapshot_sees(snap, xid):
+    """Is the transaction with 32-bit xid visible in snapshot snap?"""
+    x = widen_xid(snap["xmin"], xid)
+    return x < snap["xmin"] or (x < snap["xmax"] and x not in snap["xip_set"])
+
+
+# ---------------------------------------------------------------------------
 # The reference: the second slot, peeked at the end
 
 class Reference:
@@ -182,6 +246,8 @@ class Reference:
         self.changes = 0
         self.last_lsn = 0
         self.rollback_marks = 0
+        self.value_count_problems = []
+        self.xid = {}           # commit lsn -> 32-bit xid
         self.expected = []      # per client: [(commit lsn, n changes, digest)]
 
 
@@ -200,7 +266,8 @@ def read_reference(cluster, after_lsn, subs):
         for (data,) in cur:
             kind = data[2]
             if kind == "B":
-                lsn = lsn_int(json.loads(data)[2])
+                b = json.loads(data)
+                lsn, xid = lsn_int(b[2]), b[1]
                 parts = [[] for _ in subs]
                 ntx = 0
             elif kind == "R":
@@ -210,6 +277,7 @@ def read_reference(cluster, after_lsn, subs):
                     ref.txns += 1
                     ref.changes += ntx
                     ref.last_lsn = lsn
+                    ref.xid[lsn] = xid
                     for i, p in enumerate(parts):
                         if p:
                             h = change_digest()
@@ -222,6 +290,9 @@ def read_reference(cluster, after_lsn, subs):
                 m = json.loads(data)
                 if kind != "T" and rels.rels[m[1]][0].split(".")[1] not in TABLES:
                     continue
+                bad = value_count_problem(rels, m)
+                if bad and len(ref.value_count_problems) < 10:
+                    ref.value_count_problems.append("%s: %s" % (data[:120], bad))
                 ntx += 1
                 if ROLLBACK_MARK in data:
                     ref.rollback_marks += 1
@@ -232,7 +303,3 @@ def read_reference(cluster, after_lsn, subs):
     finally:
         conn.close()
     return ref
-
-
-# ---------------------------------------------------------------------------
-# Writers

@@ -2,17 +2,27 @@
 """Integration test: gapless delivery, the durable log's acceptance test.
 
 Concurrent writers (small and large transactions, rollbacks, rolled-back
-savepoints, truncates) while WebSocket clients with different
-subscriptions (tables, ops, row filters) drop their connections at random
-points, mid-transaction too, and resume from their last complete
-transaction; the worker is SIGKILLed (crash restart of the cluster) and
-the cluster restarted with `pg_ctl restart -m immediate`.  At the end each
-client's applied transactions must equal, exactly, the transactions of a
-reference slot filtered by its subscription.  How: test/lib/gapless.py.
+savepoints, savepoint storms that spill, prepared transactions committed
+or rolled back, truncates) while WebSocket clients with different
+subscriptions (tables, ops, row filters, a snapshot, several
+subscriptions on one connection with unsubscribes) drop their connections
+at random points, mid-transaction too, and resume from their last
+complete transaction; the worker is SIGKILLed (crash restart) and the
+cluster restarted (-m immediate, -m fast); tables are ALTERed meanwhile
+(also racing the kills); the change log is trimmed by retention (clients
+told resume_too_old reload); right after some restarts, with the writers
+paused, clients resume from far back in the log, from beyond its end, or
+reload through a snapshot.  At the end each client's applied transactions
+must equal, exactly, the transactions of a reference slot filtered by its
+subscription, per epoch; positions must be monotone, values must match
+their R.  How: test/lib/gapless.py.
 
     test/t/gapless.py [--changes N] [--kills N] [--restarts N] [--clients N]
-                      [--writers N] [--drops N] [--seed N]
+                      [--writers N] [--drops N] [--seed N] [--self-test]
 
+--self-test: a small run in which client 1 resumes once one transaction
+early and once one transaction late: passes iff the checker reports
+exactly that duplicate and that gap (test/t/gapless_selftest.py).
 bench/gapless runs the same at scale.
 """
 import argparse
@@ -22,6 +32,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Checks  # noqa: E402
 import gapless  # noqa: E402
+
+SELF_TEST = dict(changes=30000, clients=2, kills=0, restarts=0, drops=6, quiet=0, alter_every=0)
 
 
 def parse_args(argv=None, **defaults):
@@ -33,42 +45,97 @@ def parse_args(argv=None, **defaults):
                    help="probability that a reconnect resumes from a heartbeat LSN (default %(default)s)")
     p.add_argument("--lax-heartbeats", dest="strict_heartbeats", action="store_false",
                    help="heartbeats ahead of the delivered stream are notes, not failures")
+    p.add_argument("--quiet", type=float, default=o.quiet,
+                   help="share of kills/restarts run as hand-over events (default %(default)s)")
+    p.add_argument("--alter-every", type=float, default=o.alter_every,
+                   help="seconds between ALTER TABLEs, 0 for none (default %(default)s)")
+    p.add_argument("--self-test", action="store_true",
+                   help="inject one early and one late resume; pass iff exactly both are flagged")
     p.add_argument("--verbose", "-v", action="store_true", help="print every connection of every client")
     a = p.parse_args(argv)
+    if a.self_test:
+        for k, v in SELF_TEST.items():
+            if getattr(a, k) == getattr(o, k):
+                setattr(a, k, v)
     for k, v in vars(a).items():
         setattr(o, k, v)
     return o
 
 
+COUNTS = [("drops", "drops"), ("mid", "mid_txn_drops"), ("lost", "lost"), ("res", "resumes"),
+          ("hb", "hb_resumes"), ("rew", "rewinds"), ("jump", "jumps"), ("snap", "snapshots"),
+          ("old", "too_old"), ("unsub", "unsubscribes"), ("slow", "slow")]
+
+
 def report(res, T):
-    """Print the per-client table and record the checks; returns totals."""
-    ref = res.ref
+    """Print the per-client table and record the checks."""
+    ref, o = res.ref, res.opts
     T.check("reference: %d transactions, %d changes after the start point" % (ref.txns, ref.changes),
             ref.txns > 0)
     T.check("writers ran without harness errors", res.writers.fatal is None, res.writers.fatal)
+    T.check("chaos ran without harness errors", res.chaos_error is None, res.chaos_error)
     T.check("reference holds no rolled-back change", ref.rollback_marks == 0, ref.rollback_marks)
+    T.check("reference: every change has as many values as its R lists columns",
+            not ref.value_count_problems, "; ".join(ref.value_count_problems[:3]))
     if res.resume_supported:
-        T.check("worker SIGKILLed %d times" % res.chaos.kills, res.chaos.kills == res.opts.kills)
-        T.check("cluster restarted -m immediate %d times" % res.chaos.restarts,
-                res.chaos.restarts == res.opts.restarts)
-    print("%-3s %-78s %8s %9s %6s %5s %5s %7s %5s %4s" % (
-        "#", "subscription", "txns", "changes", "drops", "mid", "lost", "resumes", "hb", "slow"))
+        T.check("worker SIGKILLed %d times" % res.chaos.kills, res.chaos.kills == o.kills)
+        T.check("cluster restarted %d times (%d -m fast)" % (res.chaos.restarts, res.chaos.fast_restarts),
+                res.chaos.restarts == o.restarts)
+    T.check("server log: no crash but the %d kills" % res.chaos.kills, not res.crash_problems,
+            "; ".join(res.crash_problems[:5]))
+    print("# %d hand-over events (%d timed out), %d ALTERs racing kills/restarts"
+          % (res.chaos.handovers, res.chaos.handover_timeouts, res.chaos.raced_alters))
+    print("%-3s %-64s %7s %8s " % ("#", "subscription", "txns", "changes") +
+          " ".join("%5s" % h for h, _ in COUNTS))
     for c in res.clients:
-        print("%-3d %-78s %8d %9d %6d %5d %5d %7d %5d %4d" % (
-            c.num, c.name()[len("client %d " % c.num):][:78], len(c.applied), c.changes, c.drops,
-            c.mid_txn_drops, c.lost, c.resumes, c.hb_resumes, c.slow))
+        print("%-3d %-64s %7d %8d " % (c.num, c.name()[len("client %d " % c.num):][:64],
+                                        sum(len(e.applied) for e in c.epochs), c.changes) +
+              " ".join("%5d" % c.counts[k] for _, k in COUNTS))
+    if o.self_test:
+        return self_test_report(res, T)
     for c in res.clients:
-        ok = not c.problems
-        T.check("%s: applied exactly the %d expected transactions (%d changes) in order"
-                % (c.name(), c.expected_txns, c.expected_changes), ok)
-        for p in c.problems[:15]:
-            print("    " + p)
-        if not res.opts.strict_heartbeats:
-            for p in c.hb_problems[:5]:
-                print("# note (heartbeat): " + p)
-        if res.opts.verbose or c.problems:
-            for conn in c.conns:
-                print("    %r" % conn)
+        T.check("%s: applied exactly the %d expected transactions (%d changes) in order, in %d epochs"
+                % (c.name(), c.expected_txns, c.expected_changes, len(c.epochs)), not c.problems)
+        print_problems(c, o)
+    sys.stdout.flush()
+
+
+def print_problems(c, o):
+    for kind, p in c.problems[:15]:
+        print("    [%s] %s" % (kind, p))
+    if not o.strict_heartbeats:
+        for _, p in c.hb_problems[:5]:
+            print("# note (heartbeat): " + p)
+    if o.verbose or c.problems:
+        for i, e in enumerate(c.epochs):
+            print("    epoch %d %r: %d transactions applied" % (i + 1, e, len(e.applied)))
+            for conn in e.conns[-12:] if not o.verbose else e.conns:
+                print("      %r" % conn)
+
+
+def self_test_report(res, T):
+    """The checker must flag exactly the injected duplicate and gap."""
+    inj = {}
+    for c in res.clients:
+        inj.update(c.inject)
+    found = [(c, kind, p) for c in res.clients for kind, p in c.problems]
+    dup = [f for f in found if f[1] == "duplicate"]
+    gap = [f for f in found if f[1] == "gap"]
+    other = [f for f in found if f[1] not in ("duplicate", "gap")]
+    name = {k: gapless.lsn_str(v) for k, v in inj.items()}
+    T.check("self-test: client 1 resumed one transaction early (%s applied again)" % name.get("early"),
+            "early" in inj)
+    T.check("self-test: client 1 resumed one transaction late (%s skipped)" % name.get("late"),
+            "late" in inj)
+    T.check("self-test: the checker reports exactly one duplicate, of that transaction",
+            len(dup) == 1 and "early" in inj and name["early"] + " " in dup[0][2],
+            [d[2] for d in dup])
+    T.check("self-test: the checker reports exactly one gap, of that transaction",
+            len(gap) == 1 and "late" in inj and name["late"] + " " in gap[0][2],
+            [g[2] for g in gap])
+    T.check("self-test: nothing else reported", not other, [o[2] for o in other[:5]])
+    for c in res.clients:
+        print_problems(c, res.opts)
     sys.stdout.flush()
 
 
@@ -83,8 +150,8 @@ def main():
         T.check("no exception", False, repr(e))
         return T.finish()
     report(res, T)
-    print("# elapsed %.1fs (writers %.1fs, catch-up %.1fs); %d crash restarts in the server log"
-          % (res.elapsed, res.write_time, res.catchup_time, res.crashes))
+    print("# seed %d; elapsed %.1fs (writers %.1fs, catch-up %.1fs); %d crash restarts in the server log"
+          % (res.opts.seed, res.elapsed, res.write_time, res.catchup_time, res.crashes))
     return T.finish()
 
 
