@@ -35,6 +35,7 @@ and bench/gapless.
 import asyncio
 import json
 import random
+import threading
 import time
 
 import websockets
@@ -135,6 +136,28 @@ def run(opts):
     return res
 
 
+class CatchupWatch:
+    """Counts the connections pgsync.clients shows catching up from the
+    change log (lagging clients: their queue filled up, no disconnect)."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.seen = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                for peer, since in self.cluster.sql(
+                        "SELECT peer, connected_since FROM pgsync.clients "
+                        "WHERE subscriptions LIKE '%(catching up from the change log)'"):
+                    self.seen.add((peer, since))
+            except Exception:       # the server restarts
+                pass
+            time.sleep(0.1)
+
+
 def quiet_aborted_handshakes(loop, context):
     """websockets leaves the tasks of a handshake cut by a server crash
     pending; their "Task was destroyed" reports are noise here."""
@@ -159,6 +182,8 @@ async def orchestrate(cluster, opts, rng, res, start):
     alterer = Alterer(cluster, opts, random.Random(rng.random()))
     chaos = Chaos(cluster, writers, alterer, clients, state, opts, rng)
     t0 = time.time()
+    watch = CatchupWatch(cluster)
+    watch.thread.start()
     writers.start()
     alterer.start()
     chaos.start()
@@ -190,6 +215,8 @@ async def orchestrate(cluster, opts, rng, res, start):
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)        # anything extra (a duplicate at the tail) arrives meanwhile
     res.catchup_time = time.time() - t0 - res.write_time
+    watch.stop.set()
+    res.lagging_caught_up = len(watch.seen)
     state["stop"] = True
     for c in clients:
         c.abort()

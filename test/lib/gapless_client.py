@@ -97,7 +97,7 @@ class Client:
         self.epoch = None if self.need else self.new_epoch("start", start_lsn)
         self.changes = 0
         self.conns = []
-        self.counts = dict.fromkeys(("drops", "mid_txn_drops", "lost", "resumes", "hb_resumes", "slow",
+        self.counts = dict.fromkeys(("drops", "mid_txn_drops", "lost", "resumes", "hb_resumes", "slow", "stalls",
                                      "heartbeats", "rewinds", "jumps", "snapshots", "too_old", "retries",
                                      "unsubscribes", "snapshot_failed"), 0)
         self.violations = []
@@ -105,6 +105,7 @@ class Client:
         self.subscribed = asyncio.Event()
         self.ws = None
         self.drop_in = None         # messages until the next voluntary drop
+        self.stall_in = None        # messages until it next stops reading a while
         self.drop_mode = None
         self.handover_seen = 0
         self.handover_done = 0
@@ -305,6 +306,16 @@ class Session:
             if c.slow > 0:
                 c.slow -= 1
                 await asyncio.sleep(0.002)
+            if c.counts["stalls"] < c.opts.stalls and not c.hold:
+                # stop reading for a while: the queue (pgsync.client_queue_bytes)
+                # fills, the client lags and is caught up from the change log
+                if c.stall_in is None:
+                    c.stall_in = c.rng.randint(1, 2 * c.state["drop_every"])
+                c.stall_in -= 1
+                if c.stall_in <= 0:
+                    c.stall_in = None
+                    c.counts["stalls"] += 1
+                    await asyncio.sleep(c.rng.uniform(0.3, 1.5))
             if c.drop_in is not None:
                 c.drop_in -= 1
                 if c.drop_in <= 0 and {"mid": self.pending is not None,

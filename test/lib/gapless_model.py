@@ -65,6 +65,8 @@ class Options:
         self.kills = 3              # SIGKILLs of the worker (crash restarts)
         self.restarts = 2           # pg_ctl restart, alternately -m immediate and -m fast
         self.drops = 6              # voluntary disconnects per client
+        self.stalls = 4             # times per client it stops reading for a while (it lags:
+        #                             the server catches it up from the log, no disconnect)
         self.big_rows = (500, 3000)  # rows of a large transaction
         self.seed = None
         self.hb_resume = 0.5        # how often a reconnect resumes from a later heartbeat LSN
@@ -80,7 +82,8 @@ class Options:
         self.verbose = False
         self.extra_conf = ["pgsync.log_segment_size = '64kB'", "pgsync.log_retention_size = '3MB'",
                            "pgsync.heartbeat_interval = '200ms'", "pgsync.decoding_work_mem = '64kB'",
-                           "max_prepared_transactions = 20", "max_wal_size = '2GB'"]
+                           "max_prepared_transactions = 20", "max_wal_size = '2GB'",
+                           "pgsync.client_queue_bytes = '128kB'"]
         for k, v in kw.items():
             if not hasattr(self, k):
                 raise TypeError("unknown option %s" % k)

@@ -39,7 +39,7 @@ SELF_TEST = dict(changes=30000, clients=2, kills=0, restarts=0, drops=6, quiet=0
 def parse_args(argv=None, **defaults):
     o = gapless.Options(**defaults)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for k in ("changes", "kills", "restarts", "clients", "writers", "drops", "seed", "catchup_timeout"):
+    for k in ("changes", "kills", "restarts", "clients", "writers", "drops", "stalls", "seed", "catchup_timeout"):
         p.add_argument("--" + k.replace("_", "-"), type=int, default=getattr(o, k))
     p.add_argument("--hb-resume", type=float, default=o.hb_resume,
                    help="probability that a reconnect resumes from a heartbeat LSN (default %(default)s)")
@@ -62,7 +62,7 @@ def parse_args(argv=None, **defaults):
     return o
 
 
-COUNTS = [("drops", "drops"), ("mid", "mid_txn_drops"), ("lost", "lost"), ("res", "resumes"),
+COUNTS = [("drops", "drops"), ("stall", "stalls"), ("mid", "mid_txn_drops"), ("lost", "lost"), ("res", "resumes"),
           ("hb", "hb_resumes"), ("rew", "rewinds"), ("jump", "jumps"), ("snap", "snapshots"),
           ("old", "too_old"), ("unsub", "unsubscribes"), ("slow", "slow")]
 
@@ -83,6 +83,9 @@ def report(res, T):
                 res.chaos.restarts == o.restarts)
     T.check("server log: no crash but the %d kills" % res.chaos.kills, not res.crash_problems,
             "; ".join(res.crash_problems[:5]))
+    if res.resume_supported and o.stalls > 0:
+        T.check("lagging clients were caught up from the log without a disconnect (%d connections seen)"
+                % res.lagging_caught_up, res.lagging_caught_up > 0)
     print("# %d hand-over events (%d timed out), %d ALTERs racing kills/restarts"
           % (res.chaos.handovers, res.chaos.handover_timeouts, res.chaos.raced_alters))
     print("%-3s %-64s %7s %8s " % ("#", "subscription", "txns", "changes") +
