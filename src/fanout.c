@@ -312,21 +312,34 @@ fanout_take_lagging(Fanout *fo, void (*fn) (FoClient *c, void *arg),
 	}
 }
 
-bool
-fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
+/*
+ * Queue a message that must not be lost (a reply, the heartbeat joining a
+ * snapshot to the stream): past the queue limit too, up to
+ * FO_CONTROL_SLACK more.  Takes over the caller's reference to m.
+ */
+static bool
+enqueue_control(Fanout *fo, FoClient *c, FoMsg *m)
 {
-	FoMsg	   *m;
 	bool		was_empty = c->ring_count == 0;
 
-	if (c->closing)
-		return false;
-	if (c->queued_bytes + FO_MSG_COST(len) > fo->queue_limit + FO_CONTROL_SLACK)
+	if (m == NULL)
 	{
+		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+		return false;
+	}
+	if (c->closing)
+	{
+		fo_msg_unref(m);
+		return false;
+	}
+	if (c->queued_bytes + FO_MSG_COST(m->len) > fo->queue_limit + FO_CONTROL_SLACK)
+	{
+		fo_msg_unref(m);
 		fo_cull(fo, c, CP_ERR_SLOW_CONSUMER,
 				"replies not read: send queue limit (pgsync.client_queue_bytes) exceeded");
 		return false;
 	}
-	if ((m = fo_msg_new(data, len, 0, 0)) == NULL || !ring_push(c, m))
+	if (!ring_push(c, m))
 	{
 		fo_msg_unref(m);
 		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
@@ -339,6 +352,12 @@ fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
 	if (was_empty)
 		want_write(fo, c);
 	return true;
+}
+
+bool
+fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
+{
+	return enqueue_control(fo, c, fo_msg_new(data, len, 0, 0));
 }
 
 void
@@ -653,19 +672,12 @@ void
 fanout_heartbeat_join(Fanout *fo, FoClient *c, uint64_t lsn,
 					  const char *sub_id)
 {
-	FoMsg	   *m;
-
 	if (c->closing)
 		return;
 	if (lsn < c->queued.lsn)
 		lsn = c->queued.lsn;
-	if ((m = heartbeat_msg(lsn, sub_id)) == NULL)
-	{
-		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-		return;
-	}
-	fo_enqueue(fo, c, m);
-	fo_msg_unref(m);
+	/* the client's first resume point: never left out for a full queue */
+	enqueue_control(fo, c, heartbeat_msg(lsn, sub_id));
 }
 
 uint64_t
