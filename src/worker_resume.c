@@ -243,6 +243,9 @@ catch_up_one(FoClient *c, void *arg)
 	ClogStatus	st = CLOG_ERROR;
 	Replay	   *r = calloc(1, sizeof(Replay));
 
+	/* no transaction routed live since the worker started: none missed */
+	if (c->catchup_after == 0 && log != NULL)
+		c->catchup_after = clog_last_key(log);
 	if (r != NULL && log != NULL)
 		r->reader = clog_reader_open(log, c->catchup_after, &st);
 	if (r == NULL || r->reader == NULL || (r->priv = private_fanout(live)) == NULL)
