@@ -1,9 +1,21 @@
 # pgsync: PGXS build.  `make`, `make install`, `make check` (unit tests),
 # `test/run` runs everything against a throwaway cluster.
+#
+# src/ is laid out by subsystem (docs/ARCHITECTURE.md has the source map).
+# The pure modules (PURE_DIRS) never include postgres.h: they are unit-tested
+# under ASan/UBSan and fuzzed; `make unit` checks that they include only
+# system headers and each other (check-pure).
 
 EXTENSION = pgsync
 MODULE_big = pgsync
-PGSYNC_SRCS = $(wildcard src/*.c)
+PURE_DIRS = json filter protocol fanout log
+PG_DIRS = plugin snapshot net worker
+PGSYNC_SRCS = $(wildcard src/*.c) \
+	$(foreach d,$(PURE_DIRS) $(PG_DIRS),$(wildcard src/$(d)/*.c))
+# the latency probe (src/debug/) is built only with `make PROBE=1`
+ifdef PROBE
+PGSYNC_SRCS += $(wildcard src/debug/*.c)
+endif
 OBJS = $(PGSYNC_SRCS:.c=.o)
 DATA = sql/pgsync--0.1.0.sql
 PGFILEDESC = "pgsync - real-time change streaming"
@@ -25,7 +37,21 @@ include $(PGXS)
 # PGXS tracks no header dependencies (without --enable-depend): rebuild
 # every object when any of our headers changes, so a struct change never
 # leaves an object compiled against the old layout.
-$(OBJS): $(wildcard src/*.h)
+PGSYNC_HDRS = $(wildcard src/*.h src/*/*.h)
+$(OBJS): $(PGSYNC_HDRS)
+
+# The pure modules include only system headers and headers of pure modules.
+.PHONY: check-pure
+check-pure:
+	@bad=$$(grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' \
+		$(foreach d,$(PURE_DIRS),src/$(d)/*.[ch]) | \
+		grep -vE '#[[:space:]]*include[[:space:]]*"($(subst $(eval) ,|,$(PURE_DIRS)))/[a-z_]+\.h"'); \
+	if [ -n "$$bad" ]; then \
+		echo "pure modules must not include PostgreSQL or non-pure headers:"; \
+		echo "$$bad"; exit 1; fi; \
+	bad=$$(grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(postgres|postgres_fe|c|fmgr)\.h>' \
+		$(foreach d,$(PURE_DIRS),src/$(d)/*.[ch])); \
+	if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
 
 # Pure C unit tests (no server needed): the pure modules (JSON encoding,
 # table patterns, change log, JSON parser, row filters, snapshot join rule,
@@ -36,34 +62,37 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern \
 	test/unit/test_ws_pure test/unit/test_snapshot_file
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
-FILTER_SRCS = src/row_filter.c src/row_filter_eval.c src/value_compare.c src/json_value.c src/json_value_tree.c src/json_encode.c
-FILTER_HDRS = src/row_filter.h src/row_filter_int.h src/value_compare.h src/json_value.h src/json_encode.h
+# Each pure folder's sources, with those of the pure folders it uses.
+JSON_SRCS = $(wildcard src/json/*.c)
+FILTER_SRCS = $(wildcard src/filter/*.c) $(JSON_SRCS)
+PROTOCOL_SRCS = $(wildcard src/protocol/*.c) $(FILTER_SRCS)
+FANOUT_SRCS = $(wildcard src/fanout/*.c) $(PROTOCOL_SRCS)
+LOG_SRCS = $(wildcard src/log/*.c)
+PURE_HDRS = $(foreach d,$(PURE_DIRS),$(wildcard src/$(d)/*.h))
 
-test/unit/test_json_encode: test/unit/test_json_encode.c src/json_encode.c src/json_encode.h test/unit/unit.h test/fuzz/json_check.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_encode.c src/json_encode.c
+test/unit/test_json_encode: test/unit/test_json_encode.c $(JSON_SRCS) $(PURE_HDRS) test/unit/unit.h test/fuzz/json_check.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_encode.c $(JSON_SRCS) -lm
 
-test/unit/test_table_pattern: test/unit/test_table_pattern.c src/table_pattern.c src/table_pattern.h test/unit/unit.h test/fuzz/pattern_check.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c src/table_pattern.c
+test/unit/test_json_value: test/unit/test_json_value.c $(JSON_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c $(JSON_SRCS) -lm
 
-test/unit/test_change_log: test/unit/test_change_log.c src/change_log.c src/change_log_reader.c src/change_log.h src/change_log_int.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c src/change_log.c src/change_log_reader.c
+test/unit/test_table_pattern: test/unit/test_table_pattern.c $(FILTER_SRCS) $(PURE_HDRS) test/unit/unit.h test/fuzz/pattern_check.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c $(FILTER_SRCS) -lm
 
-test/unit/test_json_value: test/unit/test_json_value.c src/json_value.c src/json_value_tree.c src/json_value.h src/json_encode.c test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json_value.c src/json_value.c src/json_value_tree.c src/json_encode.c -lm
-
-test/unit/test_snapshot_file: test/unit/test_snapshot_file.c src/snapshot_file.c src/snapshot_file.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_snapshot_file.c src/snapshot_file.c
-
-test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS) test/unit/unit.h
+test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_row_filter.c $(FILTER_SRCS) -lm
 
-WS_PURE_SRCS = src/client_protocol.c src/stream_msg.c src/fanout_route.c \
-	src/fanout.c src/fanout_filter.c src/table_pattern.c $(FILTER_SRCS)
-test/unit/test_ws_pure: test/unit/test_ws_pure.c $(WS_PURE_SRCS) src/*.h
-	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(WS_PURE_SRCS) -lm
+test/unit/test_snapshot_file: test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) -lm
+
+test/unit/test_change_log: test/unit/test_change_log.c $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c $(LOG_SRCS)
+
+test/unit/test_ws_pure: test/unit/test_ws_pure.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(FANOUT_SRCS) -lm
 
 .PHONY: unit
-unit: $(UNIT_TESTS)
+unit: check-pure $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do \
 		echo "== $$t"; ./$$t || status=1; \
 	done; exit $$status
@@ -79,16 +108,16 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_TIME = 60
 FUZZ_WORK = /tmp/pgsync-fuzz
 
-test/fuzz/fuzz_json_escape: test/fuzz/fuzz_json_escape.c test/fuzz/json_check.h src/json_encode.c src/json_encode.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_escape.c src/json_encode.c
+test/fuzz/fuzz_json_escape: test/fuzz/fuzz_json_escape.c test/fuzz/json_check.h $(JSON_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_escape.c $(JSON_SRCS) -lm
 
-test/fuzz/fuzz_table_pattern: test/fuzz/fuzz_table_pattern.c test/fuzz/pattern_check.h src/table_pattern.c src/table_pattern.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_table_pattern.c src/table_pattern.c
+test/fuzz/fuzz_table_pattern: test/fuzz/fuzz_table_pattern.c test/fuzz/pattern_check.h $(FILTER_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_table_pattern.c $(FILTER_SRCS) -lm
 
-test/fuzz/fuzz_json_value: test/fuzz/fuzz_json_value.c src/json_value.c src/json_value_tree.c src/json_value.h src/json_encode.c
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_value.c src/json_value.c src/json_value_tree.c src/json_encode.c -lm
+test/fuzz/fuzz_json_value: test/fuzz/fuzz_json_value.c $(JSON_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_json_value.c $(JSON_SRCS) -lm
 
-test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(FILTER_HDRS)
+test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(PURE_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) -lm
 
 .PHONY: fuzz fuzz-run
@@ -105,7 +134,7 @@ fuzz-run: $(FUZZ_TARGETS)
 	done; exit $$status
 
 # Filter micro-benchmark: parse + evaluate compact change messages.
-bench/filter_bench: bench/filter_bench.c $(FILTER_SRCS) $(FILTER_HDRS)
+bench/filter_bench: bench/filter_bench.c $(FILTER_SRCS) $(PURE_HDRS)
 	$(CC) -O2 -g -Isrc -o $@ bench/filter_bench.c $(FILTER_SRCS) -lm
 
-EXTRA_CLEAN = $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out
+EXTRA_CLEAN = src/debug/*.o src/debug/*.bc $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out

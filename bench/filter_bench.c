@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "json_value.h"
-#include "row_filter.h"
+#include "json/json_value.h"
+#include "filter/row_filter.h"
 
 #define NMSG 1024
 

@@ -20,8 +20,8 @@
 
 #include "utils/guc.h"
 
-#include "decoder_options.h"
 #include "guc.h"
+#include "plugin/decoder_options.h"
 
 char	   *pgsync_database = NULL;
 char	   *pgsync_slot_name = NULL;

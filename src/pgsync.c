@@ -20,7 +20,7 @@
 #include "guc.h"
 #include "pgsync.h"
 #include "shared_state.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 

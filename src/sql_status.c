@@ -25,8 +25,8 @@
 
 #include "guc.h"
 #include "shared_state.h"
-#include "slot_watch.h"
-#include "worker_log.h"
+#include "worker/slot_watch.h"
+#include "worker/worker_changelog.h"
 
 static void
 check_loaded(void)

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_encode.h"
+#include "json/json_encode.h"
 #include "json_check.h"
 
 #define FUZZ_MIN_CAP JSONENC_MAX_CHAR_OUT

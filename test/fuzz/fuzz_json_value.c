@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_value.h"
+#include "json/json_value.h"
 
 #define MAX_INPUT	(1 << 16)
 #define MAX_NODES	(1 << 14)

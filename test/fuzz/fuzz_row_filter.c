@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "row_filter.h"
+#include "filter/row_filter.h"
 
 static const char *const col_defs[][2] = {
 	{"id", "integer"}, {"big", "bigint"}, {"amount", "numeric(12,2)"},

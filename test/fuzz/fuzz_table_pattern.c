@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_pattern.h"
+#include "filter/table_pattern.h"
 #include "pattern_check.h"
 
 #define FUZZ_ASSERT(cond, ...) \

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_encode.h"
+#include "json/json_encode.h"
 
 /*
  * Length of the well-formed UTF-8 sequence at s (n bytes available), or 0;

@@ -98,7 +98,7 @@ async def main(c):
         T.check("is_null filter skips the left-out value, passes the real NULL", True)
     else:
         print("todo - is_null filter treats the left-out value as NULL: got rows %r "
-              "(src/fanout_filter.c must evaluate with row_filter_eval_change)" % fi)
+              "(src/fanout/fanout_filter.c must evaluate with row_filter_eval_change)" % fi)
     await quiet(a, 0.3)
 
     # resumed from the change log: the same marker

@@ -7,7 +7,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "change_log.h"
+#include "log/change_log.h"
 #include "unit.h"
 
 #include <fcntl.h>

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "json_encode.h"
+#include "json/json_encode.h"
 #include "unit.h"
 #include "../fuzz/json_check.h"
 

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "json_value.h"
+#include "json/json_value.h"
 #include "unit.h"
 
 static JsonDoc *doc;

@@ -9,10 +9,10 @@
  */
 #include <stdlib.h>
 
-#include "json_encode.h"
-#include "row_filter.h"
+#include "json/json_encode.h"
+#include "filter/row_filter.h"
 #include "unit.h"
-#include "value_compare.h"
+#include "filter/value_compare.h"
 
 #define F ROW_FILTER_FALSE
 #define T ROW_FILTER_TRUE

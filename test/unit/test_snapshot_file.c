@@ -7,7 +7,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "snapshot_file.h"
+#include "protocol/snapshot_file.h"
 #include "unit.h"
 
 #include <stdint.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "table_pattern.h"
+#include "filter/table_pattern.h"
 #include "unit.h"
 #include "../fuzz/pattern_check.h"
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_protocol.h"
-#include "fanout.h"
-#include "fanout_int.h"
-#include "stream_msg.h"
+#include "protocol/client_protocol.h"
+#include "fanout/fanout.h"
+#include "fanout/fanout_int.h"
+#include "protocol/stream_msg.h"
 
 static int	failures = 0;
 static int	checks = 0;

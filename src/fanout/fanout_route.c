@@ -1,0 +1,473 @@
+/*-------------------------------------------------------------------------
+ *
+ * fanout_route.c
+ *	  Pure fan-out, part 2: routing of plugin messages to client queues.
+ *
+ * Routing state:
+ *	- one FoRel per relation oid seen, holding the latest relation ("R")
+ *	  message and a cache of the (client, subscription) pairs whose table
+ *	  patterns match it, rebuilt lazily when subscriptions change;
+ *	- the begin message of the transaction being decoded: it is queued to
+ *	  a client just before the first change of that transaction the client
+ *	  gets, and the commit is queued to exactly those clients, so a client
+ *	  sees begin/commit only around transactions that concern it;
+ *	- per client, the relation messages already queued: the latest "R" of a
+ *	  relation is queued before the first change of it the client gets, and
+ *	  again when the relation changed.
+ *
+ * A change goes to a subscription when its table patterns, ops and row
+ * filter (fanout_filter.c) all let it through.
+ *
+ * A subscription created in the middle of a transaction starts with the
+ * next one (active_from), so nobody sees a transaction without its start.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout/fanout.h"
+#include "fanout/fanout_int.h"
+#include "protocol/stream_msg.h"
+
+/*
+ * The routing clock.  A client is marked with the tick of the last change
+ * delivered to it, so a change matching several of its subscriptions (or,
+ * for a truncate, several relations) is queued once.  A per-fan-out counter
+ * would not do: a client moving from a private fan-out to the live one
+ * would carry a mark the live counter can reach later, on a change meant
+ * for it.
+ */
+static uint64_t route_clock = 0;
+
+uint64_t
+fo_route_clock(void)
+{
+	return route_clock;
+}
+
+void
+fo_rel_clear(FoRel *r)
+{
+	free(r->schema);
+	free(r->table);
+	fo_msg_unref(r->rel_msg);
+	free(r->match);
+	free(r->key_cols);
+}
+
+static FoRel *
+rel_lookup(Fanout *fo, uint32_t relid, bool create)
+{
+	uint32_t	mask = fo->rel_cap - 1;
+	uint32_t	i = (relid * 2654435761u) & mask;
+
+	if (relid == 0)
+		return NULL;
+	while (fo->rels[i].relid != 0)
+	{
+		if (fo->rels[i].relid == relid)
+			return &fo->rels[i];
+		i = (i + 1) & mask;
+	}
+	if (!create)
+		return NULL;
+	if ((fo->nrels + 1) * 2 > fo->rel_cap)
+	{
+		/* grow and rehash */
+		FoRel	   *old = fo->rels;
+		uint32_t	oldcap = fo->rel_cap;
+		FoRel	   *n = calloc(oldcap * 2, sizeof(FoRel));
+		uint32_t	k;
+
+		if (n == NULL)
+			return NULL;
+		fo->rels = n;
+		fo->rel_cap = oldcap * 2;
+		mask = fo->rel_cap - 1;
+		for (k = 0; k < oldcap; k++)
+		{
+			uint32_t	j;
+
+			if (old[k].relid == 0)
+				continue;
+			j = (old[k].relid * 2654435761u) & mask;
+			while (n[j].relid != 0)
+				j = (j + 1) & mask;
+			n[j] = old[k];
+		}
+		free(old);
+		return rel_lookup(fo, relid, true);
+	}
+	fo->nrels++;
+	memset(&fo->rels[i], 0, sizeof(FoRel));
+	fo->rels[i].relid = relid;
+	return &fo->rels[i];
+}
+
+FoRel *
+fo_rel_find(Fanout *fo, uint32_t relid)
+{
+	return rel_lookup(fo, relid, false);
+}
+
+static bool
+sub_matches_rel(const FoSub *s, const FoRel *r)
+{
+	return r->schema != NULL &&
+		table_pattern_match_any(s->patterns, s->ntables, r->schema, r->table);
+}
+
+/* Make r->match current. */
+static bool
+rel_ensure_match(Fanout *fo, FoRel *r)
+{
+	FoClient   *c;
+
+	if (r->match_gen == fo->sub_gen)
+		return true;
+	r->nmatch = 0;
+	for (c = fo->clients; c != NULL; c = c->next)
+	{
+		int			i;
+
+		for (i = 0; i < c->nsubs; i++)
+		{
+			if (!sub_matches_rel(c->subs[i], r))
+				continue;
+			if (r->nmatch == r->match_cap)
+			{
+				int			cap = r->match_cap ? r->match_cap * 2 : 8;
+				FoMatch    *m = realloc(r->match, sizeof(FoMatch) * cap);
+
+				if (m == NULL)
+					return false;
+				r->match = m;
+				r->match_cap = cap;
+			}
+			r->match[r->nmatch].client = c;
+			r->match[r->nmatch].sub = c->subs[i];
+			r->nmatch++;
+		}
+	}
+	r->match_gen = fo->sub_gen;
+	return true;
+}
+
+bool
+fanout_in_transaction(Fanout *fo)
+{
+	return fo->in_txn;
+}
+
+static bool
+ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
+{
+	int			i;
+
+	if (r->rel_msg == NULL)
+		return true;
+	for (i = 0; i < c->nrelsent; i++)
+	{
+		if (c->relsent[i].relid != r->relid)
+			continue;
+		if (c->relsent[i].rel_msg == r->rel_msg)
+			return true;
+
+		/*
+		 * Another fan-out's copy of the same description (the client moved
+		 * from a replay to live push): the client has it already.
+		 */
+		if (c->relsent[i].rel_msg->len != r->rel_msg->len ||
+			memcmp(c->relsent[i].rel_msg->payload, r->rel_msg->payload,
+				   r->rel_msg->len) != 0)
+		{
+			if (!fo_enqueue(fo, c, r->rel_msg))
+				return false;
+		}
+		fo_msg_unref(c->relsent[i].rel_msg);
+		c->relsent[i].rel_msg = r->rel_msg;
+		r->rel_msg->refcnt++;
+		return true;
+	}
+	if (c->nrelsent == c->relsent_cap)
+	{
+		int			cap = c->relsent_cap ? c->relsent_cap * 2 : 4;
+		FoRelSent  *n = realloc(c->relsent, sizeof(FoRelSent) * cap);
+
+		if (n == NULL)
+		{
+			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+			return false;
+		}
+		c->relsent = n;
+		c->relsent_cap = cap;
+	}
+	if (!fo_enqueue(fo, c, r->rel_msg))
+		return false;
+	c->relsent[c->nrelsent].relid = r->relid;
+	c->relsent[c->nrelsent].rel_msg = r->rel_msg;
+	r->rel_msg->refcnt++;
+	c->nrelsent++;
+	return true;
+}
+
+/* Make room for one more client in the current transaction's list. */
+static bool
+txn_clients_reserve(Fanout *fo, FoClient *c)
+{
+	if (fo->ntxn == fo->txn_cap)
+	{
+		int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
+		FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
+
+		if (n == NULL)
+		{
+			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+			return false;
+		}
+		fo->txn_clients = n;
+		fo->txn_cap = cap;
+	}
+	return true;
+}
+
+/* Queue begin (if needed), relation messages, then m, to client c. */
+static void
+deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
+{
+	int			i;
+
+	if (c->closing || c->lagging)
+		return;
+	if (fo->in_txn && !c->in_txn && fo->cur_begin != NULL)
+	{
+		if (!txn_clients_reserve(fo, c) || !fo_enqueue(fo, c, fo->cur_begin))
+			return;
+		c->in_txn = true;
+		fo->txn_clients[fo->ntxn++] = c;
+	}
+	for (i = 0; i < nrels; i++)
+		if (!ensure_relsent(fo, c, rels[i]))
+			return;
+	fo_enqueue(fo, c, m);
+}
+
+/*
+ * A truncate names every table of the statement; the client gets the
+ * relation messages of the ones its subscriptions cover only.
+ */
+static void
+deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
+				 uint32_t bit)
+{
+	FoRel	  **mine = malloc(sizeof(FoRel *) * nrels);
+	int			n = 0;
+
+	if (mine == NULL)
+	{
+		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	for (int k = 0; k < nrels; k++)
+		for (int i = 0; i < c->nsubs; i++)
+			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]))
+			{
+				mine[n++] = rels[k];
+				break;
+			}
+	deliver(fo, c, m, mine, n);
+	free(mine);
+}
+
+static uint32_t
+op_bit(char op)
+{
+	switch (op)
+	{
+		case 'I':
+			return CP_OP_INSERT;
+		case 'U':
+			return CP_OP_UPDATE;
+		case 'D':
+			return CP_OP_DELETE;
+		case 'T':
+			return CP_OP_TRUNCATE;
+	}
+	return 0;
+}
+
+/* Route m (a row change or truncate) over the matches of rels. */
+static void
+route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
+			 char op, FoRel **rels, int nrels)
+{
+	uint32_t	bit = op_bit(op);
+	FoMsg	   *m = NULL;
+	int			i,
+				k;
+
+	route_clock++;
+	for (k = 0; k < nrels; k++)
+	{
+		FoRel	   *r = rels[k];
+
+		r->last_routed = route_clock;
+		if (!rel_ensure_match(fo, r))
+			continue;
+		for (i = 0; i < r->nmatch; i++)
+		{
+			FoClient   *c = r->match[i].client;
+			FoSub	   *s = r->match[i].sub;
+
+			if (c->route_mark == route_clock || c->closing || c->lagging ||
+				!(s->ops & bit) || fo->txn_seq < s->active_from ||
+				lsn <= c->resume_after ||
+				(lsn == c->skip_txn && fo->txn_changes <= c->skip_changes))
+				continue;
+			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
+				return;
+			if (!fo_sub_filter_passes(fo, c, s, r, m))
+				continue;
+			c->route_mark = route_clock;
+			if (nrels == 1)
+				deliver(fo, c, m, rels, 1);
+			else
+				deliver_truncate(fo, c, m, rels, nrels, bit);
+		}
+	}
+	fo_filter_route_end(fo);
+	fo_msg_unref(m);
+}
+
+static void
+handle_relation(Fanout *fo, const char *data, size_t len, uint64_t lsn,
+				StreamMsgInfo *info)
+{
+	FoRel	   *r = rel_lookup(fo, info->relid, true);
+
+	if (r == NULL)
+		return;
+	if (r->rel_msg != NULL && r->rel_msg->len == len &&
+		memcmp(r->rel_msg->payload, data, len) == 0)
+		return;
+	if (r->schema == NULL || strcmp(r->schema, info->schema) != 0 ||
+		strcmp(r->table, info->table) != 0)
+	{
+		free(r->schema);
+		free(r->table);
+		r->schema = info->schema;
+		r->table = info->table;
+		info->schema = info->table = NULL;
+		r->match_gen = 0;		/* renamed: patterns must be matched again */
+	}
+	fo_msg_unref(r->rel_msg);
+	r->rel_msg = fo_msg_new(data, len, 'R', lsn);
+	r->version = ++fo->rel_versions;	/* filters are compiled again */
+}
+
+static void
+handle_commit(Fanout *fo, const char *data, size_t len, uint64_t lsn)
+{
+	FoMsg	   *m = NULL;
+	int			i;
+
+	for (i = 0; i < fo->ntxn; i++)
+	{
+		FoClient   *c = fo->txn_clients[i];
+
+		if (c->lagging)
+			continue;			/* its catch-up state holds its place */
+		if (!c->closing)
+		{
+			if (m == NULL && (m = fo_msg_new(data, len, 'C', lsn)) == NULL)
+				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+			else if (!fo_enqueue(fo, c, m) && c->lagging)
+				continue;		/* the commit comes with the catch-up */
+		}
+		c->in_txn = false;
+		c->skip_txn = 0;
+	}
+	fo_msg_unref(m);
+	fo->ntxn = 0;
+	if (fo->cur_begin != NULL)
+		fo->last_commit = fo->cur_begin->lsn;
+	fo_msg_unref(fo->cur_begin);
+	fo->cur_begin = NULL;
+	fo->in_txn = false;
+}
+
+/*
+ * A client caught up from the log whose queue ended inside this
+ * transaction after its begin: it gets the rest of it, and its commit.
+ */
+static void
+adopt_carried(Fanout *fo)
+{
+	FoClient   *c;
+
+	for (c = fo->clients; c != NULL; c = c->next)
+	{
+		if (c->skip_txn == fo->cur_begin->lsn && c->in_txn &&
+			txn_clients_reserve(fo, c))
+			fo->txn_clients[fo->ntxn++] = c;
+	}
+}
+
+bool
+fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
+{
+	StreamMsgInfo info;
+	FoRel	   *one;
+	FoRel	  **rels;
+	int			i,
+				n;
+
+	if (!stream_msg_classify(data, len, &info))
+		return false;
+	fo->msgs_published++;
+	switch (info.op)
+	{
+		case 'B':
+			/* a begin without commit cannot happen; be safe anyway */
+			if (fo->in_txn)
+				handle_commit(fo, "", 0, 0);
+			fo->cur_begin = fo_msg_new(data, len, 'B', lsn);
+			fo->in_txn = true;
+			fo->txn_seq++;
+			fo->txn_changes = 0;
+			if (fo->paced && fo->cur_begin != NULL)
+				adopt_carried(fo);
+			break;
+		case 'C':
+			handle_commit(fo, data, len, lsn);
+			break;
+		case 'R':
+			handle_relation(fo, data, len, lsn, &info);
+			break;
+		case 'I':
+		case 'U':
+		case 'D':
+			fo->txn_changes++;
+			one = rel_lookup(fo, info.relid, false);
+			if (one != NULL)
+				route_change(fo, data, len, lsn, info.op, &one, 1);
+			break;
+		case 'T':
+			fo->txn_changes++;
+			rels = malloc(sizeof(FoRel *) * (info.nrelids > 0 ? info.nrelids : 1));
+			if (rels == NULL)
+				break;
+			for (i = 0, n = 0; i < info.nrelids; i++)
+				if ((rels[n] = rel_lookup(fo, info.relids[i], false)) != NULL)
+					n++;
+			route_change(fo, data, len, lsn, 'T', rels, n);
+			free(rels);
+			break;
+		default:
+			/* logical messages ('M') are not routed to clients yet */
+			break;
+	}
+	stream_msg_info_free(&info);
+	return true;
+}

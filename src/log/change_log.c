@@ -1,0 +1,718 @@
+/*-------------------------------------------------------------------------
+ *
+ * change_log.c
+ *	  Durable, segmented log of decoded messages (see change_log.h).
+ *
+ * All integers on disk are little-endian (the only byte order PostgreSQL
+ * builds for here; the segment header's magic would expose a mismatch).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "log/change_log_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEGMENT_MAGIC "PGSYNCL1"
+#define SEGMENT_SUFFIX ".seg"
+
+/* ---------------------------------------------------------------- CRC */
+
+static uint32_t crc_table[256];
+static bool crc_ready = false;
+
+uint32_t
+clog_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t		i;
+
+	if (!crc_ready)
+	{
+		uint32_t	n;
+
+		for (n = 0; n < 256; n++)
+		{
+			uint32_t	c = n;
+			int			k;
+
+			for (k = 0; k < 8; k++)
+				c = (c & 1) ? (c >> 1) ^ 0x82F63B78 : c >> 1;
+			crc_table[n] = c;
+		}
+		crc_ready = true;
+	}
+	crc = ~crc;
+	for (i = 0; i < len; i++)
+		crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void set_error(ChangeLog *log, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
+static void
+set_error(ChangeLog *log, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(log->err, sizeof(log->err), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+clog_error(const ChangeLog *log)
+{
+	return log->err;
+}
+
+static void
+put_u32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void
+put_u64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static uint32_t
+get_u32(const unsigned char *p)
+{
+	uint32_t	v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t
+get_u64(const unsigned char *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+void
+clog_segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%016" PRIX64 SEGMENT_SUFFIX, log->dir, seqno);
+}
+
+static bool
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0)
+	{
+		ssize_t		n = write(fd, p, len);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	return true;
+}
+
+bool
+clog_pread_all(int fd, void *data, size_t len, uint64_t offset)
+{
+	char	   *p = data;
+
+	while (len > 0)
+	{
+		ssize_t		n = pread(fd, p, len, (off_t) offset);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		if (n == 0)
+			return false;
+		p += n;
+		len -= (size_t) n;
+		offset += (uint64_t) n;
+	}
+	return true;
+}
+
+static bool
+sync_dir(ChangeLog *log)
+{
+	int			fd = open(log->dir, O_RDONLY | O_DIRECTORY);
+	bool		ok;
+
+	if (fd < 0)
+		return false;
+	ok = log->opts.no_sync || fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+Segment *
+clog_find_segment(const ChangeLog *log, uint64_t seqno)
+{
+	int			i;
+
+	for (i = 0; i < log->nsegs; i++)
+		if (log->segs[i].seqno == seqno)
+			return &log->segs[i];
+	return NULL;
+}
+
+static bool
+add_segment(ChangeLog *log, Segment seg)
+{
+	if (log->nsegs == log->segcap)
+	{
+		int			cap = log->segcap ? log->segcap * 2 : 16;
+		Segment    *n = realloc(log->segs, sizeof(Segment) * cap);
+
+		if (n == NULL)
+			return false;
+		log->segs = n;
+		log->segcap = cap;
+	}
+	log->segs[log->nsegs++] = seg;
+	return true;
+}
+
+static int
+compare_segments(const void *a, const void *b)
+{
+	uint64_t	x = ((const Segment *) a)->seqno;
+	uint64_t	y = ((const Segment *) b)->seqno;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* ---------------------------------------------------- segment files */
+
+static ClogStatus
+create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
+{
+	unsigned char hdr[CLOG_SEGMENT_HEADER_SIZE] = {0};
+	char		path[4096];
+	Segment		seg;
+
+	clog_segment_path(log, seqno, path, sizeof(path));
+	log->fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (log->fd < 0)
+	{
+		set_error(log, "could not create \"%s\": %s", path, strerror(errno));
+		return CLOG_ERROR;
+	}
+	seg.seqno = seqno;
+	seg.prev_key = prev_key;
+	seg.created = (int64_t) time(NULL);
+	seg.size = CLOG_SEGMENT_HEADER_SIZE;
+	memcpy(hdr, SEGMENT_MAGIC, 8);
+	put_u64(hdr + 8, seqno);
+	put_u64(hdr + 16, prev_key);
+	put_u64(hdr + 24, (uint64_t) seg.created);
+	if (!write_all(log->fd, hdr, sizeof(hdr)) || !add_segment(log, seg))
+	{
+		set_error(log, "could not write \"%s\": %s", path, strerror(errno));
+		return CLOG_ERROR;
+	}
+	log->dir_dirty = true;
+	return CLOG_OK;
+}
+
+static bool
+read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
+{
+	unsigned char hdr[CLOG_SEGMENT_HEADER_SIZE];
+	char		path[4096];
+	struct stat st;
+	int			fd;
+	bool		ok;
+
+	clog_segment_path(log, seqno, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+	{
+		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	ok = fstat(fd, &st) == 0 && clog_pread_all(fd, hdr, sizeof(hdr), 0) &&
+		memcmp(hdr, SEGMENT_MAGIC, 8) == 0 && get_u64(hdr + 8) == seqno;
+	close(fd);
+	if (!ok)
+	{
+		set_error(log, "invalid change log segment \"%s\"", path);
+		return false;
+	}
+	seg->seqno = seqno;
+	seg->prev_key = get_u64(hdr + 16);
+	seg->created = (int64_t) get_u64(hdr + 24);
+	seg->size = (uint64_t) st.st_size;
+	return true;
+}
+
+/*
+ * Parse the record header at buf; false if it cannot be a record (bad
+ * length).  The CRC covers the header after the CRC field and the payload.
+ */
+bool
+clog_parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *crc)
+{
+	rec->len = get_u32(buf);
+	*crc = get_u32(buf + 4);
+	rec->key = get_u64(buf + 8);
+	rec->relid = get_u32(buf + 16);
+	rec->kind = buf[20];
+	rec->flags = buf[21];
+	return rec->len <= CLOG_MAX_RECORD_SIZE && buf[22] == 0 && buf[23] == 0;
+}
+
+uint32_t
+clog_record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+{
+	uint32_t	crc = clog_crc32c(0, hdr + 8, CLOG_RECORD_HEADER_SIZE - 8);
+
+	return clog_crc32c(crc, payload, len);
+}
+
+/*
+ * Crash recovery of the last segment: keep the complete units, truncate
+ * whatever follows the last one (a torn record, an unfinished unit).
+ */
+static bool
+recover_tail(ChangeLog *log, Segment *seg)
+{
+	char		path[4096];
+	uint64_t	off = CLOG_SEGMENT_HEADER_SIZE;
+	uint64_t	good_end = off;
+	uint64_t	last_key = seg->prev_key;
+	char	   *payload = NULL;
+	size_t		cap = 0;
+	int			fd;
+
+	clog_segment_path(log, seg->seqno, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+	{
+		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	while (off + CLOG_RECORD_HEADER_SIZE <= seg->size)
+	{
+		unsigned char hdr[CLOG_RECORD_HEADER_SIZE];
+		ClogRecord	rec;
+		uint32_t	crc;
+
+		if (!clog_pread_all(fd, hdr, sizeof(hdr), off) ||
+			!clog_parse_record_header(hdr, &rec, &crc) ||
+			off + CLOG_RECORD_HEADER_SIZE + rec.len > seg->size)
+			break;
+		if (rec.len > cap)
+		{
+			char	   *n = realloc(payload, rec.len);
+
+			if (n == NULL)
+				break;
+			payload = n;
+			cap = rec.len;
+		}
+		if (!clog_pread_all(fd, payload, rec.len, off + CLOG_RECORD_HEADER_SIZE) ||
+			clog_record_crc(hdr, payload, rec.len) != crc)
+			break;
+		off += CLOG_RECORD_HEADER_SIZE + rec.len;
+		if (rec.flags & CLOG_LAST_OF_UNIT)
+		{
+			good_end = off;
+			last_key = rec.key;
+		}
+	}
+	free(payload);
+	if (good_end < seg->size)
+	{
+		if (ftruncate(fd, (off_t) good_end) != 0 ||
+			(!log->opts.no_sync && fsync(fd) != 0))
+		{
+			set_error(log, "could not truncate \"%s\": %s", path, strerror(errno));
+			close(fd);
+			return false;
+		}
+		seg->size = good_end;
+	}
+	close(fd);
+	log->last_key = last_key;
+	log->durable_key = last_key;
+	return true;
+}
+
+/* Is the segment file shorter than a segment header? */
+static bool
+seg_size_below_header(const ChangeLog *log, uint64_t seqno)
+{
+	char		path[4096];
+	struct stat st;
+
+	clog_segment_path(log, seqno, path, sizeof(path));
+	return stat(path, &st) == 0 && st.st_size < CLOG_SEGMENT_HEADER_SIZE;
+}
+
+static bool
+list_segments(ChangeLog *log)
+{
+	DIR		   *d = opendir(log->dir);
+	struct dirent *de;
+	uint64_t   *seqnos = NULL;
+	int			nseq = 0,
+				cap = 0,
+				i;
+	bool		ok = true;
+
+	if (d == NULL)
+	{
+		set_error(log, "could not open directory \"%s\": %s", log->dir,
+				  strerror(errno));
+		return false;
+	}
+
+	/* the segment numbers first: only the newest may be torn */
+	while ((de = readdir(d)) != NULL)
+	{
+		size_t		n = strlen(de->d_name);
+		char	   *end;
+		uint64_t	seqno;
+
+		if (n != 16 + strlen(SEGMENT_SUFFIX) ||
+			strcmp(de->d_name + 16, SEGMENT_SUFFIX) != 0)
+			continue;
+		seqno = strtoull(de->d_name, &end, 16);
+		if (end != de->d_name + 16)
+			continue;
+		if (nseq == cap)
+		{
+			uint64_t   *grown = realloc(seqnos, sizeof(uint64_t) * (cap ? cap * 2 : 16));
+
+			if (grown == NULL)
+			{
+				ok = false;
+				break;
+			}
+			seqnos = grown;
+			cap = cap ? cap * 2 : 16;
+		}
+		seqnos[nseq++] = seqno;
+	}
+	closedir(d);
+	for (i = 0; ok && i < nseq; i++)
+	{
+		Segment		seg;
+		uint64_t	newest = 0;
+		int			k;
+
+		for (k = 0; k < nseq; k++)
+			newest = seqnos[k] > newest ? seqnos[k] : newest;
+		if (read_segment_header(log, seqnos[i], &seg))
+			ok = add_segment(log, seg);
+		else if (seqnos[i] == newest && seg_size_below_header(log, seqnos[i]))
+		{
+			/*
+			 * A crash while the newest segment was being created: it holds
+			 * no record (records follow a complete header).  Drop it.
+			 */
+			char		path[4096];
+
+			clog_segment_path(log, seqnos[i], path, sizeof(path));
+			ok = unlink(path) == 0;
+			log->err[0] = '\0';
+		}
+		else
+			ok = false;
+	}
+	free(seqnos);
+	if (ok && log->nsegs > 1)
+		qsort(log->segs, log->nsegs, sizeof(Segment), compare_segments);
+	return ok;
+}
+
+ChangeLog *
+clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
+{
+	ChangeLog  *log = calloc(1, sizeof(ChangeLog));
+	bool		ok;
+
+	if (log == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	log->fd = -1;
+	log->opts = *opts;
+	if (log->opts.segment_size < 4096)
+		log->opts.segment_size = 4096;
+	if (log->opts.write_buffer_size < 4096)
+		log->opts.write_buffer_size = 4096;
+	log->dir = strdup(dir);
+	log->wbuf = malloc(log->opts.write_buffer_size);
+	ok = log->dir != NULL && log->wbuf != NULL;
+	if (ok && mkdir(dir, 0700) != 0 && errno != EEXIST)
+	{
+		set_error(log, "could not create directory \"%s\": %s", dir,
+				  strerror(errno));
+		ok = false;
+	}
+	ok = ok && list_segments(log);
+	if (ok && log->nsegs == 0)
+	{
+		log->last_key = log->durable_key = opts->initial_key;
+		ok = create_segment(log, 1, opts->initial_key) == CLOG_OK &&
+			clog_sync(log) == CLOG_OK;
+	}
+	else if (ok)
+	{
+		Segment    *tail = &log->segs[log->nsegs - 1];
+		char		path[4096];
+
+		ok = recover_tail(log, tail);
+		if (ok)
+		{
+			clog_segment_path(log, tail->seqno, path, sizeof(path));
+			log->fd = open(path, O_WRONLY | O_APPEND);
+			if (log->fd < 0)
+			{
+				set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+				ok = false;
+			}
+		}
+	}
+	if (!ok)
+	{
+		snprintf(err, errlen, "%s", log->err[0] ? log->err : "out of memory");
+		clog_close(log);
+		return NULL;
+	}
+	return log;
+}
+
+void
+clog_close(ChangeLog *log)
+{
+	if (log == NULL)
+		return;
+	if (log->fd >= 0)
+	{
+		clog_flush(log);
+		close(log->fd);
+	}
+	free(log->segs);
+	free(log->wbuf);
+	free(log->dir);
+	free(log);
+}
+
+/* ------------------------------------------------------------ writing */
+
+ClogStatus
+clog_flush(ChangeLog *log)
+{
+	if (log->wlen == 0)
+		return CLOG_OK;
+	if (!write_all(log->fd, log->wbuf, log->wlen))
+	{
+		set_error(log, "could not write change log: %s", strerror(errno));
+		return CLOG_ERROR;
+	}
+	log->segs[log->nsegs - 1].size += log->wlen;
+	log->wlen = 0;
+	return CLOG_OK;
+}
+
+ClogStatus
+clog_sync(ChangeLog *log)
+{
+	if (clog_flush(log) != CLOG_OK)
+		return CLOG_ERROR;
+	if (!log->opts.no_sync && fdatasync(log->fd) != 0)
+	{
+		set_error(log, "could not fsync change log: %s", strerror(errno));
+		return CLOG_ERROR;
+	}
+	if (log->dir_dirty)
+	{
+		if (!sync_dir(log))
+		{
+			set_error(log, "could not fsync \"%s\": %s", log->dir, strerror(errno));
+			return CLOG_ERROR;
+		}
+		log->dir_dirty = false;
+	}
+	log->durable_key = log->last_key;
+	return CLOG_OK;
+}
+
+/* Start a new segment before a unit when the current one is full. */
+static ClogStatus
+maybe_rotate(ChangeLog *log)
+{
+	Segment    *cur = &log->segs[log->nsegs - 1];
+
+	if (cur->size + log->wlen < log->opts.segment_size ||
+		cur->size + log->wlen == CLOG_SEGMENT_HEADER_SIZE)
+		return CLOG_OK;
+	if (clog_sync(log) != CLOG_OK)
+		return CLOG_ERROR;
+	close(log->fd);
+	log->fd = -1;
+	return create_segment(log, cur->seqno + 1, log->last_key);
+}
+
+ClogStatus
+clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
+			uint8_t flags, const void *data, uint32_t len)
+{
+	unsigned char hdr[CLOG_RECORD_HEADER_SIZE] = {0};
+
+	if (flags & CLOG_FIRST_OF_UNIT)
+	{
+		if (log->in_unit || key <= log->last_key)
+		{
+			set_error(log, "unit key %" PRIu64 " not after %" PRIu64 " or unit open",
+					  key, log->last_key);
+			return CLOG_BAD_ORDER;
+		}
+		if (maybe_rotate(log) != CLOG_OK)
+			return CLOG_ERROR;
+		log->in_unit = true;
+		log->unit_key = key;
+	}
+	else if (!log->in_unit || key != log->unit_key)
+	{
+		set_error(log, "record outside its unit (key %" PRIu64 ")", key);
+		return CLOG_BAD_ORDER;
+	}
+	if (len > CLOG_MAX_RECORD_SIZE)
+	{
+		set_error(log, "record of %u bytes is too large", len);
+		return CLOG_BAD_ORDER;
+	}
+
+	put_u32(hdr, len);
+	put_u64(hdr + 8, key);
+	put_u32(hdr + 16, relid);
+	hdr[20] = kind;
+	hdr[21] = flags;
+	put_u32(hdr + 4, clog_record_crc(hdr, data, len));
+
+	if (log->wlen + sizeof(hdr) + len > log->opts.write_buffer_size)
+	{
+		if (clog_flush(log) != CLOG_OK)
+			return CLOG_ERROR;
+	}
+	if (sizeof(hdr) + len > log->opts.write_buffer_size)
+	{
+		/* too big to buffer: write it through */
+		if (!write_all(log->fd, hdr, sizeof(hdr)) ||
+			!write_all(log->fd, data, len))
+		{
+			set_error(log, "could not write change log: %s", strerror(errno));
+			return CLOG_ERROR;
+		}
+		log->segs[log->nsegs - 1].size += sizeof(hdr) + len;
+	}
+	else
+	{
+		memcpy(log->wbuf + log->wlen, hdr, sizeof(hdr));
+		memcpy(log->wbuf + log->wlen + sizeof(hdr), data, len);
+		log->wlen += sizeof(hdr) + len;
+	}
+	if (flags & CLOG_LAST_OF_UNIT)
+	{
+		log->in_unit = false;
+		log->last_key = key;
+	}
+	return CLOG_OK;
+}
+
+uint64_t
+clog_last_key(const ChangeLog *log)
+{
+	return log->last_key;
+}
+
+uint64_t
+clog_durable_key(const ChangeLog *log)
+{
+	return log->durable_key;
+}
+
+uint64_t
+clog_oldest_resume_key(const ChangeLog *log)
+{
+	return log->segs[0].prev_key;
+}
+
+uint64_t
+clog_current_segment(const ChangeLog *log)
+{
+	return log->segs[log->nsegs - 1].seqno;
+}
+
+uint64_t
+clog_total_bytes(const ChangeLog *log)
+{
+	uint64_t	total = log->wlen;
+	int			i;
+
+	for (i = 0; i < log->nsegs; i++)
+		total += log->segs[i].size;
+	return total;
+}
+
+int
+clog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
+			time_t now)
+{
+	int			removed = 0;
+
+	while (log->nsegs > 1)
+	{
+		bool		too_big = max_bytes > 0 && clog_total_bytes(log) > max_bytes;
+
+		/* segment 0's data is older than segment 1's creation */
+		bool		too_old = max_age_secs > 0 &&
+			log->segs[1].created < (int64_t) now - max_age_secs;
+		char		path[4096];
+
+		if (!too_big && !too_old)
+			break;
+		clog_segment_path(log, log->segs[0].seqno, path, sizeof(path));
+		if (unlink(path) != 0 && errno != ENOENT)
+		{
+			set_error(log, "could not remove \"%s\": %s", path, strerror(errno));
+			break;
+		}
+		memmove(log->segs, log->segs + 1, sizeof(Segment) * (log->nsegs - 1));
+		log->nsegs--;
+		log->dir_dirty = true;
+		removed++;
+	}
+	return removed;
+}

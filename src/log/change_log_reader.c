@@ -1,0 +1,134 @@
+/*-------------------------------------------------------------------------
+ *
+ * change_log_reader.c
+ *	  Reading the change log from a resume point (see change_log.h).
+ *
+ * A reader follows the segments by sequence number, reading only what the
+ * writer has flushed; a segment retention removed while it was open is
+ * still read through its file descriptor, and a missing next segment is
+ * CLOG_TOO_OLD.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "log/change_log_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+ClogReader *
+clog_reader_open(ChangeLog *log, uint64_t after_key, ClogStatus *status)
+{
+	ClogReader *r;
+	int			i;
+
+	if (after_key < clog_oldest_resume_key(log))
+	{
+		*status = CLOG_TOO_OLD;
+		return NULL;
+	}
+	r = calloc(1, sizeof(ClogReader));
+	if (r == NULL)
+	{
+		*status = CLOG_ERROR;
+		return NULL;
+	}
+	r->log = log;
+	r->fd = -1;
+	r->after_key = after_key;
+	r->position = after_key;
+	/* the last segment whose units all come after... its prev_key <= L */
+	r->seqno = log->segs[0].seqno;
+	for (i = 0; i < log->nsegs; i++)
+		if (log->segs[i].prev_key <= after_key)
+			r->seqno = log->segs[i].seqno;
+	r->offset = CLOG_SEGMENT_HEADER_SIZE;
+	*status = CLOG_OK;
+	return r;
+}
+
+void
+clog_reader_close(ClogReader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+	free(r);
+}
+
+uint64_t
+clog_reader_position(const ClogReader *r)
+{
+	return r->position;
+}
+
+static ClogStatus
+reader_open_segment(ClogReader *r)
+{
+	char		path[4096];
+
+	if (clog_find_segment(r->log, r->seqno) == NULL)
+		return CLOG_TOO_OLD;
+	clog_segment_path(r->log, r->seqno, path, sizeof(path));
+	r->fd = open(path, O_RDONLY);
+	if (r->fd < 0)
+		return errno == ENOENT ? CLOG_TOO_OLD : CLOG_ERROR;
+	return CLOG_OK;
+}
+
+ClogStatus
+clog_read(ClogReader *r, ClogRecord *rec)
+{
+	for (;;)
+	{
+		unsigned char hdr[CLOG_RECORD_HEADER_SIZE];
+		const Segment *seg = clog_find_segment(r->log, r->seqno);
+		uint64_t	size;
+		uint32_t	crc;
+		ClogStatus	st;
+
+		if (r->fd < 0 && (st = reader_open_segment(r)) != CLOG_OK)
+			return st;
+		/* a removed segment can still be read through the open file */
+		size = seg ? seg->size : UINT64_MAX;
+		if (r->offset + CLOG_RECORD_HEADER_SIZE > size ||
+			(seg == NULL && !clog_pread_all(r->fd, hdr, sizeof(hdr), r->offset)))
+		{
+			if (r->seqno == r->log->segs[r->log->nsegs - 1].seqno)
+				return CLOG_END;
+			close(r->fd);
+			r->fd = -1;
+			r->seqno++;
+			r->offset = CLOG_SEGMENT_HEADER_SIZE;
+			continue;
+		}
+		if (!clog_pread_all(r->fd, hdr, sizeof(hdr), r->offset) ||
+			!clog_parse_record_header(hdr, rec, &crc))
+			return CLOG_ERROR;
+		if (rec->len > r->bufcap)
+		{
+			char	   *n = realloc(r->buf, rec->len);
+
+			if (n == NULL)
+				return CLOG_ERROR;
+			r->buf = n;
+			r->bufcap = rec->len;
+		}
+		if (!clog_pread_all(r->fd, r->buf, rec->len, r->offset + sizeof(hdr)) ||
+			clog_record_crc(hdr, r->buf, rec->len) != crc)
+			return CLOG_ERROR;
+		r->offset += sizeof(hdr) + rec->len;
+		rec->before_resume = rec->key <= r->after_key;
+		if (rec->before_resume && rec->kind != 'R')
+			continue;
+		rec->data = r->buf;
+		if ((rec->flags & CLOG_LAST_OF_UNIT) && !rec->before_resume)
+			r->position = rec->key;
+		return CLOG_OK;
+	}
+}

@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * ws_server.h
+ *	  The WebSocket server: libwebsockets on the worker's libuv loop.
+ *
+ * The interface of three modules (private header ws_server_int.h):
+ * ws_server.c owns the lws context, accepting and the status slots;
+ * ws_session.c one session per connection bound to a FoClient of the
+ * fan-out (handshake checks, receive path, requests, replies); ws_send.c
+ * the send path (queue -> lws_write).  Subscribe requests need the catalog
+ * (unknown_table, row filters compiled against the tables:
+ * worker_subscribe.c), which must not be used inside an lws callback:
+ * they are parked in a pending list that the worker's main loop drains
+ * with ws_server_take_pending().  The number of sockets is bounded by
+ * ws_fd_budget.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WS_SERVER_H
+#define PGSYNC_WS_SERVER_H
+
+#include <uv.h>
+
+#include "fanout/fanout.h"
+#include "protocol/client_protocol.h"
+
+typedef struct WsPending
+{
+	struct WsPending *next;
+	FoClient   *client;
+	ClientRequest req;
+} WsPending;
+
+/*
+ * Start listening; false with *errmsg (static or palloc'd) on failure.
+ * max_clients sizes the status slots; the clients admitted are also
+ * bounded by the file descriptor budget (ws_fd_budget.h).
+ */
+extern bool ws_server_start(uv_loop_t *loop, const char *iface, int port,
+							Fanout *fo, int max_clients, const char **errmsg);
+
+/*
+ * Write the queues that became non-empty since the last call, directly
+ * where the socket allows (also run by libuv in every uv_run()).
+ */
+extern void ws_server_flush(void);
+
+/* Close every client (with an error message). */
+extern void ws_server_stop(const char *code, const char *message);
+
+/* Free the lws context, after a few loop runs following ws_server_stop. */
+extern void ws_server_destroy(uv_loop_t *loop);
+
+/* Reloadable limits. */
+extern void ws_server_set_max_message(size_t bytes);
+
+/* Take the list of parked subscribe requests (caller frees with
+ * ws_pending_free, or parks one again with ws_server_park_again). */
+extern WsPending *ws_server_take_pending(void);
+extern void ws_server_park_again(WsPending *p);
+extern void ws_pending_free(WsPending *p);
+
+/* Queue a reply text made by client_protocol.c (takes ownership). */
+extern void ws_server_send(FoClient *c, char *text, size_t len);
+
+/* Reply to a parked request: ok (code == NULL) or error. */
+extern void ws_server_reply(FoClient *c, const char *id_json,
+							const char *subscription, const char *code,
+							const char *message);
+
+/*
+ * The ok of a subscription that gives the connection its position:
+ * resume_lsn is the connection's first resume point, or (has_position
+ * false) null: none until an initial snapshot joins the stream.
+ */
+extern void ws_server_reply_positioned(FoClient *c, const char *id_json,
+									   const char *subscription,
+									   bool has_position, uint64_t resume_lsn);
+
+/* Shared status slots of clients freed since the last call (-1 ends). */
+extern int	ws_server_take_released_slot(void);
+
+#endif							/* PGSYNC_WS_SERVER_H */

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * ws_server_int.h
+ *	  Private to the WebSocket server (ws_server.c, ws_session.c, ws_send.c).
+ *
+ * Vocabulary.  A *socket* is a TCP connection lws accepted, upgraded to
+ * WebSocket or not.  A *session* is the per-connection state lws keeps for
+ * us (its user space, zeroed by lws) once the connection is bound to our
+ * protocol.  A session is *admitted* when it got a fan-out client and a
+ * status slot; it holds them until the connection closes or the peer sends
+ * a Close frame, whichever comes first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WS_SERVER_INT_H
+#define PGSYNC_WS_SERVER_INT_H
+
+#include <libwebsockets.h>
+
+#include "fanout/fanout.h"
+
+#define WS_SUBPROTOCOL "pgsync.v1"
+
+/* Close codes (RFC 6455 7.4) besides lws's LWS_CLOSE_STATUS_* */
+#define WS_CLOSE_TRY_AGAIN_LATER 1013
+#define WS_CLOSE_SLOW_CONSUMER 4008
+
+/* Seconds a connection may take to take our Close after the peer's */
+#define WS_CLOSE_GRACE_S 5
+
+typedef struct Session
+{
+	FoClient   *client;			/* NULL before admission and after release */
+	char	   *rx;				/* message being assembled */
+	size_t		rx_len;
+	size_t		rx_cap;
+	bool		dirty;			/* in the dirty list (ws_send.c) */
+	bool		peer_closing;	/* the client sent a Close frame */
+	int			close_code;		/* ours, once the queue is written */
+} Session;
+
+/* ws_server.c: the context's state */
+extern Fanout *ws_fanout;
+extern size_t ws_max_message;
+
+/* Status slots (ws_server.c): take one, or -1; give it back. */
+extern int	ws_slot_take(void);
+extern void ws_slot_release(int slot);
+
+/* ws_session.c: handshake, receive, requests, the end of a session */
+extern int	ws_session_confirm_upgrade(struct lws *wsi);
+extern bool ws_session_established(struct lws *wsi, Session *s);
+extern void ws_session_receive(struct lws *wsi, Session *s, const char *in,
+							   size_t len);
+extern void ws_session_peer_close(struct lws *wsi, Session *s);
+extern void ws_session_closed(Session *s);
+extern void ws_session_close_with(Session *s, const char *code,
+								  const char *message, int close_code);
+
+/* ws_send.c: the send path */
+extern void ws_send_start(uv_loop_t *loop);
+extern void ws_send_stop(void);
+extern void ws_send_want_write(FoClient *c, void *arg);
+extern void ws_send_forget(Session *s);
+extern int	ws_send_writable(struct lws *wsi, Session *s);
+
+#endif							/* PGSYNC_WS_SERVER_INT_H */

@@ -1,0 +1,422 @@
+/*-------------------------------------------------------------------------
+ *
+ * ws_session.c
+ *	  One WebSocket connection: the handshake checks, admission, the
+ *	  receive path (frame assembly, size, type and UTF-8 checks, request
+ *	  parsing and replies), and the end of a session.
+ *
+ * Runs in lws callbacks: nothing here may ERROR (memory is malloc'd,
+ * logging is LOG/WARNING).  Subscribe requests need the catalog, which an
+ * lws callback must not use: they are parked in a list that the worker's
+ * main loop takes with ws_server_take_pending().
+ *
+ * RFC 6455 checks that lws 4.1.6 leaves to us:
+ *	- the handshake (4.2.1): lws upgrades whatever Sec-WebSocket-Version it
+ *	  gets, or none, and any Sec-WebSocket-Key shorter than 128 bytes.  We
+ *	  answer 426 with "Sec-WebSocket-Version: 13" (4.4) to another version
+ *	  and 400 to a key that is not the base64 of 16 bytes.
+ *	- UTF-8 (8.1): lws can validate text frames (LWS_SERVER_OPTION_VALIDATE_
+ *	  UTF8), but then closes the connection with 1007 itself, which Debian's
+ *	  build delivers as 1006 and without an error message.  We check each
+ *	  complete message: error bad_utf8, then close 1007.
+ *	- Masking (5.1): lws 4.1.6 reads the mask bit into a private field and
+ *	  unmasks only frames that have one; no API exposes it, so unmasked
+ *	  client frames cannot be refused here (fixed upstream after 4.1).
+ *
+ * The end of a session.  The client's fan-out state (queue, subscriptions,
+ * status slot, and through its fan-out any snapshot or replay it is
+ * taking) is released as soon as the peer sends a Close frame, not when
+ * the TCP connection is gone: RFC 6455 (5.5.1) wants the Close answered
+ * as soon as practical, without sending more data.  lws answers it before
+ * any data of ours, at the next POLLOUT; if a write of ours is still
+ * partly buffered in lws, lws closes the connection instead (4.1.6 cannot
+ * finish a frame and then answer).  A peer that does not read our Close
+ * is dropped WS_CLOSE_GRACE_S later.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "fanout/fanout.h"
+#include "json/json_encode.h"
+#include "net/ws_fd_budget.h"
+#include "net/ws_server.h"
+#include "net/ws_server_int.h"
+#include "protocol/client_protocol.h"
+
+static WsPending *pending_head = NULL;
+static WsPending **pending_tail = &pending_head;
+
+/* ----------------------------------------------------------------
+ * The handshake
+ * ----------------------------------------------------------------
+ */
+
+/* Is key the base64 of 16 bytes (RFC 6455 4.1: 22 characters and "==")? */
+static bool
+valid_key(const char *key, int len)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	if (len != 24 || key[22] != '=' || key[23] != '=')
+		return false;
+	for (int i = 0; i < 22; i++)
+		if (key[i] == '\0' || strchr(b64, key[i]) == NULL)
+			return false;
+	/* the last character carries 2 bits of the 16th byte, 4 bits of padding */
+	return ((strchr(b64, key[21]) - b64) & 0x0F) == 0;
+}
+
+/* Answer the upgrade request with an HTTP error; -1 closes after it. */
+static int
+refuse_upgrade(struct lws *wsi, int status, const char *reason,
+			   const char *extra_header, const char *body)
+{
+	static unsigned char buf[LWS_PRE + 512];
+	int			n;
+
+	n = snprintf((char *) buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+				 "HTTP/1.1 %d %s\r\n%s"
+				 "Content-Type: text/plain\r\nContent-Length: %d\r\n"
+				 "Connection: close\r\n\r\n%s",
+				 status, reason, extra_header, (int) strlen(body), body);
+	if (n > 0 && n < (int) (sizeof(buf) - LWS_PRE))
+		(void) lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP);
+	return -1;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to go on, -1 refused (answered). */
+int
+ws_session_confirm_upgrade(struct lws *wsi)
+{
+	char		buf[130];
+	int			n;
+
+	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_VERSION);
+	if (n != 2 || strcmp(buf, "13") != 0)
+		return refuse_upgrade(wsi, 426, "Upgrade Required",
+							  "Sec-WebSocket-Version: 13\r\n",
+							  "WebSocket version 13 required\n");
+	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_KEY);
+	if (n <= 0 || !valid_key(buf, n))
+		return refuse_upgrade(wsi, 400, "Bad Request", "",
+							  "Sec-WebSocket-Key must be the base64 of 16 bytes\n");
+	return 0;
+}
+
+/* ----------------------------------------------------------------
+ * Replies
+ * ----------------------------------------------------------------
+ */
+
+static void
+send_reply(FoClient *c, char *text, size_t len)
+{
+	if (text == NULL)
+		return;
+	fanout_send_private(c->home, c, text, len);
+	free(text);
+}
+
+void
+ws_server_send(FoClient *c, char *text, size_t len)
+{
+	send_reply(c, text, len);
+}
+
+void
+ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
+				const char *code, const char *message)
+{
+	size_t		len = 0;
+	char	   *text;
+
+	if (code == NULL)
+		text = cp_reply_ok(id_json, subscription, NULL, &len);
+	else
+		text = cp_reply_error(id_json, code, message, NULL, &len);
+	send_reply(c, text, len);
+}
+
+void
+ws_server_reply_positioned(FoClient *c, const char *id_json,
+						   const char *subscription, bool has_position,
+						   uint64_t resume_lsn)
+{
+	char		lsn[JSONENC_LSN_MAXLEN + 3];
+	size_t		len = 0;
+	char	   *text;
+
+	if (has_position)
+	{
+		lsn[0] = '"';
+		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
+		lsn[len++] = '"';
+		lsn[len] = '\0';
+	}
+	else
+		strcpy(lsn, "null");
+	text = cp_reply_ok(id_json, subscription, lsn, &len);
+	send_reply(c, text, len);
+}
+
+/* Queue the error, then close with close_code once it is written. */
+void
+ws_session_close_with(Session *s, const char *code, const char *message,
+					  int close_code)
+{
+	s->close_code = close_code;
+	fanout_close_with_error(ws_fanout, s->client, code, message);
+}
+
+/* ----------------------------------------------------------------
+ * Requests
+ * ----------------------------------------------------------------
+ */
+
+static void
+handle_request(Session *s, const char *text, size_t len)
+{
+	ClientRequest req;
+	const char *code = NULL;
+	char		msg[256];
+
+	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)))
+	{
+		ws_server_reply(s->client, req.id_json, NULL, code, msg);
+		client_request_free(&req);
+		return;
+	}
+	switch (req.type)
+	{
+		case CREQ_PING:
+			{
+				size_t		l = 0;
+				char	   *text = cp_reply_pong(req.id_json, &l);
+
+				send_reply(s->client, text, l);
+				break;
+			}
+		case CREQ_UNSUBSCRIBE:
+			if (fanout_unsubscribe(s->client, req.subscription))
+				ws_server_reply(s->client, req.id_json, req.subscription,
+								NULL, NULL);
+			else
+				ws_server_reply(s->client, req.id_json, NULL,
+								CP_ERR_UNKNOWN_SUBSCRIPTION,
+								"no such subscription on this connection");
+			break;
+		case CREQ_SUBSCRIBE:
+			{
+				/* park it: the worker checks tables and filter in the catalog */
+				WsPending  *p = calloc(1, sizeof(WsPending));
+
+				if (p == NULL)
+				{
+					ws_server_reply(s->client, req.id_json, NULL,
+									CP_ERR_INTERNAL, "out of memory");
+					break;
+				}
+				p->client = s->client;
+				p->req = req;
+				memset(&req, 0, sizeof(req));
+				*pending_tail = p;
+				pending_tail = &p->next;
+			}
+			break;
+	}
+	client_request_free(&req);
+}
+
+static void
+drop_pending_of(FoClient *c)
+{
+	WsPending **pp = &pending_head;
+
+	while (*pp != NULL)
+	{
+		WsPending  *p = *pp;
+
+		if (p->client == c)
+		{
+			*pp = p->next;
+			ws_pending_free(p);
+		}
+		else
+			pp = &p->next;
+	}
+	pending_tail = &pending_head;
+	while (*pending_tail != NULL)
+		pending_tail = &(*pending_tail)->next;
+}
+
+WsPending *
+ws_server_take_pending(void)
+{
+	WsPending  *p = pending_head;
+
+	pending_head = NULL;
+	pending_tail = &pending_head;
+	return p;
+}
+
+void
+ws_server_park_again(WsPending *p)
+{
+	p->next = NULL;
+	*pending_tail = p;
+	pending_tail = &p->next;
+}
+
+void
+ws_pending_free(WsPending *p)
+{
+	client_request_free(&p->req);
+	free(p);
+}
+
+/* ----------------------------------------------------------------
+ * Admission and the end of a session
+ * ----------------------------------------------------------------
+ */
+
+/* LWS_CALLBACK_ESTABLISHED; false closes the connection at once. */
+bool
+ws_session_established(struct lws *wsi, Session *s)
+{
+	FoClient   *c = fanout_client_add(ws_fanout, wsi);
+	int			slot;
+
+	memset(s, 0, sizeof(*s));
+	if (c == NULL)
+		return false;
+	s->client = c;
+	c->connected_at = GetCurrentTimestamp();
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (!ws_fd_budget_admit())
+	{
+		ws_session_close_with(s, CP_ERR_SERVER_FULL,
+							  "too many clients (pgsync.max_clients or the open-file limit)",
+							  WS_CLOSE_TRY_AGAIN_LATER);
+		return true;
+	}
+	if ((slot = ws_slot_take()) < 0)
+	{
+		ws_fd_budget_release();
+		ws_session_close_with(s, CP_ERR_SERVER_FULL,
+							  "too many clients (pgsync.max_clients)",
+							  WS_CLOSE_TRY_AGAIN_LATER);
+		return true;
+	}
+	c->stat_slot = slot;
+	return true;
+}
+
+/*
+ * Give back what the session's client holds: its queue, subscriptions and
+ * parked requests, its status slot, and (by leaving its fan-out) the
+ * snapshot or replay feeding it, whose files worker_snapshot.c and
+ * worker_resume.c then close.
+ */
+static void
+release_client(Session *s)
+{
+	FoClient   *c = s->client;
+
+	if (c == NULL)
+		return;
+	drop_pending_of(c);
+	ws_send_forget(s);
+	if (c->stat_slot >= 0)
+	{
+		ws_slot_release(c->stat_slot);
+		ws_fd_budget_release();
+	}
+	fanout_client_remove(ws_fanout, c);
+	s->client = NULL;
+}
+
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: lws answers it; we stop here. */
+void
+ws_session_peer_close(struct lws *wsi, Session *s)
+{
+	s->peer_closing = true;
+	release_client(s);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, WS_CLOSE_GRACE_S);
+}
+
+/* LWS_CALLBACK_CLOSED */
+void
+ws_session_closed(Session *s)
+{
+	release_client(s);
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_cap = 0;
+}
+
+/* ----------------------------------------------------------------
+ * Receive
+ * ----------------------------------------------------------------
+ */
+
+void
+ws_session_receive(struct lws *wsi, Session *s, const char *in, size_t len)
+{
+	bool		first = lws_is_first_fragment(wsi);
+	bool		final = lws_is_final_fragment(wsi);
+
+	if (s->client == NULL || s->client->closing)
+		return;
+	if (first)
+		s->rx_len = 0;
+	if (lws_frame_is_binary(wsi))
+	{
+		ws_session_close_with(s, CP_ERR_BINARY, "binary frames are not supported",
+							  LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE);
+		return;
+	}
+	if (s->rx_len + len > ws_max_message)
+	{
+		ws_session_close_with(s, CP_ERR_TOO_LARGE,
+							  "message larger than pgsync.max_message_bytes",
+							  LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+		return;
+	}
+	if (s->rx_len + len > s->rx_cap)
+	{
+		size_t		cap = Max(s->rx_len + len, 1024);
+		char	   *n = realloc(s->rx, cap);
+
+		if (n == NULL)
+		{
+			ws_session_close_with(s, CP_ERR_INTERNAL, "out of memory",
+								  LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+			return;
+		}
+		s->rx = n;
+		s->rx_cap = cap;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += len;
+	if (!final || lws_remaining_packet_payload(wsi) != 0)
+		return;
+
+	/* a complete message */
+	if (jsonenc_utf8_valid_prefix(s->rx, s->rx_len) != s->rx_len)
+		ws_session_close_with(s, CP_ERR_BAD_UTF8,
+							  "a text message must be valid UTF-8",
+							  LWS_CLOSE_STATUS_INVALID_PAYLOAD);
+	else
+		handle_request(s, s->rx, s->rx_len);
+	s->rx_len = 0;
+	if (s->rx_cap > 16 * 1024)
+	{
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_cap = 0;
+	}
+}

@@ -1,0 +1,794 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The pgsync background worker: setup, main loop, signals, status.
+ *
+ * One process does everything on one thread: it decodes the slot in
+ * process (worker_decode.c), routes each message to client queues
+ * (fanout.c) and serves WebSocket clients (ws_server.c, libwebsockets on
+ * a libuv loop owned here).  The main loop waits on a WaitEventSet of
+ * MyLatch, postmaster death and uv_backend_fd(); committing backends set
+ * MyLatch (shared_state.c).  Each iteration: decode what is flushed (time
+ * bounded), run the libuv loop once without blocking, handle parked
+ * subscribe requests, heartbeats and the shared status.
+ *
+ * When the slot cannot be created or used (wal_level, output_plugin_
+ * libraries, no free slot, ...) the worker keeps serving WebSocket clients,
+ * reports the error in pgsync.status and the log, and retries every few
+ * seconds.  Fatal errors exit the process; the postmaster restarts it
+ * after bgw_restart_time.  SIGTERM closes clients with a "shutting_down"
+ * error and exits with code 1 so the postmaster restarts it unless the
+ * server itself is shutting down.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <uv.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "executor/spi.h"
+
+#include "debug/lat_probe.h"
+#include "fanout/fanout.h"
+#include "guc.h"
+#include "net/ws_fd_budget.h"
+#include "net/ws_server.h"
+#include "protocol/client_protocol.h"
+#include "shared_state.h"
+#include "worker/slot_watch.h"
+#include "worker/worker.h"
+#include "worker/worker_changelog.h"
+#include "worker/worker_decode.h"
+#include "worker/worker_resume.h"
+#include "worker/worker_serve_snapshot.h"
+#include "worker/worker_subscribe.h"
+
+PGDLLEXPORT void pgsync_worker_main(Datum arg);
+
+#define DECODE_BUDGET_MS		20	/* network serviced at least this often */
+#define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed:
+										 * flush it at most this often */
+#define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
+#define STATUS_INTERVAL_MS		200
+#define SETUP_RETRY_MS			5000
+#define LOCK_RETRY_MS			10	/* a subscribe waits for a table lock */
+#define FILTER_IDLE_MS			60000	/* compiled filters of idle tables */
+
+static uv_loop_t loop;
+static Fanout *fanout = NULL;
+static bool listening = false;
+static TimestampTz next_listen_attempt = 0;
+static TimestampTz next_setup_attempt = 0;
+static TimestampTz next_heartbeat = 0;
+static TimestampTz next_status = 0;
+static TimestampTz next_filter_release = 0;
+static TimestampTz last_forced_flush = 0;
+static TimestampTz next_log_sync = 0;
+static bool lock_waits = false;	/* a parked subscribe waits for a lock */
+static bool log_dirty = false;	/* appended or decoded since the last sync */
+static MemoryContext worker_mcxt = NULL;
+static char last_logged_error[PGSYNC_ERROR_LEN];
+
+void
+pgsync_register_worker(void)
+{
+	BackgroundWorker bgw;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 1;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pgsync");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "pgsync_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "pgsync worker");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "pgsync worker");
+	RegisterBackgroundWorker(&bgw);
+}
+
+static void
+worker_exit_cb(int code, Datum arg)
+{
+	if (pgsync_shared == NULL)
+		return;
+	pg_atomic_write_u32(&pgsync_shared->worker_procno, 0);
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	pgsync_shared->worker_pid = 0;
+	pgsync_shared->nclients = 0;
+	for (int i = 0; i < pgsync_shared->max_clients; i++)
+		pgsync_shared->clients[i].in_use = false;
+	strlcpy(pgsync_shared->state, "stopped", PGSYNC_STATE_LEN);
+	LWLockRelease(pgsync_shared->lock);
+}
+
+/* Record an error: shared status, and the log when it changes. */
+static void
+report_error(const char *what, const char *msg, const char *hint)
+{
+	char		buf[PGSYNC_ERROR_LEN];
+
+	snprintf(buf, sizeof(buf), "%s: %s%s%s", what, msg,
+			 hint ? " HINT: " : "", hint ? hint : "");
+	pgsync_set_error(buf);
+	if (strcmp(buf, last_logged_error) != 0)
+	{
+		ereport(WARNING, (errmsg("pgsync: %s", buf)));
+		strlcpy(last_logged_error, buf, sizeof(last_logged_error));
+	}
+}
+
+/* Catch an error in the setup steps: abort, release, report. */
+static void
+recover_from_error(const char *what)
+{
+	ErrorData  *ed;
+
+	MemoryContextSwitchTo(worker_mcxt);
+	ed = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
+	ReplicationSlotCleanup();
+	report_error(what, ed->message, ed->hint);
+	FreeErrorData(ed);
+}
+
+/*
+ * PostgreSQL invalidated the slot (max_slot_wal_keep_size): the WAL it
+ * needed is gone, decoding cannot continue from it.  The log goes first,
+ * then the slot (see worker_log_discard()); ensure_slot() then creates a
+ * new one, and the log starts anew at its position.
+ */
+static void
+replace_lost_slot(void)
+{
+	int			n = worker_log_discard();
+
+	ereport(WARNING,
+			(errmsg("pgsync: replication slot \"%s\" was invalidated; replacing it with a new slot and a new change log",
+					pgsync_slot_name),
+			 errdetail("PostgreSQL removed WAL the slot needed (max_slot_wal_keep_size). Transactions committed until the new slot is created are not streamed; %d change log segments were removed, and clients resuming from before the new slot get resume_too_old.", n),
+			 errhint("Raise max_slot_wal_keep_size, or find out why the worker fell behind (pgsync.status).")));
+	ReplicationSlotDrop(pgsync_slot_name, true);
+}
+
+/*
+ * Create the slot if missing or invalidated; ERROR if it exists but does
+ * not fit.  A log without its slot is removed first.
+ */
+static void
+ensure_slot(void)
+{
+	ReplicationSlot *slot;
+	bool		exists = false;
+	Oid			dboid = InvalidOid;
+	NameData	plugin;
+	SlotWatch	w;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(pgsync_slot_name, false);
+	if (slot != NULL)
+	{
+		exists = true;
+		SpinLockAcquire(&slot->mutex);
+		dboid = slot->data.database;
+		plugin = slot->data.plugin;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (exists &&
+		(dboid != MyDatabaseId || strcmp(NameStr(plugin), "pgsync") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
+						pgsync_slot_name, pgsync_database, NameStr(plugin)),
+				 errhint("Drop it or set pgsync.slot_name to another name.")));
+	if (exists && slot_watch_read(pgsync_slot_name, &w))
+	{
+		/* warn before using it: a worker failing right after still warns */
+		slot_watch_warn(pgsync_slot_name, &w);
+		if (!w.invalidated)
+			return;
+		replace_lost_slot();
+	}
+	else if (worker_log_discard() > 0)
+		ereport(WARNING,
+				(errmsg("pgsync: replication slot \"%s\" is missing; removed the change log that led up to it",
+						pgsync_slot_name),
+				 errdetail("A new slot starts a new log. Clients resuming from before now get resume_too_old.")));
+
+	pgsync_set_state("creating slot");
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(pgsync_slot_name)};
+
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1::name, 'pgsync')",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not create replication slot \"%s\"", pgsync_slot_name);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	ereport(LOG, (errmsg("pgsync: created logical replication slot \"%s\"",
+						 pgsync_slot_name)));
+}
+
+/*
+ * Each message of the output plugin: into the durable log first, then to
+ * the live clients.  Messages of a transaction already in the log (decoding
+ * restarted behind the log's end after a crash) are not sent again; their
+ * relation messages still update the fan-out's relation table.  Every
+ * message of a transaction carries its commit LSN (the log's unit key) as
+ * its LSN: that is the resume point a client is given.
+ */
+static void
+sink_cb(const char *data, size_t len, XLogRecPtr lsn)
+{
+	bool		fresh = worker_log_append(data, len);
+
+	log_dirty = true;
+	if (fresh || (len > 3 && data[2] == 'R'))
+		fanout_publish(fanout, data, len, worker_log_last_unit_key());
+}
+
+/*
+ * Make the log durable and confirm the slot behind it, at most every
+ * pgsync.log_sync_interval: clients get changes before the fsync, and a
+ * crash in between only means those transactions are decoded again and
+ * recognised by their commit LSN as already logged.
+ *
+ * The slot moves to the decoding position also when nothing was appended
+ * (an idle database while others write): every transaction of this
+ * database committed before that position is in the log already, and
+ * one still in progress is decoded again from restart_lsn, which
+ * PostgreSQL keeps before its first change.  So restart_lsn follows at
+ * the next running-xacts record and the slot pins only the WAL decoding
+ * has not passed yet (docs/OPERATIONS.md).
+ */
+static void
+sync_log_and_confirm(TimestampTz now, bool force)
+{
+	XLogRecPtr	pos;
+
+	if (!decode_started() || (!force && now < next_log_sync))
+		return;
+	pos = decode_position();
+	if (log_dirty)
+	{
+		worker_log_flush();
+		worker_log_sync();
+		log_dirty = false;
+	}
+	else if (pos <= decode_confirmed())
+		return;
+	decode_confirm(pos);
+	next_log_sync = TimestampTzPlusMilliseconds(now, pgsync_log_sync_interval_ms);
+}
+
+/*
+ * The resume point heartbeats carry: every transaction of this database
+ * committed at or before it has been logged and routed.  Between passes
+ * that is everything whose commit record starts before the decoding
+ * position, so position - 1 (a commit record may start exactly there),
+ * or the log's last transaction if that is higher.
+ */
+static XLogRecPtr
+heartbeat_lsn(void)
+{
+	XLogRecPtr	last = worker_log_last_key();
+	XLogRecPtr	pos = decode_position();
+
+	if (decode_started() && worker_log() != NULL && pos > last + 1)
+		return pos - 1;
+	return last;
+}
+
+static void
+service_cb(void)
+{
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static void
+try_start_decoding(void)
+{
+	MemoryContextSwitchTo(worker_mcxt);
+	PG_TRY();
+	{
+		ensure_slot();
+		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
+		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
+		pgsync_set_state("streaming");
+		pgsync_set_error(NULL);
+		last_logged_error[0] = '\0';
+	}
+	PG_CATCH();
+	{
+		recover_from_error("cannot use replication slot");
+		decode_forget();
+		pgsync_set_state("waiting for slot");
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(worker_mcxt);
+}
+
+static void
+try_listen(void)
+{
+	const char *err = NULL;
+
+	if (ws_server_start(&loop, pgsync_listen_address, pgsync_port, fanout,
+						pgsync_max_clients, &err))
+	{
+		listening = true;
+		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d",
+							 pgsync_listen_address, pgsync_port)));
+		return;
+	}
+	report_error("cannot start WebSocket server", err, NULL);
+}
+
+/*
+ * A plain subscription, in live push.  The connection's first one gives it
+ * its first resume point: the last transaction logged, everything after
+ * which the subscription gets (the live fan-out is between transactions
+ * here, everything logged was routed).
+ */
+static void
+subscribe_live(FoClient *c, ClientRequest *req)
+{
+	bool		first = c->nsubs == 0 && worker_log() != NULL;
+	const char *code = NULL;
+	FoSub	   *sub;
+
+	Assert(!fanout_in_transaction(fanout));
+	sub = fanout_subscribe(c, req, &code);
+	if (sub == NULL)
+		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+	else if (!first)
+		ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+	else
+	{
+		fanout_client_start_at(c, worker_log_last_key());
+		ws_server_reply_positioned(c, req->id_json, sub->id, true,
+								   fanout_client_position(c));
+	}
+}
+
+/*
+ * Validate and activate the subscribe requests parked by ws_server.c.
+ *
+ * A request waits, parked again, when:
+ *	- its client is still replaying the log or taking a snapshot (held by a
+ *	  private fan-out): a subscription starts with the next transaction
+ *	  decoded, which only means something in live push; its ok then marks
+ *	  where it starts;
+ *	- checking it would wait for a table lock (worker_subscribe.c): it is
+ *	  checked again on a later iteration, while everyone else is served;
+ *	- an earlier request of the same client waits: a client's requests are
+ *	  answered in order.
+ * Returns true if some request waits for a lock (the loop then polls).
+ */
+#define MAX_HELD_CLIENTS 64
+
+static bool
+process_pending(void)
+{
+	WsPending  *p = ws_server_take_pending();
+	FoClient   *held[MAX_HELD_CLIENTS];
+	int			nheld = 0;
+	bool		lock_wait = false;
+
+	while (p != NULL)
+	{
+		WsPending  *next = p->next;
+		const char *code = NULL;
+		char		msg[512];
+		bool		would_wait = false;
+		bool		hold = p->client->home != fanout || nheld == MAX_HELD_CLIENTS;
+
+		for (int i = 0; i < nheld && !hold; i++)
+			hold = held[i] == p->client;
+		if (!hold)
+		{
+			PG_TRY();
+			{
+				StartTransactionCommand();
+				code = subscribe_check(&p->req, msg, sizeof(msg), &would_wait);
+				CommitTransactionCommand();
+			}
+			PG_CATCH();
+			{
+				recover_from_error("checking a subscription");
+				code = CP_ERR_INTERNAL;
+				snprintf(msg, sizeof(msg), "could not check the subscription");
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(worker_mcxt);
+			lock_wait |= would_wait;
+		}
+		if (hold || would_wait)
+		{
+			if (nheld < MAX_HELD_CLIENTS)
+				held[nheld++] = p->client;
+			ws_server_park_again(p);
+			p = next;
+			continue;
+		}
+
+		if (code == NULL && p->req.want_snapshot)
+			snapshot_request(fanout, p->client, &p->req);
+		else if (code == NULL && p->req.has_resume)
+			resume_start(fanout, p->client, &p->req);
+		else if (code == NULL)
+			subscribe_live(p->client, &p->req);
+		else
+			ws_server_reply(p->client, p->req.id_json, NULL, code, msg);
+		ws_pending_free(p);
+		p = next;
+	}
+	return lock_wait;
+}
+
+/* One client's line of pgsync.clients; phase is NULL for live push. */
+static void
+publish_client(FoClient *c, const char *phase)
+{
+	PgsyncClientStat *st;
+
+	if (c->stat_slot < 0)
+		return;
+	st = &pgsync_shared->clients[c->stat_slot];
+	st->in_use = true;
+	strlcpy(st->peer, c->peer, PGSYNC_PEER_LEN);
+	fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
+	if (phase != NULL)
+	{
+		size_t		n = strlen(st->subscriptions);
+
+		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
+	}
+	st->last_lsn_sent = c->sent.lsn;
+	st->queued_bytes = c->queued_bytes;
+	st->msgs_sent = c->msgs_sent;
+	st->bytes_sent = c->bytes_sent;
+	st->connected_since = (TimestampTz) c->connected_at;
+}
+
+static void
+publish_status(void)
+{
+	int			slot;
+	FoClient   *c;
+
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	while ((slot = ws_server_take_released_slot()) >= 0)
+		pgsync_shared->clients[slot].in_use = false;
+	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
+		publish_client(c, NULL);
+	resume_foreach_client(publish_client, "replaying the change log");
+	snapshot_foreach_client(publish_client, "initial snapshot");
+	pgsync_shared->nclients = fanout_client_count(fanout) + resume_count() +
+		snapshot_count();
+	pgsync_shared->decode_lsn = decode_position();
+	pgsync_shared->confirmed_lsn = decode_confirmed();
+	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);
+	pgsync_shared->msgs_sent = fanout_msgs_sent(fanout);
+	pgsync_shared->bytes_sent = fanout_bytes_sent(fanout);
+	if (worker_log() != NULL)
+	{
+		pgsync_shared->log_bytes = clog_total_bytes(worker_log());
+		pgsync_shared->log_oldest_lsn = clog_oldest_resume_key(worker_log());
+		pgsync_shared->log_last_lsn = clog_last_key(worker_log());
+	}
+	LWLockRelease(pgsync_shared->lock);
+}
+
+/* The slot's WAL retention: its time of last move, and the WARNING. */
+static void
+watch_slot(void)
+{
+	SlotWatch	w;
+
+	if (slot_watch_read(pgsync_slot_name, &w) && w.is_pgsync)
+		slot_watch_warn(pgsync_slot_name, &w);
+}
+
+static void
+apply_reloadable_settings(void)
+{
+	char		work_mem[32];
+
+	/* the reorder buffer reads it at every change: takes effect at once */
+	snprintf(work_mem, sizeof(work_mem), "%dkB", pgsync_decoding_work_mem_kb);
+	SetConfigOption("logical_decoding_work_mem", work_mem, PGC_SUSET,
+					PGC_S_OVERRIDE);
+	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
+	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+}
+
+static long
+ms_until(TimestampTz when, TimestampTz now)
+{
+	long		secs;
+	int			usecs;
+
+	if (when <= now)
+		return 0;
+	TimestampDifference(now, when, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+static void
+shutdown_server(void)
+{
+	TimestampTz deadline;
+
+	pgsync_set_state("stopping");
+	if (listening)
+	{
+		ws_server_stop(CP_ERR_SHUTDOWN, "the pgsync worker is stopping");
+		/* give the error messages a moment to go out */
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 200);
+		while (GetCurrentTimestamp() < deadline &&
+			   fanout_client_count(fanout) > 0)
+		{
+			uv_run(&loop, UV_RUN_NOWAIT);
+			pg_usleep(5000);
+		}
+		ws_server_destroy(&loop);
+	}
+}
+
+void
+pgsync_worker_main(Datum arg)
+{
+	WaitEventSet *wes;
+#ifdef PGSYNC_LAT_PROBE
+	static TimestampTz lp_wake = 0;
+#endif
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	if (pgsync_shared == NULL)
+		ereport(ERROR, (errmsg("pgsync: shared memory not initialized")));
+	if (pgsync_port == 0)
+		slot_watch_main();
+
+	worker_mcxt = AllocSetContextCreate(TopMemoryContext, "pgsync worker",
+										ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(worker_mcxt);
+
+	before_shmem_exit(worker_exit_cb, (Datum) 0);
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	pgsync_shared->worker_pid = MyProcPid;
+	pgsync_shared->started_at = GetCurrentTimestamp();
+	strlcpy(pgsync_shared->state, "connecting", PGSYNC_STATE_LEN);
+	LWLockRelease(pgsync_shared->lock);
+	pg_atomic_write_u32(&pgsync_shared->worker_procno, MyProc->pgprocno + 1);
+
+	BackgroundWorkerInitializeConnection(pgsync_database, NULL, 0);
+	pgstat_report_appname("pgsync worker");
+	ws_fd_budget_raise_limit();
+
+	if (uv_loop_init(&loop) != 0)
+		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
+	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
+	if (fanout == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	apply_reloadable_settings();
+
+	try_listen();
+
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, uv_backend_fd(&loop), NULL, NULL);
+
+	for (;;)
+	{
+		TimestampTz now;
+		WaitEvent	events[3];
+		bool		more = false;
+		long		timeout;
+		int			uvt;
+#ifdef PGSYNC_LAT_PROBE
+		TimestampTz lp_t0 = 0, lp_t1 = 0, lp_t2 = 0;
+#endif
+
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			apply_reloadable_settings();
+		}
+
+		now = GetCurrentTimestamp();
+		if (!listening && now >= next_listen_attempt)
+		{
+			try_listen();
+			next_listen_attempt = TimestampTzPlusMilliseconds(now, SETUP_RETRY_MS);
+		}
+		if (!decode_started() && now >= next_setup_attempt)
+		{
+			try_start_decoding();
+			next_setup_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 SETUP_RETRY_MS);
+		}
+
+		LP(lp_t0 = GetCurrentTimestamp());
+		if (decode_started())
+		{
+			PG_TRY();
+			{
+				more = decode_pass(DECODE_BUDGET_MS);
+			}
+			PG_CATCH();
+			{
+				/* record it for pgsync.status, then exit: restarted */
+				MemoryContextSwitchTo(worker_mcxt);
+				{
+					ErrorData  *ed = CopyErrorData();
+
+					pgsync_set_error(ed->message);
+					FreeErrorData(ed);
+				}
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
+
+		LP(lp_t1 = GetCurrentTimestamp());
+
+		/*
+		 * Send first (ws_server_flush() runs inside uv_run), then write
+		 * the log: neither its write() nor its periodic fsync delays the
+		 * push.
+		 */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		LP(lp_t2 = GetCurrentTimestamp());
+		if (decode_started())
+		{
+			/* readers see what was appended; durable on the sync interval */
+			worker_log_flush();
+			sync_log_and_confirm(GetCurrentTimestamp(), false);
+		}
+		lock_waits = process_pending();
+		/* clients whose queue filled up catch up from the log */
+		if (fanout_lagging_count(fanout) > 0)
+			resume_catch_up_lagging(fanout);
+		if (snapshot_count() > 0)
+			snapshot_step(fanout);
+		if (resume_count() > 0)
+			resume_step(fanout);
+
+		now = GetCurrentTimestamp();
+		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
+		{
+			if (next_heartbeat != 0)
+				fanout_heartbeat(fanout, heartbeat_lsn());
+			next_heartbeat = TimestampTzPlusMilliseconds(now, pgsync_heartbeat_interval_ms);
+		}
+		if (now >= next_status)
+		{
+			if (decode_started())
+				worker_log_retain();
+			publish_status();
+			watch_slot();
+			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
+		}
+		if (now >= next_filter_release)
+		{
+			/* tables without a change since the last time: dropped, idle */
+			fanout_release_idle_filters(fanout);
+			next_filter_release = TimestampTzPlusMilliseconds(now, FILTER_IDLE_MS);
+		}
+		/* the heartbeat and replies may have queued writes */
+		uv_run(&loop, UV_RUN_NOWAIT);
+
+#ifdef PGSYNC_LAT_PROBE
+		if (lp_commits > 0)
+		{
+			lp_sample(LP_COMMIT_TO_WAKE, lp_wake - lp_commit_ts);
+			lp_sample(LP_WAKE_TO_DECODE, lp_t0 - lp_wake);
+			lp_sample(LP_DECODE, lp_t1 - lp_t0);
+			lp_sample(LP_LOG_FLUSH, lp_t2 - lp_t1);
+			if (lp_writes > 0)
+			{
+				lp_sample(LP_DECODED_TO_FIRST_WRITE, lp_first_write - lp_t1);
+				lp_sample(LP_DECODED_TO_LAST_WRITE, lp_last_write - lp_t1);
+				lp_sample(LP_COMMIT_TO_LAST_WRITE, lp_last_write - lp_commit_ts);
+			}
+			lp_sample(LP_COMMITS_PER_PASS, lp_commits);
+			lp_sample(LP_WRITES_PER_PASS, lp_writes);
+			lp_sample(LP_LOOP_BUSY, GetCurrentTimestamp() - lp_wake);
+		}
+		lp_commits = 0;
+		lp_commit_ts = 0;
+		lp_writes = 0;
+		lp_first_write = lp_last_write = 0;
+		lp_report_maybe();
+#endif
+		/* how long may we sleep? */
+		if (more)
+			timeout = 0;
+		else
+		{
+			XLogRecPtr	commit = pg_atomic_read_u64(&pgsync_shared->last_commit_end);
+
+			timeout = IDLE_TIMEOUT_MS;
+			if (decode_started() && commit > decode_position())
+			{
+				/*
+				 * A commit was announced but is not flushed yet: an
+				 * asynchronous commit.  Decoding stops at the flush pointer,
+				 * so rather than wait for the WAL writer (up to 3 x
+				 * wal_writer_delay), flush it ourselves, at most every
+				 * COMMIT_RETRY_MS: the change cannot be pushed before it is
+				 * durable anyway.
+				 */
+				timeout = COMMIT_RETRY_MS;
+				if (commit > GetFlushRecPtr(NULL) &&
+					TimestampDifferenceExceeds(last_forced_flush, now,
+											   COMMIT_RETRY_MS))
+				{
+					XLogFlush(commit);
+					last_forced_flush = now;
+					timeout = 0;
+				}
+			}
+			if (pgsync_heartbeat_interval_ms > 0)
+				timeout = Min(timeout, ms_until(next_heartbeat, now));
+			if (log_dirty || (decode_started() &&
+							  decode_position() > decode_confirmed()))
+				timeout = Min(timeout, ms_until(next_log_sync, now));
+			/* a subscribe waits for a table lock: ask again soon */
+			if (lock_waits)
+				timeout = Min(timeout, LOCK_RETRY_MS);
+			/* replaying clients are fed as their queues drain */
+			if (resume_count() > 0 || snapshot_count() > 0)
+				timeout = Min(timeout, 1);
+			timeout = Min(timeout, ms_until(next_status, now));
+			if (!decode_started() || !listening)
+				timeout = Min(timeout, SETUP_RETRY_MS);
+			uvt = uv_backend_timeout(&loop);
+			if (uvt >= 0 && uv_loop_alive(&loop))
+				timeout = Min(timeout, Max(uvt, 1));
+		}
+
+		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
+		LP(lp_wake = GetCurrentTimestamp());
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	sync_log_and_confirm(GetCurrentTimestamp(), true);
+	shutdown_server();
+	ereport(LOG, (errmsg("pgsync: worker stopping")));
+	proc_exit(1);
+}

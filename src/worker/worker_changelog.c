@@ -1,0 +1,352 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_log.c
+ *	  The worker's durable change log: what decoding produced, on disk.
+ *
+ * See worker_log.h.  Messages arrive in compact format, one transaction at
+ * a time (the worker decodes without non-transactional messages), so a
+ * unit is begin .. commit, keyed by the commit LSN the begin message
+ * carries: ["B",xid,"X/X",ts].
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/file_perm.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "guc.h"
+#include "json/json_encode.h"
+#include "worker/worker_changelog.h"
+
+#define LOG_PARENT_DIR "pg_pgsync"
+#define LOG_DIR LOG_PARENT_DIR "/log"
+
+/* Relation messages held back while duplicate transactions are skipped. */
+#define MAX_PENDING_RELATIONS 1024
+
+static ChangeLog *clog = NULL;
+static bool skipping = false;	/* inside a transaction already logged */
+static uint64 unit_key = 0;		/* key of the transaction being appended */
+static char *pending_rel[MAX_PENDING_RELATIONS];
+static uint32 pending_rel_len[MAX_PENDING_RELATIONS];
+static int	npending_rel = 0;
+
+/* The latest relation message of every relation, for new segments. */
+typedef struct LatestRelation
+{
+	uint32		relid;			/* hash key */
+	char	   *msg;
+	uint32		len;
+} LatestRelation;
+
+static HTAB *latest_relations = NULL;
+
+/*
+ * The xids and commit LSNs of the last transactions appended, to find
+ * where to start the stream after an initial snapshot: a transaction still
+ * in the snapshot's xip list may have its commit already in the log.
+ */
+#define RECENT_XIDS 65536
+static uint32 recent_xid[RECENT_XIDS];
+static uint64 recent_key[RECENT_XIDS];
+static uint32 recent_next = 0;
+
+ChangeLog *
+worker_log(void)
+{
+	return clog;
+}
+
+/*
+ * Remove the segment files of a log that no longer continues the slot
+ * (see worker_log.h), then fsync the directory.  Called before the slot
+ * goes away or is replaced, so a crash in between leaves an empty log
+ * beside the old slot, never the old log beside a new slot.
+ */
+int
+worker_log_discard(void)
+{
+	char		path[MAXPGPATH];
+	DIR		   *dir;
+	struct dirent *de;
+	int			n = 0;
+
+	if (clog != NULL)
+		elog(ERROR, "pgsync: cannot discard the change log while it is open");
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
+	dir = AllocateDir(path);
+	if (dir == NULL && errno == ENOENT)
+		return 0;
+	while ((de = ReadDir(dir, path)) != NULL)
+	{
+		char		file[MAXPGPATH];
+
+		if (strlen(de->d_name) < 5 ||
+			strcmp(de->d_name + strlen(de->d_name) - 4, ".seg") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (unlink(file) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", file)));
+		n++;
+	}
+	FreeDir(dir);
+	if (n > 0 && enableFsync)
+		fsync_fname(path, true);
+	return n;
+}
+
+void
+worker_log_open(XLogRecPtr initial_key)
+{
+	ClogOptions opts = {0};
+	char		path[MAXPGPATH];
+	char		err[512];
+
+	if (clog != NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_PARENT_DIR);
+	if (MakePGDirectory(path) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("pgsync: could not create directory \"%s\": %m", path)));
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
+	opts.segment_size = (size_t) pgsync_log_segment_kb * 1024;
+	opts.write_buffer_size = 256 * 1024;
+	opts.no_sync = !enableFsync;
+	opts.initial_key = initial_key;
+	clog = clog_open(path, &opts, err, sizeof(err));
+	if (clog == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("pgsync: could not open the change log: %s", err)));
+	ereport(LOG,
+			(errmsg("pgsync: change log at \"%s\": %llu bytes, transactions after %X/%X up to %X/%X",
+					path, (unsigned long long) clog_total_bytes(clog),
+					LSN_FORMAT_ARGS(clog_oldest_resume_key(clog)),
+					LSN_FORMAT_ARGS(clog_last_key(clog)))));
+}
+
+/* The commit LSN in a compact begin message: ["B",xid|null,"X/X",...]. */
+static uint64
+begin_message_key(const char *data, size_t len)
+{
+	const char *p = data + 5;	/* past ["B", */
+	const char *end = data + len;
+	const char *q;
+	uint64		lsn;
+
+	while (p < end && *p != ',')
+		p++;
+	if (p + 2 >= end || p[1] != '"')
+		elog(ERROR, "pgsync: malformed begin message");
+	p += 2;
+	q = memchr(p, '"', end - p);
+	if (q == NULL || !jsonenc_parse_lsn(p, q - p, &lsn))
+		elog(ERROR, "pgsync: malformed begin message");
+	return lsn;
+}
+
+/* The xid of a compact begin message ["B",xid,...] (0 if null). */
+static uint32
+begin_message_xid(const char *data, size_t len)
+{
+	uint32		xid = 0;
+	size_t		i;
+
+	for (i = 5; i < len && data[i] >= '0' && data[i] <= '9'; i++)
+		xid = xid * 10 + (data[i] - '0');
+	return xid;
+}
+
+/* The relation oid of ["R",oid,...], ["I",oid,...], ...; 0 for others. */
+static uint32
+message_relid(char op, const char *data, size_t len)
+{
+	uint32		relid = 0;
+	size_t		i;
+
+	if (op != 'R' && op != 'I' && op != 'U' && op != 'D')
+		return 0;
+	for (i = 5; i < len && data[i] >= '0' && data[i] <= '9'; i++)
+		relid = relid * 10 + (data[i] - '0');
+	return relid;
+}
+
+static void
+check(ClogStatus st)
+{
+	if (st != CLOG_OK)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("pgsync: change log: %s", clog_error(clog))));
+}
+
+static void
+remember_relation(const char *data, size_t len)
+{
+	uint32		relid = message_relid('R', data, len);
+	LatestRelation *lr;
+	bool		found;
+
+	if (latest_relations == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(LatestRelation);
+		latest_relations = hash_create("pgsync latest relations", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS);
+	}
+	lr = hash_search(latest_relations, &relid, HASH_ENTER, &found);
+	if (found)
+		pfree(lr->msg);
+	lr->msg = MemoryContextAlloc(TopMemoryContext, len);
+	memcpy(lr->msg, data, len);
+	lr->len = (uint32) len;
+}
+
+/*
+ * A new segment starts with the description of every relation known, so a
+ * reader resuming anywhere in it finds the relation messages it needs
+ * without reading older segments (which retention may have removed).
+ */
+static void
+write_latest_relations(void)
+{
+	HASH_SEQ_STATUS status;
+	LatestRelation *lr;
+
+	if (latest_relations == NULL)
+		return;
+	hash_seq_init(&status, latest_relations);
+	while ((lr = hash_seq_search(&status)) != NULL)
+		check(clog_append(clog, unit_key, lr->relid, 'R', 0, lr->msg, lr->len));
+}
+
+static void
+hold_relation_message(const char *data, size_t len)
+{
+	if (npending_rel == MAX_PENDING_RELATIONS)
+		elog(ERROR, "pgsync: too many relation messages held back");
+	pending_rel[npending_rel] = MemoryContextAlloc(TopMemoryContext, len);
+	memcpy(pending_rel[npending_rel], data, len);
+	pending_rel_len[npending_rel] = (uint32) len;
+	npending_rel++;
+}
+
+static void
+write_held_relation_messages(void)
+{
+	int			i;
+
+	for (i = 0; i < npending_rel; i++)
+	{
+		check(clog_append(clog, unit_key,
+						  message_relid('R', pending_rel[i], pending_rel_len[i]),
+						  'R', 0, pending_rel[i], pending_rel_len[i]));
+		pfree(pending_rel[i]);
+	}
+	npending_rel = 0;
+}
+
+bool
+worker_log_append(const char *data, size_t len)
+{
+	char		op = len > 3 ? data[2] : '?';
+
+	if (len < 5 || data[0] != '[' || data[1] != '"')
+		elog(ERROR, "pgsync: unexpected message from the output plugin");
+
+	if (op == 'B')
+	{
+		uint64		segment = clog_current_segment(clog);
+
+		unit_key = begin_message_key(data, len);
+		skipping = unit_key <= clog_last_key(clog);
+		if (skipping)
+			return false;
+		check(clog_append(clog, unit_key, 0, 'B', CLOG_FIRST_OF_UNIT, data, len));
+		recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
+		recent_key[recent_next % RECENT_XIDS] = unit_key;
+		recent_next++;
+		if (clog_current_segment(clog) != segment)
+			write_latest_relations();
+		write_held_relation_messages();
+		return true;
+	}
+	if (op == 'R')
+		remember_relation(data, len);
+	if (skipping)
+	{
+		if (op == 'R')
+			hold_relation_message(data, len);
+		if (op == 'C')
+			skipping = false;
+		return false;
+	}
+	check(clog_append(clog, unit_key, message_relid(op, data, len), op,
+					  op == 'C' ? CLOG_LAST_OF_UNIT : 0, data, len));
+	return true;
+}
+
+void
+worker_log_flush(void)
+{
+	check(clog_flush(clog));
+}
+
+void
+worker_log_sync(void)
+{
+	check(clog_sync(clog));
+}
+
+void
+worker_log_retain(void)
+{
+	int			n = clog_retain(clog,
+								(uint64) pgsync_log_retention_mb * 1024 * 1024,
+								(int64) pgsync_log_retention_age_s,
+								time(NULL));
+
+	if (n > 0)
+		ereport(DEBUG1,
+				(errmsg("pgsync: removed %d change log segments; transactions after %X/%X remain",
+						n, LSN_FORMAT_ARGS(clog_oldest_resume_key(clog)))));
+}
+
+XLogRecPtr
+worker_log_recent_commit(TransactionId xid)
+{
+	uint32		n = Min(recent_next, RECENT_XIDS);
+	uint32		i;
+
+	for (i = 0; i < n; i++)
+		if (recent_xid[i] == xid && xid != InvalidTransactionId)
+			return recent_key[i];
+	return InvalidXLogRecPtr;
+}
+
+uint32
+worker_log_message_xid(const char *data, size_t len)
+{
+	return begin_message_xid(data, len);
+}
+
+XLogRecPtr
+worker_log_last_unit_key(void)
+{
+	return unit_key;
+}
+
+XLogRecPtr
+worker_log_last_key(void)
+{
+	return clog ? clog_last_key(clog) : InvalidXLogRecPtr;
+}

@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_log.h
+ *	  The worker's durable change log: what decoding produced, on disk.
+ *
+ * The PostgreSQL side of change_log.c.  Every message the output plugin
+ * writes goes through worker_log_append() before it is published to live
+ * clients; the slot is confirmed only up to what worker_log_sync() made
+ * durable.  Units are transactions; a unit's key is its commit LSN (the
+ * "lsn" of its begin and commit messages), which is also the resume point
+ * clients give (docs/WEBSOCKET.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WORKER_LOG_H
+#define PGSYNC_WORKER_LOG_H
+
+#include "access/transam.h"
+#include "access/xlogdefs.h"
+
+#include "log/change_log.h"
+
+/*
+ * Open (or recover) the log under $PGDATA/pg_pgsync/log; ERROR on failure.
+ * A new log (no segment on disk) starts right after initial_key.
+ */
+extern void worker_log_open(XLogRecPtr initial_key);
+
+/*
+ * Remove the log's segments (not open in this process); returns how many.
+ * For a log that no longer leads up to the slot: the slot is missing,
+ * invalidated (max_slot_wal_keep_size) or dropped by pgsync.drop_slot().
+ * What was committed between the old log's end and a new slot is in
+ * neither; with the log gone, clients resuming from before get
+ * resume_too_old instead of a silent gap.  Any process may call it.
+ */
+extern int	worker_log_discard(void);
+
+extern ChangeLog *worker_log(void);
+
+/*
+ * Append one plugin message.  Returns false when the message belongs to a
+ * transaction already in the log (decoding restarted before the log's end
+ * after a crash): the caller must not publish it to live clients either.
+ * Relation messages of such transactions are kept and written into the
+ * next new transaction, so the log always holds the relation messages its
+ * changes need.
+ */
+extern bool worker_log_append(const char *data, size_t len);
+
+/* Make appended records visible to log readers (no fsync). */
+extern void worker_log_flush(void);
+
+/* fsync what was appended; afterwards it survives a crash.  ERROR on failure. */
+extern void worker_log_sync(void);
+
+/* Remove segments beyond pgsync.log_retention_size / _age. */
+extern void worker_log_retain(void);
+
+/*
+ * Commit LSN of transaction xid if it is among the last 65536 appended,
+ * else InvalidXLogRecPtr.
+ */
+extern XLogRecPtr worker_log_recent_commit(TransactionId xid);
+
+/* The xid of a compact begin message. */
+extern uint32 worker_log_message_xid(const char *data, size_t len);
+
+/* Commit LSN of the transaction being appended (or last appended). */
+extern XLogRecPtr worker_log_last_unit_key(void);
+
+/* Commit LSN of the last transaction in the log (0 if none). */
+extern XLogRecPtr worker_log_last_key(void);
+
+#endif							/* PGSYNC_WORKER_LOG_H */
