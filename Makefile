@@ -22,8 +22,15 @@ PGFILEDESC = "pgsync - real-time change streaming"
 
 REGRESS = init format xacts types identity toast truncate messages options ddl snapshot big_txn oversized
 
+# Hidden visibility (as PostgreSQL 16's PGXS does): another preloaded
+# library cannot clash with our helpers.  Only what is declared PGDLLEXPORT
+# is exported: Pg_magic_func, the pg_finfo_* records and the entry points
+# listed in src/pgsync.h.  PostgreSQL 15 defines PGDLLEXPORT as nothing on
+# ELF platforms unless it is already defined: define it here.  Check with
+# `nm -D --defined-only pgsync.so`.
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
-	-Wno-missing-field-initializers -Wno-sign-compare
+	-Wno-missing-field-initializers -Wno-sign-compare \
+	-fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK = $(shell pkg-config --libs libwebsockets) -luv
 PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv 2>/dev/null)
 ifdef PROBE

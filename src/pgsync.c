@@ -24,7 +24,6 @@
 
 PG_MODULE_MAGIC;
 
-void		_PG_init(void);
 
 void
 _PG_init(void)

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "pgsync.h"
 #include "shared_state.h"
 #include "worker/slot_watch.h"
 #include "worker/worker_changelog.h"

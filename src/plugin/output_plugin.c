@@ -18,6 +18,7 @@
 #include "utils/rel.h"
 
 #include "debug/lat_probe.h"
+#include "pgsync.h"
 #include "plugin/decoder_options.h"
 #include "plugin/message_encode.h"
 #include "plugin/relation_info.h"
@@ -64,8 +65,6 @@ static void pgsync_message(LogicalDecodingContext *ctx,
 						   ReorderBufferTXN *txn, XLogRecPtr lsn,
 						   bool transactional, const char *prefix,
 						   Size size, const char *content);
-
-void		_PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)

@@ -28,6 +28,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
+#include "pgsync.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/snapshot_int.h"
 

@@ -118,7 +118,6 @@ extern void pgsync_snapshot_release(PgsyncSnapshot *snap);
 /* Create $PGDATA/pg_pgsync/snapshots if missing. */
 extern void pgsync_snapshot_make_dir(void);
 
-/* The background worker's entry point (bgw_function_name). */
-extern PGDLLEXPORT void pgsync_snapshot_main(Datum main_arg);
+/* The exporter's main, pgsync_snapshot_main, is declared in pgsync.h. */
 
 #endif							/* PGSYNC_SNAPSHOT_H */

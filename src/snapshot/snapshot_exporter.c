@@ -42,6 +42,7 @@
 
 #include "guc.h"
 #include "json/json_encode.h"
+#include "pgsync.h"
 #include "plugin/decoder_options.h"
 #include "plugin/relation_info.h"
 #include "plugin/value_encode.h"

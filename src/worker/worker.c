@@ -50,6 +50,7 @@
 #include "guc.h"
 #include "net/ws_fd_budget.h"
 #include "net/ws_server.h"
+#include "pgsync.h"
 #include "protocol/client_protocol.h"
 #include "shared_state.h"
 #include "worker/slot_watch.h"
@@ -60,7 +61,6 @@
 #include "worker/worker_serve_snapshot.h"
 #include "worker/worker_subscribe.h"
 
-PGDLLEXPORT void pgsync_worker_main(Datum arg);
 
 #define DECODE_BUDGET_MS		20	/* network serviced at least this often */
 #define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed:
