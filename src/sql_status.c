@@ -168,7 +168,7 @@ PG_FUNCTION_INFO_V1(pgsync_drop_slot);
  * release the WAL a slot pgsync no longer consumes holds.  Refused while a
  * process (the worker) holds the slot.  The slot is acquired first, so the
  * worker cannot start using it meanwhile; the log goes before the slot
- * (worker_log_discard()).  Returns the number of log segments removed.
+ * (worker_changelog_discard()).  Returns the number of log segments removed.
  */
 Datum
 pgsync_drop_slot(PG_FUNCTION_ARGS)
@@ -196,7 +196,7 @@ pgsync_drop_slot(PG_FUNCTION_ARGS)
 				 errhint("To reset pgsync, set pgsync.port = 0 and restart the server, call pgsync.drop_slot(), then enable the worker again.")));
 
 	ReplicationSlotAcquire(name, true);
-	n = worker_log_discard();
+	n = worker_changelog_discard();
 	ReplicationSlotRelease();
 	ReplicationSlotDrop(name, true);
 	ereport(LOG,

@@ -14,7 +14,7 @@ typedef enum
 	LP_COMMIT_TO_WAKE,			/* commit record time -> worker woken */
 	LP_WAKE_TO_DECODE,			/* woken -> decode pass starts */
 	LP_DECODE,					/* decode pass (up to the flush pointer) */
-	LP_LOG_FLUSH,				/* worker_log_flush + sync */
+	LP_LOG_FLUSH,				/* worker_changelog_flush + sync */
 	LP_DECODED_TO_FIRST_WRITE,	/* decode end -> first socket write */
 	LP_DECODED_TO_LAST_WRITE,	/* decode end -> last socket write */
 	LP_COMMIT_TO_LAST_WRITE,	/* commit record time -> last write */

@@ -85,7 +85,7 @@ typedef struct FoSub
  * A client's position: the resume point it holds once the messages counted
  * so far are written.  A commit ('C') or heartbeat ('H') message carries
  * one, except while 'awaiting': after an initial snapshot, until the
- * heartbeat that joins the client to the stream (worker_snapshot.c), no
+ * heartbeat that joins the client to the stream (worker_serve_snapshot.c), no
  * commit is a resume point.  Positions never go backwards.
  */
 typedef struct FoPosition

@@ -30,7 +30,7 @@ static uint32_t crc_table[256];
 static bool crc_ready = false;
 
 uint32_t
-clog_crc32c(uint32_t crc, const void *data, size_t len)
+changelog_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t		i;
@@ -72,7 +72,7 @@ set_error(ChangeLog *log, const char *fmt,...)
 }
 
 const char *
-clog_error(const ChangeLog *log)
+changelog_error(const ChangeLog *log)
 {
 	return log->err;
 }
@@ -108,7 +108,7 @@ get_u64(const unsigned char *p)
 }
 
 void
-clog_segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
+changelog_segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
 {
 	snprintf(path, len, "%s/%016" PRIX64 SEGMENT_SUFFIX, log->dir, seqno);
 }
@@ -135,7 +135,7 @@ write_all(int fd, const void *data, size_t len)
 }
 
 bool
-clog_pread_all(int fd, void *data, size_t len, uint64_t offset)
+changelog_pread_all(int fd, void *data, size_t len, uint64_t offset)
 {
 	char	   *p = data;
 
@@ -172,7 +172,7 @@ sync_dir(ChangeLog *log)
 }
 
 Segment *
-clog_find_segment(const ChangeLog *log, uint64_t seqno)
+changelog_find_segment(const ChangeLog *log, uint64_t seqno)
 {
 	int			i;
 
@@ -210,24 +210,24 @@ compare_segments(const void *a, const void *b)
 
 /* ---------------------------------------------------- segment files */
 
-static ClogStatus
+static ChangeLogStatus
 create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 {
-	unsigned char hdr[CLOG_SEGMENT_HEADER_SIZE] = {0};
+	unsigned char hdr[CHANGELOG_SEGMENT_HEADER_SIZE] = {0};
 	char		path[4096];
 	Segment		seg;
 
-	clog_segment_path(log, seqno, path, sizeof(path));
+	changelog_segment_path(log, seqno, path, sizeof(path));
 	log->fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (log->fd < 0)
 	{
 		set_error(log, "could not create \"%s\": %s", path, strerror(errno));
-		return CLOG_ERROR;
+		return CHANGELOG_ERROR;
 	}
 	seg.seqno = seqno;
 	seg.prev_key = prev_key;
 	seg.created = (int64_t) time(NULL);
-	seg.size = CLOG_SEGMENT_HEADER_SIZE;
+	seg.size = CHANGELOG_SEGMENT_HEADER_SIZE;
 	memcpy(hdr, SEGMENT_MAGIC, 8);
 	put_u64(hdr + 8, seqno);
 	put_u64(hdr + 16, prev_key);
@@ -235,29 +235,29 @@ create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 	if (!write_all(log->fd, hdr, sizeof(hdr)) || !add_segment(log, seg))
 	{
 		set_error(log, "could not write \"%s\": %s", path, strerror(errno));
-		return CLOG_ERROR;
+		return CHANGELOG_ERROR;
 	}
 	log->dir_dirty = true;
-	return CLOG_OK;
+	return CHANGELOG_OK;
 }
 
 static bool
 read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 {
-	unsigned char hdr[CLOG_SEGMENT_HEADER_SIZE];
+	unsigned char hdr[CHANGELOG_SEGMENT_HEADER_SIZE];
 	char		path[4096];
 	struct stat st;
 	int			fd;
 	bool		ok;
 
-	clog_segment_path(log, seqno, path, sizeof(path));
+	changelog_segment_path(log, seqno, path, sizeof(path));
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 	{
 		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
-	ok = fstat(fd, &st) == 0 && clog_pread_all(fd, hdr, sizeof(hdr), 0) &&
+	ok = fstat(fd, &st) == 0 && changelog_pread_all(fd, hdr, sizeof(hdr), 0) &&
 		memcmp(hdr, SEGMENT_MAGIC, 8) == 0 && get_u64(hdr + 8) == seqno;
 	close(fd);
 	if (!ok)
@@ -277,7 +277,7 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
  * length).  The CRC covers the header after the CRC field and the payload.
  */
 bool
-clog_parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *crc)
+changelog_parse_record_header(const unsigned char *buf, ChangeLogRecord *rec, uint32_t *crc)
 {
 	rec->len = get_u32(buf);
 	*crc = get_u32(buf + 4);
@@ -285,15 +285,15 @@ clog_parse_record_header(const unsigned char *buf, ClogRecord *rec, uint32_t *cr
 	rec->relid = get_u32(buf + 16);
 	rec->kind = buf[20];
 	rec->flags = buf[21];
-	return rec->len <= CLOG_MAX_RECORD_SIZE && buf[22] == 0 && buf[23] == 0;
+	return rec->len <= CHANGELOG_MAX_RECORD_SIZE && buf[22] == 0 && buf[23] == 0;
 }
 
 uint32_t
-clog_record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
+changelog_record_crc(const unsigned char *hdr, const void *payload, uint32_t len)
 {
-	uint32_t	crc = clog_crc32c(0, hdr + 8, CLOG_RECORD_HEADER_SIZE - 8);
+	uint32_t	crc = changelog_crc32c(0, hdr + 8, CHANGELOG_RECORD_HEADER_SIZE - 8);
 
-	return clog_crc32c(crc, payload, len);
+	return changelog_crc32c(crc, payload, len);
 }
 
 /*
@@ -304,29 +304,29 @@ static bool
 recover_tail(ChangeLog *log, Segment *seg)
 {
 	char		path[4096];
-	uint64_t	off = CLOG_SEGMENT_HEADER_SIZE;
+	uint64_t	off = CHANGELOG_SEGMENT_HEADER_SIZE;
 	uint64_t	good_end = off;
 	uint64_t	last_key = seg->prev_key;
 	char	   *payload = NULL;
 	size_t		cap = 0;
 	int			fd;
 
-	clog_segment_path(log, seg->seqno, path, sizeof(path));
+	changelog_segment_path(log, seg->seqno, path, sizeof(path));
 	fd = open(path, O_RDWR);
 	if (fd < 0)
 	{
 		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
-	while (off + CLOG_RECORD_HEADER_SIZE <= seg->size)
+	while (off + CHANGELOG_RECORD_HEADER_SIZE <= seg->size)
 	{
-		unsigned char hdr[CLOG_RECORD_HEADER_SIZE];
-		ClogRecord	rec;
+		unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
+		ChangeLogRecord	rec;
 		uint32_t	crc;
 
-		if (!clog_pread_all(fd, hdr, sizeof(hdr), off) ||
-			!clog_parse_record_header(hdr, &rec, &crc) ||
-			off + CLOG_RECORD_HEADER_SIZE + rec.len > seg->size)
+		if (!changelog_pread_all(fd, hdr, sizeof(hdr), off) ||
+			!changelog_parse_record_header(hdr, &rec, &crc) ||
+			off + CHANGELOG_RECORD_HEADER_SIZE + rec.len > seg->size)
 			break;
 		if (rec.len > cap)
 		{
@@ -337,11 +337,11 @@ recover_tail(ChangeLog *log, Segment *seg)
 			payload = n;
 			cap = rec.len;
 		}
-		if (!clog_pread_all(fd, payload, rec.len, off + CLOG_RECORD_HEADER_SIZE) ||
-			clog_record_crc(hdr, payload, rec.len) != crc)
+		if (!changelog_pread_all(fd, payload, rec.len, off + CHANGELOG_RECORD_HEADER_SIZE) ||
+			changelog_record_crc(hdr, payload, rec.len) != crc)
 			break;
-		off += CLOG_RECORD_HEADER_SIZE + rec.len;
-		if (rec.flags & CLOG_LAST_OF_UNIT)
+		off += CHANGELOG_RECORD_HEADER_SIZE + rec.len;
+		if (rec.flags & CHANGELOG_LAST_OF_UNIT)
 		{
 			good_end = off;
 			last_key = rec.key;
@@ -372,8 +372,8 @@ seg_size_below_header(const ChangeLog *log, uint64_t seqno)
 	char		path[4096];
 	struct stat st;
 
-	clog_segment_path(log, seqno, path, sizeof(path));
-	return stat(path, &st) == 0 && st.st_size < CLOG_SEGMENT_HEADER_SIZE;
+	changelog_segment_path(log, seqno, path, sizeof(path));
+	return stat(path, &st) == 0 && st.st_size < CHANGELOG_SEGMENT_HEADER_SIZE;
 }
 
 static bool
@@ -440,7 +440,7 @@ list_segments(ChangeLog *log)
 			 */
 			char		path[4096];
 
-			clog_segment_path(log, seqnos[i], path, sizeof(path));
+			changelog_segment_path(log, seqnos[i], path, sizeof(path));
 			ok = unlink(path) == 0;
 			log->err[0] = '\0';
 		}
@@ -454,7 +454,7 @@ list_segments(ChangeLog *log)
 }
 
 ChangeLog *
-clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
+changelog_open(const char *dir, const ChangeLogOptions *opts, char *err, size_t errlen)
 {
 	ChangeLog  *log = calloc(1, sizeof(ChangeLog));
 	bool		ok;
@@ -483,8 +483,8 @@ clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
 	if (ok && log->nsegs == 0)
 	{
 		log->last_key = log->durable_key = opts->initial_key;
-		ok = create_segment(log, 1, opts->initial_key) == CLOG_OK &&
-			clog_sync(log) == CLOG_OK;
+		ok = create_segment(log, 1, opts->initial_key) == CHANGELOG_OK &&
+			changelog_sync(log) == CHANGELOG_OK;
 	}
 	else if (ok)
 	{
@@ -494,7 +494,7 @@ clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
 		ok = recover_tail(log, tail);
 		if (ok)
 		{
-			clog_segment_path(log, tail->seqno, path, sizeof(path));
+			changelog_segment_path(log, tail->seqno, path, sizeof(path));
 			log->fd = open(path, O_WRONLY | O_APPEND);
 			if (log->fd < 0)
 			{
@@ -506,20 +506,20 @@ clog_open(const char *dir, const ClogOptions *opts, char *err, size_t errlen)
 	if (!ok)
 	{
 		snprintf(err, errlen, "%s", log->err[0] ? log->err : "out of memory");
-		clog_close(log);
+		changelog_close(log);
 		return NULL;
 	}
 	return log;
 }
 
 void
-clog_close(ChangeLog *log)
+changelog_close(ChangeLog *log)
 {
 	if (log == NULL)
 		return;
 	if (log->fd >= 0)
 	{
-		clog_flush(log);
+		changelog_flush(log);
 		close(log->fd);
 	}
 	free(log->segs);
@@ -530,88 +530,88 @@ clog_close(ChangeLog *log)
 
 /* ------------------------------------------------------------ writing */
 
-ClogStatus
-clog_flush(ChangeLog *log)
+ChangeLogStatus
+changelog_flush(ChangeLog *log)
 {
 	if (log->wlen == 0)
-		return CLOG_OK;
+		return CHANGELOG_OK;
 	if (!write_all(log->fd, log->wbuf, log->wlen))
 	{
 		set_error(log, "could not write change log: %s", strerror(errno));
-		return CLOG_ERROR;
+		return CHANGELOG_ERROR;
 	}
 	log->segs[log->nsegs - 1].size += log->wlen;
 	log->wlen = 0;
-	return CLOG_OK;
+	return CHANGELOG_OK;
 }
 
-ClogStatus
-clog_sync(ChangeLog *log)
+ChangeLogStatus
+changelog_sync(ChangeLog *log)
 {
-	if (clog_flush(log) != CLOG_OK)
-		return CLOG_ERROR;
+	if (changelog_flush(log) != CHANGELOG_OK)
+		return CHANGELOG_ERROR;
 	if (!log->opts.no_sync && fdatasync(log->fd) != 0)
 	{
 		set_error(log, "could not fsync change log: %s", strerror(errno));
-		return CLOG_ERROR;
+		return CHANGELOG_ERROR;
 	}
 	if (log->dir_dirty)
 	{
 		if (!sync_dir(log))
 		{
 			set_error(log, "could not fsync \"%s\": %s", log->dir, strerror(errno));
-			return CLOG_ERROR;
+			return CHANGELOG_ERROR;
 		}
 		log->dir_dirty = false;
 	}
 	log->durable_key = log->last_key;
-	return CLOG_OK;
+	return CHANGELOG_OK;
 }
 
 /* Start a new segment before a unit when the current one is full. */
-static ClogStatus
+static ChangeLogStatus
 maybe_rotate(ChangeLog *log)
 {
 	Segment    *cur = &log->segs[log->nsegs - 1];
 
 	if (cur->size + log->wlen < log->opts.segment_size ||
-		cur->size + log->wlen == CLOG_SEGMENT_HEADER_SIZE)
-		return CLOG_OK;
-	if (clog_sync(log) != CLOG_OK)
-		return CLOG_ERROR;
+		cur->size + log->wlen == CHANGELOG_SEGMENT_HEADER_SIZE)
+		return CHANGELOG_OK;
+	if (changelog_sync(log) != CHANGELOG_OK)
+		return CHANGELOG_ERROR;
 	close(log->fd);
 	log->fd = -1;
 	return create_segment(log, cur->seqno + 1, log->last_key);
 }
 
-ClogStatus
-clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
+ChangeLogStatus
+changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 			uint8_t flags, const void *data, uint32_t len)
 {
-	unsigned char hdr[CLOG_RECORD_HEADER_SIZE] = {0};
+	unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE] = {0};
 
-	if (flags & CLOG_FIRST_OF_UNIT)
+	if (flags & CHANGELOG_FIRST_OF_UNIT)
 	{
 		if (log->in_unit || key <= log->last_key)
 		{
 			set_error(log, "unit key %" PRIu64 " not after %" PRIu64 " or unit open",
 					  key, log->last_key);
-			return CLOG_BAD_ORDER;
+			return CHANGELOG_BAD_ORDER;
 		}
-		if (maybe_rotate(log) != CLOG_OK)
-			return CLOG_ERROR;
+		if (maybe_rotate(log) != CHANGELOG_OK)
+			return CHANGELOG_ERROR;
 		log->in_unit = true;
 		log->unit_key = key;
 	}
 	else if (!log->in_unit || key != log->unit_key)
 	{
 		set_error(log, "record outside its unit (key %" PRIu64 ")", key);
-		return CLOG_BAD_ORDER;
+		return CHANGELOG_BAD_ORDER;
 	}
-	if (len > CLOG_MAX_RECORD_SIZE)
+	if (len > CHANGELOG_MAX_RECORD_SIZE)
 	{
 		set_error(log, "record of %u bytes is too large", len);
-		return CLOG_BAD_ORDER;
+		return CHANGELOG_BAD_ORDER;
 	}
 
 	put_u32(hdr, len);
@@ -619,12 +619,12 @@ clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 	put_u32(hdr + 16, relid);
 	hdr[20] = kind;
 	hdr[21] = flags;
-	put_u32(hdr + 4, clog_record_crc(hdr, data, len));
+	put_u32(hdr + 4, changelog_record_crc(hdr, data, len));
 
 	if (log->wlen + sizeof(hdr) + len > log->opts.write_buffer_size)
 	{
-		if (clog_flush(log) != CLOG_OK)
-			return CLOG_ERROR;
+		if (changelog_flush(log) != CHANGELOG_OK)
+			return CHANGELOG_ERROR;
 	}
 	if (sizeof(hdr) + len > log->opts.write_buffer_size)
 	{
@@ -633,7 +633,7 @@ clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 			!write_all(log->fd, data, len))
 		{
 			set_error(log, "could not write change log: %s", strerror(errno));
-			return CLOG_ERROR;
+			return CHANGELOG_ERROR;
 		}
 		log->segs[log->nsegs - 1].size += sizeof(hdr) + len;
 	}
@@ -643,40 +643,40 @@ clog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 		memcpy(log->wbuf + log->wlen + sizeof(hdr), data, len);
 		log->wlen += sizeof(hdr) + len;
 	}
-	if (flags & CLOG_LAST_OF_UNIT)
+	if (flags & CHANGELOG_LAST_OF_UNIT)
 	{
 		log->in_unit = false;
 		log->last_key = key;
 	}
-	return CLOG_OK;
+	return CHANGELOG_OK;
 }
 
 uint64_t
-clog_last_key(const ChangeLog *log)
+changelog_last_key(const ChangeLog *log)
 {
 	return log->last_key;
 }
 
 uint64_t
-clog_durable_key(const ChangeLog *log)
+changelog_durable_key(const ChangeLog *log)
 {
 	return log->durable_key;
 }
 
 uint64_t
-clog_oldest_resume_key(const ChangeLog *log)
+changelog_oldest_resume_key(const ChangeLog *log)
 {
 	return log->segs[0].prev_key;
 }
 
 uint64_t
-clog_current_segment(const ChangeLog *log)
+changelog_current_segment(const ChangeLog *log)
 {
 	return log->segs[log->nsegs - 1].seqno;
 }
 
 uint64_t
-clog_total_bytes(const ChangeLog *log)
+changelog_total_bytes(const ChangeLog *log)
 {
 	uint64_t	total = log->wlen;
 	int			i;
@@ -687,14 +687,14 @@ clog_total_bytes(const ChangeLog *log)
 }
 
 int
-clog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
+changelog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 			time_t now)
 {
 	int			removed = 0;
 
 	while (log->nsegs > 1)
 	{
-		bool		too_big = max_bytes > 0 && clog_total_bytes(log) > max_bytes;
+		bool		too_big = max_bytes > 0 && changelog_total_bytes(log) > max_bytes;
 
 		/* segment 0's data is older than segment 1's creation */
 		bool		too_old = max_age_secs > 0 &&
@@ -703,7 +703,7 @@ clog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 
 		if (!too_big && !too_old)
 			break;
-		clog_segment_path(log, log->segs[0].seqno, path, sizeof(path));
+		changelog_segment_path(log, log->segs[0].seqno, path, sizeof(path));
 		if (unlink(path) != 0 && errno != ENOENT)
 		{
 			set_error(log, "could not remove \"%s\": %s", path, strerror(errno));

@@ -20,11 +20,11 @@
  * its creation time.  Records: a 24-byte header (length, CRC-32C, key,
  * relation oid, kind, flags) and the message bytes.
  *
- * Durability.  clog_sync() makes every appended record durable (write +
+ * Durability.  changelog_sync() makes every appended record durable (write +
  * fdatasync, and the directory after a new segment).  The worker confirms
- * the replication slot only up to clog_durable_key(): after a crash,
+ * the replication slot only up to changelog_durable_key(): after a crash,
  * decoding restarts at or before that point, and units already in the log
- * (key <= clog_last_key()) are skipped by the caller, so nothing is lost or
+ * (key <= changelog_last_key()) are skipped by the caller, so nothing is lost or
  * doubled.
  *
  *-------------------------------------------------------------------------
@@ -38,105 +38,105 @@
 #include <time.h>
 
 /* Record flags */
-#define CLOG_FIRST_OF_UNIT	0x01
-#define CLOG_LAST_OF_UNIT	0x02
+#define CHANGELOG_FIRST_OF_UNIT	0x01
+#define CHANGELOG_LAST_OF_UNIT	0x02
 
-#define CLOG_RECORD_HEADER_SIZE 24
-#define CLOG_SEGMENT_HEADER_SIZE 32
+#define CHANGELOG_RECORD_HEADER_SIZE 24
+#define CHANGELOG_SEGMENT_HEADER_SIZE 32
 
 /* Largest message accepted (PostgreSQL values are at most 1 GB each). */
-#define CLOG_MAX_RECORD_SIZE ((uint32_t) 0x7FFFFFFF)
+#define CHANGELOG_MAX_RECORD_SIZE ((uint32_t) 0x7FFFFFFF)
 
-typedef enum ClogStatus
+typedef enum ChangeLogStatus
 {
-	CLOG_OK = 0,
-	CLOG_END = 1,				/* reader: nothing more for now */
-	CLOG_ERROR = -1,			/* I/O or corruption: see error text */
-	CLOG_TOO_OLD = -2,			/* resume point no longer retained */
-	CLOG_BAD_ORDER = -3			/* key not increasing, unit not open, ... */
-} ClogStatus;
+	CHANGELOG_OK = 0,
+	CHANGELOG_END = 1,				/* reader: nothing more for now */
+	CHANGELOG_ERROR = -1,			/* I/O or corruption: see error text */
+	CHANGELOG_TOO_OLD = -2,			/* resume point no longer retained */
+	CHANGELOG_BAD_ORDER = -3			/* key not increasing, unit not open, ... */
+} ChangeLogStatus;
 
-typedef struct ClogOptions
+typedef struct ChangeLogOptions
 {
 	size_t		segment_size;	/* start a new segment past this size */
 	size_t		write_buffer_size;	/* bytes buffered before write() */
 	bool		no_sync;		/* skip fsync (tests, benchmarks) */
 	uint64_t	initial_key;	/* new log: everything after this is in it */
-} ClogOptions;
+} ChangeLogOptions;
 
-typedef struct ClogRecord
+typedef struct ChangeLogRecord
 {
 	uint64_t	key;			/* the unit's key */
 	uint32_t	relid;			/* relation oid, 0 if none */
 	uint8_t		kind;			/* message kind: 'B', 'I', 'C', 'M', ... */
-	uint8_t		flags;			/* CLOG_FIRST_OF_UNIT, CLOG_LAST_OF_UNIT */
+	uint8_t		flags;			/* CHANGELOG_FIRST_OF_UNIT, CHANGELOG_LAST_OF_UNIT */
 	uint32_t	len;
-	const char *data;			/* valid until the next clog_read() */
+	const char *data;			/* valid until the next changelog_read() */
 	bool		before_resume;	/* a relation message of a unit not after
-								 * the resume point (see clog_read) */
-} ClogRecord;
+								 * the resume point (see changelog_read) */
+} ChangeLogRecord;
 
 typedef struct ChangeLog ChangeLog;
-typedef struct ClogReader ClogReader;
+typedef struct ChangeLogReader ChangeLogReader;
 
 /*
  * Open (creating if needed) the log in dir.  Recovers from a crash:
  * verifies the tail segment's records and truncates it after the last
  * complete unit.  Returns NULL with a message in err on failure.
  */
-extern ChangeLog *clog_open(const char *dir, const ClogOptions *opts,
+extern ChangeLog *changelog_open(const char *dir, const ChangeLogOptions *opts,
 							char *err, size_t errlen);
-extern void clog_close(ChangeLog *log);
+extern void changelog_close(ChangeLog *log);
 
 /*
- * Append one message.  The first record of a unit has CLOG_FIRST_OF_UNIT,
- * the last CLOG_LAST_OF_UNIT (both for a one-record unit).  All records of a
+ * Append one message.  The first record of a unit has CHANGELOG_FIRST_OF_UNIT,
+ * the last CHANGELOG_LAST_OF_UNIT (both for a one-record unit).  All records of a
  * unit carry the same key, greater than the previous unit's.
  */
-extern ClogStatus clog_append(ChangeLog *log, uint64_t key, uint32_t relid,
+extern ChangeLogStatus changelog_append(ChangeLog *log, uint64_t key, uint32_t relid,
 							  uint8_t kind, uint8_t flags,
 							  const void *data, uint32_t len);
 
 /* Write buffered records to the file (readers see them; no fsync). */
-extern ClogStatus clog_flush(ChangeLog *log);
+extern ChangeLogStatus changelog_flush(ChangeLog *log);
 
 /* Write buffered records and fdatasync; afterwards they survive a crash. */
-extern ClogStatus clog_sync(ChangeLog *log);
+extern ChangeLogStatus changelog_sync(ChangeLog *log);
 
 /* Key of the last complete unit appended (0 if none). */
-extern uint64_t clog_last_key(const ChangeLog *log);
+extern uint64_t changelog_last_key(const ChangeLog *log);
 
-/* Key of the last complete unit made durable by clog_sync(). */
-extern uint64_t clog_durable_key(const ChangeLog *log);
+/* Key of the last complete unit made durable by changelog_sync(). */
+extern uint64_t changelog_durable_key(const ChangeLog *log);
 
 /* Oldest resume point still served: resuming after L works iff L >= this. */
-extern uint64_t clog_oldest_resume_key(const ChangeLog *log);
+extern uint64_t changelog_oldest_resume_key(const ChangeLog *log);
 
 /* Sequence number of the segment being written (changes on rotation). */
-extern uint64_t clog_current_segment(const ChangeLog *log);
+extern uint64_t changelog_current_segment(const ChangeLog *log);
 
 /* Total bytes in segment files. */
-extern uint64_t clog_total_bytes(const ChangeLog *log);
+extern uint64_t changelog_total_bytes(const ChangeLog *log);
 
 /*
  * Remove the oldest segments while the log is over max_bytes, or while the
  * data in them is older than max_age_secs (0 = no limit).  The newest
  * segment is never removed.  Returns the number of segments removed.
  */
-extern int	clog_retain(ChangeLog *log, uint64_t max_bytes,
+extern int	changelog_retain(ChangeLog *log, uint64_t max_bytes,
 						int64_t max_age_secs, time_t now);
 
 /*
  * Read units with key > after_key.  Returns NULL and sets *status to
- * CLOG_TOO_OLD if after_key is older than the retained log.
+ * CHANGELOG_TOO_OLD if after_key is older than the retained log.
  */
-extern ClogReader *clog_reader_open(ChangeLog *log, uint64_t after_key,
-									ClogStatus *status);
-extern void clog_reader_close(ClogReader *reader);
+extern ChangeLogReader *changelog_reader_open(ChangeLog *log, uint64_t after_key,
+									ChangeLogStatus *status);
+extern void changelog_reader_close(ChangeLogReader *reader);
 
 /*
- * Next record, or CLOG_END when the reader has reached what has been
- * written so far (call again later), CLOG_TOO_OLD when retention removed
+ * Next record, or CHANGELOG_END when the reader has reached what has been
+ * written so far (call again later), CHANGELOG_TOO_OLD when retention removed
  * the segment the reader needed next.  Records of units not after the
  * resume point are skipped, except relation messages (kind 'R'), returned
  * with before_resume set: a consumer needs the relation descriptions in
@@ -144,15 +144,15 @@ extern void clog_reader_close(ClogReader *reader);
  * known relation at the start of each segment, so reading from the start
  * of the resume point's segment finds them all.)
  */
-extern ClogStatus clog_read(ClogReader *reader, ClogRecord *rec);
+extern ChangeLogStatus changelog_read(ChangeLogReader *reader, ChangeLogRecord *rec);
 
 /* Key of the last complete unit the reader returned. */
-extern uint64_t clog_reader_position(const ClogReader *reader);
+extern uint64_t changelog_reader_position(const ChangeLogReader *reader);
 
 /* The last error message of the log. */
-extern const char *clog_error(const ChangeLog *log);
+extern const char *changelog_error(const ChangeLog *log);
 
 /* CRC-32C of a buffer (exposed for tests). */
-extern uint32_t clog_crc32c(uint32_t crc, const void *data, size_t len);
+extern uint32_t changelog_crc32c(uint32_t crc, const void *data, size_t len);
 
 #endif							/* PGSYNC_CHANGE_LOG_H */

@@ -23,7 +23,7 @@ typedef struct Segment
 struct ChangeLog
 {
 	char	   *dir;
-	ClogOptions opts;
+	ChangeLogOptions opts;
 	Segment    *segs;			/* by seqno; the last one is written to */
 	int			nsegs;
 	int			segcap;
@@ -38,7 +38,7 @@ struct ChangeLog
 	char		err[512];
 };
 
-struct ClogReader
+struct ChangeLogReader
 {
 	ChangeLog  *log;
 	uint64_t	after_key;
@@ -50,13 +50,13 @@ struct ClogReader
 	uint64_t	position;
 };
 
-extern void clog_segment_path(const ChangeLog *log, uint64_t seqno, char *path,
+extern void changelog_segment_path(const ChangeLog *log, uint64_t seqno, char *path,
 						 size_t len);
-extern bool clog_pread_all(int fd, void *data, size_t len, uint64_t offset);
-extern Segment *clog_find_segment(const ChangeLog *log, uint64_t seqno);
-extern bool clog_parse_record_header(const unsigned char *buf, ClogRecord *rec,
+extern bool changelog_pread_all(int fd, void *data, size_t len, uint64_t offset);
+extern Segment *changelog_find_segment(const ChangeLog *log, uint64_t seqno);
+extern bool changelog_parse_record_header(const unsigned char *buf, ChangeLogRecord *rec,
 								uint32_t *crc);
-extern uint32_t clog_record_crc(const unsigned char *hdr, const void *payload,
+extern uint32_t changelog_record_crc(const unsigned char *hdr, const void *payload,
 						   uint32_t len);
 
 #endif							/* PGSYNC_CHANGE_LOG_INT_H */

@@ -6,7 +6,7 @@
  * A reader follows the segments by sequence number, reading only what the
  * writer has flushed; a segment retention removed while it was open is
  * still read through its file descriptor, and a missing next segment is
- * CLOG_TOO_OLD.
+ * CHANGELOG_TOO_OLD.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,21 +19,21 @@
 #include <unistd.h>
 
 
-ClogReader *
-clog_reader_open(ChangeLog *log, uint64_t after_key, ClogStatus *status)
+ChangeLogReader *
+changelog_reader_open(ChangeLog *log, uint64_t after_key, ChangeLogStatus *status)
 {
-	ClogReader *r;
+	ChangeLogReader *r;
 	int			i;
 
-	if (after_key < clog_oldest_resume_key(log))
+	if (after_key < changelog_oldest_resume_key(log))
 	{
-		*status = CLOG_TOO_OLD;
+		*status = CHANGELOG_TOO_OLD;
 		return NULL;
 	}
-	r = calloc(1, sizeof(ClogReader));
+	r = calloc(1, sizeof(ChangeLogReader));
 	if (r == NULL)
 	{
-		*status = CLOG_ERROR;
+		*status = CHANGELOG_ERROR;
 		return NULL;
 	}
 	r->log = log;
@@ -45,13 +45,13 @@ clog_reader_open(ChangeLog *log, uint64_t after_key, ClogStatus *status)
 	for (i = 0; i < log->nsegs; i++)
 		if (log->segs[i].prev_key <= after_key)
 			r->seqno = log->segs[i].seqno;
-	r->offset = CLOG_SEGMENT_HEADER_SIZE;
-	*status = CLOG_OK;
+	r->offset = CHANGELOG_SEGMENT_HEADER_SIZE;
+	*status = CHANGELOG_OK;
 	return r;
 }
 
 void
-clog_reader_close(ClogReader *r)
+changelog_reader_close(ChangeLogReader *r)
 {
 	if (r == NULL)
 		return;
@@ -62,73 +62,73 @@ clog_reader_close(ClogReader *r)
 }
 
 uint64_t
-clog_reader_position(const ClogReader *r)
+changelog_reader_position(const ChangeLogReader *r)
 {
 	return r->position;
 }
 
-static ClogStatus
-reader_open_segment(ClogReader *r)
+static ChangeLogStatus
+reader_open_segment(ChangeLogReader *r)
 {
 	char		path[4096];
 
-	if (clog_find_segment(r->log, r->seqno) == NULL)
-		return CLOG_TOO_OLD;
-	clog_segment_path(r->log, r->seqno, path, sizeof(path));
+	if (changelog_find_segment(r->log, r->seqno) == NULL)
+		return CHANGELOG_TOO_OLD;
+	changelog_segment_path(r->log, r->seqno, path, sizeof(path));
 	r->fd = open(path, O_RDONLY);
 	if (r->fd < 0)
-		return errno == ENOENT ? CLOG_TOO_OLD : CLOG_ERROR;
-	return CLOG_OK;
+		return errno == ENOENT ? CHANGELOG_TOO_OLD : CHANGELOG_ERROR;
+	return CHANGELOG_OK;
 }
 
-ClogStatus
-clog_read(ClogReader *r, ClogRecord *rec)
+ChangeLogStatus
+changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 {
 	for (;;)
 	{
-		unsigned char hdr[CLOG_RECORD_HEADER_SIZE];
-		const Segment *seg = clog_find_segment(r->log, r->seqno);
+		unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
+		const Segment *seg = changelog_find_segment(r->log, r->seqno);
 		uint64_t	size;
 		uint32_t	crc;
-		ClogStatus	st;
+		ChangeLogStatus	st;
 
-		if (r->fd < 0 && (st = reader_open_segment(r)) != CLOG_OK)
+		if (r->fd < 0 && (st = reader_open_segment(r)) != CHANGELOG_OK)
 			return st;
 		/* a removed segment can still be read through the open file */
 		size = seg ? seg->size : UINT64_MAX;
-		if (r->offset + CLOG_RECORD_HEADER_SIZE > size ||
-			(seg == NULL && !clog_pread_all(r->fd, hdr, sizeof(hdr), r->offset)))
+		if (r->offset + CHANGELOG_RECORD_HEADER_SIZE > size ||
+			(seg == NULL && !changelog_pread_all(r->fd, hdr, sizeof(hdr), r->offset)))
 		{
 			if (r->seqno == r->log->segs[r->log->nsegs - 1].seqno)
-				return CLOG_END;
+				return CHANGELOG_END;
 			close(r->fd);
 			r->fd = -1;
 			r->seqno++;
-			r->offset = CLOG_SEGMENT_HEADER_SIZE;
+			r->offset = CHANGELOG_SEGMENT_HEADER_SIZE;
 			continue;
 		}
-		if (!clog_pread_all(r->fd, hdr, sizeof(hdr), r->offset) ||
-			!clog_parse_record_header(hdr, rec, &crc))
-			return CLOG_ERROR;
+		if (!changelog_pread_all(r->fd, hdr, sizeof(hdr), r->offset) ||
+			!changelog_parse_record_header(hdr, rec, &crc))
+			return CHANGELOG_ERROR;
 		if (rec->len > r->bufcap)
 		{
 			char	   *n = realloc(r->buf, rec->len);
 
 			if (n == NULL)
-				return CLOG_ERROR;
+				return CHANGELOG_ERROR;
 			r->buf = n;
 			r->bufcap = rec->len;
 		}
-		if (!clog_pread_all(r->fd, r->buf, rec->len, r->offset + sizeof(hdr)) ||
-			clog_record_crc(hdr, r->buf, rec->len) != crc)
-			return CLOG_ERROR;
+		if (!changelog_pread_all(r->fd, r->buf, rec->len, r->offset + sizeof(hdr)) ||
+			changelog_record_crc(hdr, r->buf, rec->len) != crc)
+			return CHANGELOG_ERROR;
 		r->offset += sizeof(hdr) + rec->len;
 		rec->before_resume = rec->key <= r->after_key;
 		if (rec->before_resume && rec->kind != 'R')
 			continue;
 		rec->data = r->buf;
-		if ((rec->flags & CLOG_LAST_OF_UNIT) && !rec->before_resume)
+		if ((rec->flags & CHANGELOG_LAST_OF_UNIT) && !rec->before_resume)
 			r->position = rec->key;
-		return CLOG_OK;
+		return CHANGELOG_OK;
 	}
 }

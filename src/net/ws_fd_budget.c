@@ -26,7 +26,7 @@
  * The budget counts every accepted socket from accept() on, handshake
  * or not (lws's WSI_CREATE/WSI_DESTROY), plus one descriptor per admitted
  * client for the file it may read while catching up (a change log segment,
- * worker_resume.c, or a snapshot file, worker_snapshot.c), which those
+ * worker_resume.c, or a snapshot file, worker_serve_snapshot.c), which those
  * modules open outside fd.c.  A socket accepted beyond it is refused at
  * once (ws_server.c answers 503 and closes it), so accept() always has a
  * descriptor, and never takes one of PostgreSQL's.  pgsync.max_clients is

@@ -318,7 +318,7 @@ ws_session_established(struct lws *wsi, Session *s)
 /*
  * Give back what the session's client holds: its queue, subscriptions and
  * parked requests, its status slot, and (by leaving its fan-out) the
- * snapshot or replay feeding it, whose files worker_snapshot.c and
+ * snapshot or replay feeding it, whose files worker_serve_snapshot.c and
  * worker_resume.c then close.
  */
 static void

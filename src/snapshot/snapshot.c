@@ -2,7 +2,7 @@
  *
  * snapshot.c
  *	  Initial snapshot exporter, launcher side: the API of snapshot.h that
- *	  starts a snapshot worker (snapshot_worker.c) and follows it, and the
+ *	  starts a snapshot worker (snapshot_exporter.c) and follows it, and the
  *	  SQL entry point pgsync.snapshot_to_file().
  *
  * The launcher and the worker share one DSM segment (snapshot_int.h): the

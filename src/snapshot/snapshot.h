@@ -4,7 +4,7 @@
  *	  Consistent initial snapshots of a table, written to a file by a
  *	  dynamic background worker ("pgsync snapshot"), to be joined with the
  *	  change stream.  The launcher API (snapshot.c) and the worker's entry
- *	  point (snapshot_worker.c); the pure join rule is in snapshot_file.h.
+ *	  point (snapshot_exporter.c); the pure join rule is in snapshot_file.h.
  *	  Full description: docs/SNAPSHOT.md.
  *
  * FILE FORMAT (UTF-8 text, one JSON value per line, '\n' line ends)

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * snapshot_worker.c
+ * snapshot_exporter.c
  *	  The snapshot worker: a dynamic background worker that reads one table
  *	  under a REPEATABLE READ, READ ONLY snapshot, as the requesting role,
  *	  and writes its rows to a file (format in snapshot.h), publishing the

@@ -2,7 +2,7 @@
  *
  * snapshot_int.h
  *	  The DSM segment shared by the snapshot launcher (snapshot.c) and the
- *	  snapshot worker (snapshot_worker.c).  Internal to those two files.
+ *	  snapshot worker (snapshot_exporter.c).  Internal to those two files.
  *
  *-------------------------------------------------------------------------
  */

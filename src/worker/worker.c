@@ -153,13 +153,13 @@ recover_from_error(const char *what)
 /*
  * PostgreSQL invalidated the slot (max_slot_wal_keep_size): the WAL it
  * needed is gone, decoding cannot continue from it.  The log goes first,
- * then the slot (see worker_log_discard()); ensure_slot() then creates a
+ * then the slot (see worker_changelog_discard()); ensure_slot() then creates a
  * new one, and the log starts anew at its position.
  */
 static void
 replace_lost_slot(void)
 {
-	int			n = worker_log_discard();
+	int			n = worker_changelog_discard();
 
 	ereport(WARNING,
 			(errmsg("pgsync: replication slot \"%s\" was invalidated; replacing it with a new slot and a new change log",
@@ -209,7 +209,7 @@ ensure_slot(void)
 			return;
 		replace_lost_slot();
 	}
-	else if (worker_log_discard() > 0)
+	else if (worker_changelog_discard() > 0)
 		ereport(WARNING,
 				(errmsg("pgsync: replication slot \"%s\" is missing; removed the change log that led up to it",
 						pgsync_slot_name),
@@ -245,11 +245,11 @@ ensure_slot(void)
 static void
 sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 {
-	bool		fresh = worker_log_append(data, len);
+	bool		fresh = worker_changelog_append(data, len);
 
 	log_dirty = true;
 	if (fresh || (len > 3 && data[2] == 'R'))
-		fanout_publish(fanout, data, len, worker_log_last_unit_key());
+		fanout_publish(fanout, data, len, worker_changelog_last_unit_key());
 }
 
 /*
@@ -276,8 +276,8 @@ sync_log_and_confirm(TimestampTz now, bool force)
 	pos = decode_position();
 	if (log_dirty)
 	{
-		worker_log_flush();
-		worker_log_sync();
+		worker_changelog_flush();
+		worker_changelog_sync();
 		log_dirty = false;
 	}
 	else if (pos <= decode_confirmed())
@@ -296,10 +296,10 @@ sync_log_and_confirm(TimestampTz now, bool force)
 static XLogRecPtr
 heartbeat_lsn(void)
 {
-	XLogRecPtr	last = worker_log_last_key();
+	XLogRecPtr	last = worker_changelog_last_key();
 	XLogRecPtr	pos = decode_position();
 
-	if (decode_started() && worker_log() != NULL && pos > last + 1)
+	if (decode_started() && worker_changelog() != NULL && pos > last + 1)
 		return pos - 1;
 	return last;
 }
@@ -318,7 +318,7 @@ try_start_decoding(void)
 	{
 		ensure_slot();
 		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
-		worker_log_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
+		worker_changelog_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
 		pgsync_set_state("streaming");
 		pgsync_set_error(NULL);
 		last_logged_error[0] = '\0';
@@ -358,7 +358,7 @@ try_listen(void)
 static void
 subscribe_live(FoClient *c, ClientRequest *req)
 {
-	bool		first = c->nsubs == 0 && worker_log() != NULL;
+	bool		first = c->nsubs == 0 && worker_changelog() != NULL;
 	const char *code = NULL;
 	FoSub	   *sub;
 
@@ -370,7 +370,7 @@ subscribe_live(FoClient *c, ClientRequest *req)
 		ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
 	else
 	{
-		fanout_client_start_at(c, worker_log_last_key());
+		fanout_client_start_at(c, worker_changelog_last_key());
 		ws_server_reply_positioned(c, req->id_json, sub->id, true,
 								   fanout_client_position(c));
 	}
@@ -496,11 +496,11 @@ publish_status(void)
 	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);
 	pgsync_shared->msgs_sent = fanout_msgs_sent(fanout);
 	pgsync_shared->bytes_sent = fanout_bytes_sent(fanout);
-	if (worker_log() != NULL)
+	if (worker_changelog() != NULL)
 	{
-		pgsync_shared->log_bytes = clog_total_bytes(worker_log());
-		pgsync_shared->log_oldest_lsn = clog_oldest_resume_key(worker_log());
-		pgsync_shared->log_last_lsn = clog_last_key(worker_log());
+		pgsync_shared->log_bytes = changelog_total_bytes(worker_changelog());
+		pgsync_shared->log_oldest_lsn = changelog_oldest_resume_key(worker_changelog());
+		pgsync_shared->log_last_lsn = changelog_last_key(worker_changelog());
 	}
 	LWLockRelease(pgsync_shared->lock);
 }
@@ -675,7 +675,7 @@ pgsync_worker_main(Datum arg)
 		if (decode_started())
 		{
 			/* readers see what was appended; durable on the sync interval */
-			worker_log_flush();
+			worker_changelog_flush();
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
 		lock_waits = process_pending();
@@ -697,7 +697,7 @@ pgsync_worker_main(Datum arg)
 		if (now >= next_status)
 		{
 			if (decode_started())
-				worker_log_retain();
+				worker_changelog_retain();
 			publish_status();
 			watch_slot();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);

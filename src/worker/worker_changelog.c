@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * worker_log.c
+ * worker_changelog.c
  *	  The worker's durable change log: what decoding produced, on disk.
  *
- * See worker_log.h.  Messages arrive in compact format, one transaction at
+ * See worker_changelog.h.  Messages arrive in compact format, one transaction at
  * a time (the worker decodes without non-transactional messages), so a
  * unit is begin .. commit, keyed by the commit LSN the begin message
  * carries: ["B",xid,"X/X",ts].
@@ -28,7 +28,7 @@
 /* Relation messages held back while duplicate transactions are skipped. */
 #define MAX_PENDING_RELATIONS 1024
 
-static ChangeLog *clog = NULL;
+static ChangeLog *changelog = NULL;
 static bool skipping = false;	/* inside a transaction already logged */
 static uint64 unit_key = 0;		/* key of the transaction being appended */
 static char *pending_rel[MAX_PENDING_RELATIONS];
@@ -56,26 +56,26 @@ static uint64 recent_key[RECENT_XIDS];
 static uint32 recent_next = 0;
 
 ChangeLog *
-worker_log(void)
+worker_changelog(void)
 {
-	return clog;
+	return changelog;
 }
 
 /*
  * Remove the segment files of a log that no longer continues the slot
- * (see worker_log.h), then fsync the directory.  Called before the slot
+ * (see worker_changelog.h), then fsync the directory.  Called before the slot
  * goes away or is replaced, so a crash in between leaves an empty log
  * beside the old slot, never the old log beside a new slot.
  */
 int
-worker_log_discard(void)
+worker_changelog_discard(void)
 {
 	char		path[MAXPGPATH];
 	DIR		   *dir;
 	struct dirent *de;
 	int			n = 0;
 
-	if (clog != NULL)
+	if (changelog != NULL)
 		elog(ERROR, "pgsync: cannot discard the change log while it is open");
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
 	dir = AllocateDir(path);
@@ -102,13 +102,13 @@ worker_log_discard(void)
 }
 
 void
-worker_log_open(XLogRecPtr initial_key)
+worker_changelog_open(XLogRecPtr initial_key)
 {
-	ClogOptions opts = {0};
+	ChangeLogOptions opts = {0};
 	char		path[MAXPGPATH];
 	char		err[512];
 
-	if (clog != NULL)
+	if (changelog != NULL)
 		return;
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_PARENT_DIR);
 	if (MakePGDirectory(path) < 0 && errno != EEXIST)
@@ -120,16 +120,16 @@ worker_log_open(XLogRecPtr initial_key)
 	opts.write_buffer_size = 256 * 1024;
 	opts.no_sync = !enableFsync;
 	opts.initial_key = initial_key;
-	clog = clog_open(path, &opts, err, sizeof(err));
-	if (clog == NULL)
+	changelog = changelog_open(path, &opts, err, sizeof(err));
+	if (changelog == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("pgsync: could not open the change log: %s", err)));
 	ereport(LOG,
 			(errmsg("pgsync: change log at \"%s\": %llu bytes, transactions after %X/%X up to %X/%X",
-					path, (unsigned long long) clog_total_bytes(clog),
-					LSN_FORMAT_ARGS(clog_oldest_resume_key(clog)),
-					LSN_FORMAT_ARGS(clog_last_key(clog)))));
+					path, (unsigned long long) changelog_total_bytes(changelog),
+					LSN_FORMAT_ARGS(changelog_oldest_resume_key(changelog)),
+					LSN_FORMAT_ARGS(changelog_last_key(changelog)))));
 }
 
 /* The commit LSN in a compact begin message: ["B",xid|null,"X/X",...]. */
@@ -179,12 +179,12 @@ message_relid(char op, const char *data, size_t len)
 }
 
 static void
-check(ClogStatus st)
+check(ChangeLogStatus st)
 {
-	if (st != CLOG_OK)
+	if (st != CHANGELOG_OK)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("pgsync: change log: %s", clog_error(clog))));
+				 errmsg("pgsync: change log: %s", changelog_error(changelog))));
 }
 
 static void
@@ -226,7 +226,7 @@ write_latest_relations(void)
 		return;
 	hash_seq_init(&status, latest_relations);
 	while ((lr = hash_seq_search(&status)) != NULL)
-		check(clog_append(clog, unit_key, lr->relid, 'R', 0, lr->msg, lr->len));
+		check(changelog_append(changelog, unit_key, lr->relid, 'R', 0, lr->msg, lr->len));
 }
 
 static void
@@ -247,7 +247,7 @@ write_held_relation_messages(void)
 
 	for (i = 0; i < npending_rel; i++)
 	{
-		check(clog_append(clog, unit_key,
+		check(changelog_append(changelog, unit_key,
 						  message_relid('R', pending_rel[i], pending_rel_len[i]),
 						  'R', 0, pending_rel[i], pending_rel_len[i]));
 		pfree(pending_rel[i]);
@@ -256,7 +256,7 @@ write_held_relation_messages(void)
 }
 
 bool
-worker_log_append(const char *data, size_t len)
+worker_changelog_append(const char *data, size_t len)
 {
 	char		op = len > 3 ? data[2] : '?';
 
@@ -265,17 +265,17 @@ worker_log_append(const char *data, size_t len)
 
 	if (op == 'B')
 	{
-		uint64		segment = clog_current_segment(clog);
+		uint64		segment = changelog_current_segment(changelog);
 
 		unit_key = begin_message_key(data, len);
-		skipping = unit_key <= clog_last_key(clog);
+		skipping = unit_key <= changelog_last_key(changelog);
 		if (skipping)
 			return false;
-		check(clog_append(clog, unit_key, 0, 'B', CLOG_FIRST_OF_UNIT, data, len));
+		check(changelog_append(changelog, unit_key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, data, len));
 		recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
 		recent_key[recent_next % RECENT_XIDS] = unit_key;
 		recent_next++;
-		if (clog_current_segment(clog) != segment)
+		if (changelog_current_segment(changelog) != segment)
 			write_latest_relations();
 		write_held_relation_messages();
 		return true;
@@ -290,27 +290,27 @@ worker_log_append(const char *data, size_t len)
 			skipping = false;
 		return false;
 	}
-	check(clog_append(clog, unit_key, message_relid(op, data, len), op,
-					  op == 'C' ? CLOG_LAST_OF_UNIT : 0, data, len));
+	check(changelog_append(changelog, unit_key, message_relid(op, data, len), op,
+					  op == 'C' ? CHANGELOG_LAST_OF_UNIT : 0, data, len));
 	return true;
 }
 
 void
-worker_log_flush(void)
+worker_changelog_flush(void)
 {
-	check(clog_flush(clog));
+	check(changelog_flush(changelog));
 }
 
 void
-worker_log_sync(void)
+worker_changelog_sync(void)
 {
-	check(clog_sync(clog));
+	check(changelog_sync(changelog));
 }
 
 void
-worker_log_retain(void)
+worker_changelog_retain(void)
 {
-	int			n = clog_retain(clog,
+	int			n = changelog_retain(changelog,
 								(uint64) pgsync_log_retention_mb * 1024 * 1024,
 								(int64) pgsync_log_retention_age_s,
 								time(NULL));
@@ -318,11 +318,11 @@ worker_log_retain(void)
 	if (n > 0)
 		ereport(DEBUG1,
 				(errmsg("pgsync: removed %d change log segments; transactions after %X/%X remain",
-						n, LSN_FORMAT_ARGS(clog_oldest_resume_key(clog)))));
+						n, LSN_FORMAT_ARGS(changelog_oldest_resume_key(changelog)))));
 }
 
 XLogRecPtr
-worker_log_recent_commit(TransactionId xid)
+worker_changelog_recent_commit(TransactionId xid)
 {
 	uint32		n = Min(recent_next, RECENT_XIDS);
 	uint32		i;
@@ -334,19 +334,19 @@ worker_log_recent_commit(TransactionId xid)
 }
 
 uint32
-worker_log_message_xid(const char *data, size_t len)
+worker_changelog_message_xid(const char *data, size_t len)
 {
 	return begin_message_xid(data, len);
 }
 
 XLogRecPtr
-worker_log_last_unit_key(void)
+worker_changelog_last_unit_key(void)
 {
 	return unit_key;
 }
 
 XLogRecPtr
-worker_log_last_key(void)
+worker_changelog_last_key(void)
 {
-	return clog ? clog_last_key(clog) : InvalidXLogRecPtr;
+	return changelog ? changelog_last_key(changelog) : InvalidXLogRecPtr;
 }

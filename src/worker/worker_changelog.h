@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * worker_log.h
+ * worker_changelog.h
  *	  The worker's durable change log: what decoding produced, on disk.
  *
  * The PostgreSQL side of change_log.c.  Every message the output plugin
- * writes goes through worker_log_append() before it is published to live
- * clients; the slot is confirmed only up to what worker_log_sync() made
+ * writes goes through worker_changelog_append() before it is published to live
+ * clients; the slot is confirmed only up to what worker_changelog_sync() made
  * durable.  Units are transactions; a unit's key is its commit LSN (the
  * "lsn" of its begin and commit messages), which is also the resume point
  * clients give (docs/WEBSOCKET.md).
@@ -24,7 +24,7 @@
  * Open (or recover) the log under $PGDATA/pg_pgsync/log; ERROR on failure.
  * A new log (no segment on disk) starts right after initial_key.
  */
-extern void worker_log_open(XLogRecPtr initial_key);
+extern void worker_changelog_open(XLogRecPtr initial_key);
 
 /*
  * Remove the log's segments (not open in this process); returns how many.
@@ -34,9 +34,9 @@ extern void worker_log_open(XLogRecPtr initial_key);
  * neither; with the log gone, clients resuming from before get
  * resume_too_old instead of a silent gap.  Any process may call it.
  */
-extern int	worker_log_discard(void);
+extern int	worker_changelog_discard(void);
 
-extern ChangeLog *worker_log(void);
+extern ChangeLog *worker_changelog(void);
 
 /*
  * Append one plugin message.  Returns false when the message belongs to a
@@ -46,30 +46,30 @@ extern ChangeLog *worker_log(void);
  * next new transaction, so the log always holds the relation messages its
  * changes need.
  */
-extern bool worker_log_append(const char *data, size_t len);
+extern bool worker_changelog_append(const char *data, size_t len);
 
 /* Make appended records visible to log readers (no fsync). */
-extern void worker_log_flush(void);
+extern void worker_changelog_flush(void);
 
 /* fsync what was appended; afterwards it survives a crash.  ERROR on failure. */
-extern void worker_log_sync(void);
+extern void worker_changelog_sync(void);
 
 /* Remove segments beyond pgsync.log_retention_size / _age. */
-extern void worker_log_retain(void);
+extern void worker_changelog_retain(void);
 
 /*
  * Commit LSN of transaction xid if it is among the last 65536 appended,
  * else InvalidXLogRecPtr.
  */
-extern XLogRecPtr worker_log_recent_commit(TransactionId xid);
+extern XLogRecPtr worker_changelog_recent_commit(TransactionId xid);
 
 /* The xid of a compact begin message. */
-extern uint32 worker_log_message_xid(const char *data, size_t len);
+extern uint32 worker_changelog_message_xid(const char *data, size_t len);
 
 /* Commit LSN of the transaction being appended (or last appended). */
-extern XLogRecPtr worker_log_last_unit_key(void);
+extern XLogRecPtr worker_changelog_last_unit_key(void);
 
 /* Commit LSN of the last transaction in the log (0 if none). */
-extern XLogRecPtr worker_log_last_key(void);
+extern XLogRecPtr worker_changelog_last_key(void);
 
 #endif							/* PGSYNC_WORKER_LOG_H */

@@ -15,7 +15,7 @@
  * client already has if they are decoded again after a crash.
  *
  * The private fan-out learns the relation messages in effect at L from the
- * start of L's segment (the writer puts them there, see worker_log.c).
+ * start of L's segment (the writer puts them there, see worker_changelog.c).
  *
  * Catch-up is the same replay without a disconnect: a live client whose
  * queue filled up (fanout.h, "Slow clients") is moved to a private fan-out
@@ -48,7 +48,7 @@ typedef struct Replay
 {
 	struct Replay *next;
 	Fanout	   *priv;			/* holds the client while it replays */
-	ClogReader *reader;
+	ChangeLogReader *reader;
 	uint64		resume_lsn;
 	/* after an initial snapshot: leave out the transactions it saw */
 	bool		has_snapshot;
@@ -59,7 +59,7 @@ typedef struct Replay
 	char		sub_id[16];		/* the snapshot's subscription */
 	bool		catch_up;		/* a lagging live client, not a resume */
 	bool		held;			/* held_rec waits for room in the queue */
-	ClogRecord	held_rec;		/* valid until the reader reads on */
+	ChangeLogRecord	held_rec;		/* valid until the reader reads on */
 } Replay;
 
 static Replay *replays = NULL;
@@ -140,9 +140,9 @@ resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
 void
 resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 {
-	ChangeLog  *log = worker_log();
+	ChangeLog  *log = worker_changelog();
 	Replay	   *r;
-	ClogStatus	st;
+	ChangeLogStatus	st;
 	const char *sub_id;
 
 	if (c->nsubs > 0 || c->home != live)
@@ -163,14 +163,14 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		return;
 	}
-	r->reader = clog_reader_open(log, req->resume_lsn, &st);
+	r->reader = changelog_reader_open(log, req->resume_lsn, &st);
 	if (r->reader == NULL)
 	{
 		free(r);
-		if (st == CLOG_TOO_OLD)
+		if (st == CHANGELOG_TOO_OLD)
 			reply_error_lsn(c, req->id_json, CP_ERR_RESUME_TOO_OLD,
 							"resume_lsn is older than the change log retains; resubscribe from oldest_lsn or reload the data",
-							"oldest_lsn", clog_oldest_resume_key(log));
+							"oldest_lsn", changelog_oldest_resume_key(log));
 		else
 			ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
 							"cannot read the change log");
@@ -179,7 +179,7 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 	r->priv = resume_private_subscribe(live, c, req, &sub_id);
 	if (r->priv == NULL)
 	{
-		clog_reader_close(r->reader);
+		changelog_reader_close(r->reader);
 		free(r);
 		return;
 	}
@@ -198,14 +198,14 @@ resume_after_snapshot(Fanout *priv, FoClient *c, const char *sub_id,
 					  uint64 snapshot_lsn)
 {
 	Replay	   *r = calloc(1, sizeof(Replay));
-	ClogStatus	st;
+	ChangeLogStatus	st;
 
-	if (r == NULL || worker_log() == NULL)
+	if (r == NULL || worker_changelog() == NULL)
 	{
 		free(r);
 		return false;
 	}
-	r->reader = clog_reader_open(worker_log(), after, &st);
+	r->reader = changelog_reader_open(worker_changelog(), after, &st);
 	if (r->reader == NULL)
 	{
 		free(r);
@@ -219,7 +219,7 @@ resume_after_snapshot(Fanout *priv, FoClient *c, const char *sub_id,
 	r->xip_copy = malloc(sizeof(uint64_t) * Max(snapshot->nxip, 1));
 	if (r->xip_copy == NULL)
 	{
-		clog_reader_close(r->reader);
+		changelog_reader_close(r->reader);
 		free(r);
 		return false;
 	}
@@ -239,22 +239,22 @@ static void
 catch_up_one(FoClient *c, void *arg)
 {
 	Fanout	   *live = (Fanout *) arg;
-	ChangeLog  *log = worker_log();
-	ClogStatus	st = CLOG_ERROR;
+	ChangeLog  *log = worker_changelog();
+	ChangeLogStatus	st = CHANGELOG_ERROR;
 	Replay	   *r = calloc(1, sizeof(Replay));
 
 	/* no transaction routed live since the worker started: none missed */
 	if (c->catchup_after == 0 && log != NULL)
-		c->catchup_after = clog_last_key(log);
+		c->catchup_after = changelog_last_key(log);
 	if (r != NULL && log != NULL)
-		r->reader = clog_reader_open(log, c->catchup_after, &st);
+		r->reader = changelog_reader_open(log, c->catchup_after, &st);
 	if (r == NULL || r->reader == NULL || (r->priv = private_fanout(live)) == NULL)
 	{
 		if (r != NULL && r->reader != NULL)
-			clog_reader_close(r->reader);
+			changelog_reader_close(r->reader);
 		free(r);
 		fanout_close_with_error(live, c, CP_ERR_SLOW_CONSUMER,
-								st == CLOG_TOO_OLD ?
+								st == CHANGELOG_TOO_OLD ?
 								"fell behind the change log's retention" :
 								"send queue limit (pgsync.client_queue_bytes) exceeded and the change log cannot be read");
 		return;
@@ -279,7 +279,7 @@ static void
 replay_free(Replay *r)
 {
 	free(r->xip_copy);
-	clog_reader_close(r->reader);
+	changelog_reader_close(r->reader);
 	fanout_destroy(r->priv);
 	free(r);
 	nreplays--;
@@ -307,12 +307,12 @@ replay_one(Fanout *live, Replay *r)
 		 * In the middle of a transaction whose begin it got, the rest is
 		 * read first (routing nothing) so that its commit still comes.
 		 */
-		c->resume_after = Max(r->resume_lsn, clog_reader_position(r->reader));
+		c->resume_after = Max(r->resume_lsn, changelog_reader_position(r->reader));
 		fanout_client_move(live, c);
 		return true;
 	}
 	if (r->catch_up && pgsync_max_client_lag_mb > 0 &&
-		worker_log_last_key() > clog_reader_position(r->reader) +
+		worker_changelog_last_key() > changelog_reader_position(r->reader) +
 		(uint64) pgsync_max_client_lag_mb * 1024 * 1024)
 	{
 		fanout_close_with_error(r->priv, c, CP_ERR_SLOW_CONSUMER,
@@ -321,19 +321,19 @@ replay_one(Fanout *live, Replay *r)
 	}
 	for (n = 0; n < RESUME_STEP_RECORDS && c->queued_bytes < limit; n++)
 	{
-		ClogRecord	rec;
-		ClogStatus	st;
+		ChangeLogRecord	rec;
+		ChangeLogStatus	st;
 
 		if (r->held)
 		{
 			rec = r->held_rec;
-			st = CLOG_OK;
+			st = CHANGELOG_OK;
 			r->held = false;
 		}
 		else
-			st = clog_read(r->reader, &rec);
+			st = changelog_read(r->reader, &rec);
 
-		if (st == CLOG_OK && c->queued_bytes > 0 &&
+		if (st == CHANGELOG_OK && c->queued_bytes > 0 &&
 			c->queued_bytes + FO_MSG_COST(rec.len) > fanout_queue_limit(live))
 		{
 			/* a large record: when the queue has room for it */
@@ -341,18 +341,18 @@ replay_one(Fanout *live, Replay *r)
 			r->held_rec = rec;
 			return false;
 		}
-		if (st == CLOG_OK)
+		if (st == CHANGELOG_OK)
 		{
 			if (r->has_snapshot && !rec.before_resume && rec.kind == 'B')
 				r->skip_unit = snapshot_xid32_visible(&r->snapshot,
-													  worker_log_message_xid(rec.data, rec.len));
+													  worker_changelog_message_xid(rec.data, rec.len));
 			/* a transaction the snapshot saw: only its relation messages */
 			if (r->skip_unit && !rec.before_resume && rec.kind != 'R')
 				continue;
 			fanout_publish(r->priv, rec.data, rec.len, rec.key);
 			continue;
 		}
-		if (st == CLOG_END)
+		if (st == CHANGELOG_END)
 		{
 			/*
 			 * After a snapshot, go live only once decoding has passed the
@@ -363,15 +363,15 @@ replay_one(Fanout *live, Replay *r)
 				return false;
 			/* caught up, at a transaction boundary: go live */
 			c->resume_after = Max(r->resume_lsn,
-								  clog_reader_position(r->reader));
+								  changelog_reader_position(r->reader));
 			fanout_client_move(live, c);
 			if (r->has_snapshot)
-				fanout_heartbeat_join(live, c, worker_log_last_key(), r->sub_id);
+				fanout_heartbeat_join(live, c, worker_changelog_last_key(), r->sub_id);
 			return true;
 		}
 		fanout_close_with_error(r->priv, c,
-								st == CLOG_TOO_OLD ? CP_ERR_RESUME_TOO_OLD : CP_ERR_INTERNAL,
-								st == CLOG_TOO_OLD ?
+								st == CHANGELOG_TOO_OLD ? CP_ERR_RESUME_TOO_OLD : CP_ERR_INTERNAL,
+								st == CHANGELOG_TOO_OLD ?
 								"the change log was trimmed past this client while it replayed" :
 								"cannot read the change log");
 		return false;

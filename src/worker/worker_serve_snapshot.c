@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * worker_snapshot.c
+ * worker_serve_snapshot.c
  *	  Initial snapshot over WebSocket: current rows, then the stream.
  *
  * A client subscribing with "snapshot": true to one table gets, in order:
@@ -183,7 +183,7 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 						"a snapshot is only for a connection's first subscription, without resume_lsn");
 		return;
 	}
-	if (worker_log() == NULL)
+	if (worker_changelog() == NULL)
 	{
 		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
 						"the change log is not open yet: retry");
@@ -357,7 +357,7 @@ stream_start(SnapJob *j, const SnapshotInfo *info)
 
 	for (i = 0; i < info->nxip; i++)
 	{
-		XLogRecPtr	k = worker_log_recent_commit((TransactionId) info->xip[i]);
+		XLogRecPtr	k = worker_changelog_recent_commit((TransactionId) info->xip[i]);
 
 		if (k != InvalidXLogRecPtr && k - 1 < start)
 			start = k - 1;
@@ -443,7 +443,7 @@ start_exporter(SnapJob *j, FoClient *c)
 	volatile bool ok = true;
 
 	/* the stream will start no later than here: the snapshot comes after */
-	j->log_end = worker_log_last_key();
+	j->log_end = worker_changelog_last_key();
 	PG_TRY();
 	{
 		pgsync_snapshot_make_dir();

@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
- * worker_snapshot.h
+ * worker_serve_snapshot.h
  *	  Initial snapshot over WebSocket: current rows, then the stream.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PGSYNC_WORKER_SNAPSHOT_H
-#define PGSYNC_WORKER_SNAPSHOT_H
+#ifndef PGSYNC_WORKER_SERVE_SNAPSHOT_H
+#define PGSYNC_WORKER_SERVE_SNAPSHOT_H
 
 #include "fanout/fanout.h"
 #include "protocol/client_protocol.h"
@@ -26,4 +26,4 @@ extern int	snapshot_count(void);
 extern void snapshot_foreach_client(void (*fn) (FoClient *, const char *),
 									const char *arg);
 
-#endif							/* PGSYNC_WORKER_SNAPSHOT_H */
+#endif							/* PGSYNC_WORKER_SERVE_SNAPSHOT_H */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_json_escape.c
- *	  libFuzzer target for src/json_encode.c: jsonenc_escape() in every
+ *	  libFuzzer target for src/json/json_encode.c: jsonenc_escape() in every
  *	  flag combination and with small dst buffers, the UTF-8 checks, and
  *	  LSN parsing/formatting.
  *

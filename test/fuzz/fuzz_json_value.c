@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_json_value.c
- *	  libFuzzer target for src/json_value.c.
+ *	  libFuzzer target for src/json/json_value.c.
  *
  * Parses arbitrary bytes.  Whatever the input, the parser must stay within
  * its limits and report errors inside the input; when it succeeds, the

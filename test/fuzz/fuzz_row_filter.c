@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_row_filter.c
- *	  libFuzzer target for src/row_filter.c and src/value_compare.c.
+ *	  libFuzzer target for src/filter/row_filter.c and src/filter/value_compare.c.
  *
  * Input: a filter JSON text, a newline, a row JSON text.  The filter is
  * compiled against a fixed relation with columns of every type family and

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_table_pattern.c
- *	  libFuzzer target for src/table_pattern.c.
+ *	  libFuzzer target for src/filter/table_pattern.c.
  *
  * Input: everything before the first newline is a pattern list, the rest
  * a "schema.table" name (split at its first dot; no dot: schema "public").

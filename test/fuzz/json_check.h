@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * json_check.h
- *	  Test oracles for src/json_encode.c, shared by the unit test
+ *	  Test oracles for src/json/json_encode.c, shared by the unit test
  *	  (test/unit/test_json_encode.c) and the fuzzer (fuzz_json_escape.c).
  *
  * - jc_utf8_seq(): UTF-8 decoding written from the table of well-formed

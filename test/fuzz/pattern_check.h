@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * pattern_check.h
- *	  Reference implementations for src/table_pattern.c, shared by the unit
+ *	  Reference implementations for src/filter/table_pattern.c, shared by the unit
  *	  test (test/unit/test_table_pattern.c) and the fuzzer
  *	  (fuzz_table_pattern.c).
  *

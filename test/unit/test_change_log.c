@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_change_log.c
- *	  Unit tests of the durable change log (src/change_log.c): units and
+ *	  Unit tests of the durable change log (src/log/change_log.c): units and
  *	  keys, reading from any retained point, crash recovery of a torn or
  *	  unfinished tail, segment rotation, retention and live tailing.
  *
@@ -45,7 +45,7 @@ remove_dir(void)
 static ChangeLog *
 open_log(size_t segment_size, uint64_t initial_key)
 {
-	ClogOptions opts = {0};
+	ChangeLogOptions opts = {0};
 	char		err[256];
 	ChangeLog  *log;
 
@@ -53,8 +53,8 @@ open_log(size_t segment_size, uint64_t initial_key)
 	opts.write_buffer_size = 4096;
 	opts.no_sync = true;
 	opts.initial_key = initial_key;
-	log = clog_open(dir, &opts, err, sizeof(err));
-	CHECK_MSG(log != NULL, "clog_open: %s", err);
+	log = changelog_open(dir, &opts, err, sizeof(err));
+	CHECK_MSG(log != NULL, "changelog_open: %s", err);
 	if (log == NULL)
 		exit(unit_summary());
 	return log;
@@ -71,29 +71,29 @@ append_txn(ChangeLog *log, uint64_t key, int n, size_t payload)
 		abort();
 	memset(buf, 'x', payload + 32);
 	snprintf(buf, 32, "B%llu", (unsigned long long) key);
-	CHECK_EQ_INT(clog_append(log, key, 0, 'B', CLOG_FIRST_OF_UNIT, buf, strlen(buf)), CLOG_OK);
+	CHECK_EQ_INT(changelog_append(log, key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, buf, strlen(buf)), CHANGELOG_OK);
 	for (i = 0; i < n; i++)
 	{
 		int			len = snprintf(buf, 32, "I%llu.%d", (unsigned long long) key, i);
 
 		buf[len] = 'x';
-		CHECK_EQ_INT(clog_append(log, key, 16384, 'I', 0, buf, payload > 0 ? payload : (size_t) len), CLOG_OK);
+		CHECK_EQ_INT(changelog_append(log, key, 16384, 'I', 0, buf, payload > 0 ? payload : (size_t) len), CHANGELOG_OK);
 	}
 	snprintf(buf, 32, "C%llu", (unsigned long long) key);
-	CHECK_EQ_INT(clog_append(log, key, 0, 'C', CLOG_LAST_OF_UNIT, buf, strlen(buf)), CLOG_OK);
+	CHECK_EQ_INT(changelog_append(log, key, 0, 'C', CHANGELOG_LAST_OF_UNIT, buf, strlen(buf)), CHANGELOG_OK);
 	free(buf);
 }
 
 /* Read everything available; return the count, check keys increase. */
 static int
-read_all(ClogReader *r, uint64_t *last_key, ClogStatus *end_status)
+read_all(ChangeLogReader *r, uint64_t *last_key, ChangeLogStatus *end_status)
 {
-	ClogRecord	rec;
-	ClogStatus	st;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
 	int			n = 0;
 	uint64_t	prev = 0;
 
-	while ((st = clog_read(r, &rec)) == CLOG_OK)
+	while ((st = changelog_read(r, &rec)) == CHANGELOG_OK)
 	{
 		CHECK(rec.key >= prev);
 		prev = rec.key;
@@ -110,68 +110,68 @@ static void
 test_basic(void)
 {
 	ChangeLog  *log;
-	ClogReader *r;
-	ClogRecord	rec;
-	ClogStatus	st;
+	ChangeLogReader *r;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
 
 	new_dir();
 	log = open_log(1 << 20, 100);
-	CHECK_EQ_INT(clog_last_key(log), 100);
-	CHECK_EQ_INT(clog_oldest_resume_key(log), 100);
+	CHECK_EQ_INT(changelog_last_key(log), 100);
+	CHECK_EQ_INT(changelog_oldest_resume_key(log), 100);
 
 	append_txn(log, 200, 1, 0);
-	CHECK_EQ_INT(clog_append(log, 300, 0, 'M', CLOG_FIRST_OF_UNIT | CLOG_LAST_OF_UNIT, "hello", 5), CLOG_OK);
-	CHECK_EQ_INT(clog_last_key(log), 300);
-	CHECK_EQ_INT(clog_durable_key(log), 100);
-	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
-	CHECK_EQ_INT(clog_durable_key(log), 300);
+	CHECK_EQ_INT(changelog_append(log, 300, 0, 'M', CHANGELOG_FIRST_OF_UNIT | CHANGELOG_LAST_OF_UNIT, "hello", 5), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_last_key(log), 300);
+	CHECK_EQ_INT(changelog_durable_key(log), 100);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_durable_key(log), 300);
 
 	/* order is enforced */
-	CHECK_EQ_INT(clog_append(log, 300, 0, 'B', CLOG_FIRST_OF_UNIT, "x", 1), CLOG_BAD_ORDER);
-	CHECK_EQ_INT(clog_append(log, 400, 0, 'I', 0, "x", 1), CLOG_BAD_ORDER);
+	CHECK_EQ_INT(changelog_append(log, 300, 0, 'B', CHANGELOG_FIRST_OF_UNIT, "x", 1), CHANGELOG_BAD_ORDER);
+	CHECK_EQ_INT(changelog_append(log, 400, 0, 'I', 0, "x", 1), CHANGELOG_BAD_ORDER);
 
 	/* everything after the initial key */
-	r = clog_reader_open(log, 100, &st);
-	CHECK(r != NULL && st == CLOG_OK);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	r = changelog_reader_open(log, 100, &st);
+	CHECK(r != NULL && st == CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.kind, 'B');
 	CHECK_EQ_INT(rec.key, 200);
 	CHECK_EQ_MEM(rec.data, rec.len, "B200", 4);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.kind, 'I');
 	CHECK_EQ_INT(rec.relid, 16384);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.kind, 'C');
-	CHECK_EQ_INT(rec.flags, CLOG_LAST_OF_UNIT);
-	CHECK_EQ_INT(clog_reader_position(r), 200);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(rec.flags, CHANGELOG_LAST_OF_UNIT);
+	CHECK_EQ_INT(changelog_reader_position(r), 200);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_MEM(rec.data, rec.len, "hello", 5);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_END);
-	CHECK_EQ_INT(clog_reader_position(r), 300);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_END);
+	CHECK_EQ_INT(changelog_reader_position(r), 300);
 
 	/* live tailing: the reader sees new units once flushed */
 	append_txn(log, 450, 2, 0);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_END);
-	CHECK_EQ_INT(clog_flush(log), CLOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_END);
+	CHECK_EQ_INT(changelog_flush(log), CHANGELOG_OK);
 	CHECK_EQ_INT(read_all(r, NULL, &st), 4);
-	CHECK_EQ_INT(st, CLOG_END);
-	clog_reader_close(r);
+	CHECK_EQ_INT(st, CHANGELOG_END);
+	changelog_reader_close(r);
 
 	/* resume in the middle: units with key > 200 only, never split */
-	r = clog_reader_open(log, 200, &st);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	r = changelog_reader_open(log, 200, &st);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.key, 300);
-	clog_reader_close(r);
-	r = clog_reader_open(log, 250, &st);		/* between units */
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	changelog_reader_close(r);
+	r = changelog_reader_open(log, 250, &st);		/* between units */
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.key, 300);
-	clog_reader_close(r);
+	changelog_reader_close(r);
 
 	/* before the log: too old */
-	r = clog_reader_open(log, 99, &st);
+	r = changelog_reader_open(log, 99, &st);
 	CHECK(r == NULL);
-	CHECK_EQ_INT(st, CLOG_TOO_OLD);
-	clog_close(log);
+	CHECK_EQ_INT(st, CHANGELOG_TOO_OLD);
+	changelog_close(log);
 	remove_dir();
 }
 
@@ -179,8 +179,8 @@ static void
 test_recovery(void)
 {
 	ChangeLog  *log;
-	ClogReader *r;
-	ClogStatus	st;
+	ChangeLogReader *r;
+	ChangeLogStatus	st;
 	uint64_t	last;
 	char		path[512];
 	int			fd;
@@ -190,9 +190,9 @@ test_recovery(void)
 	append_txn(log, 10, 3, 0);
 	append_txn(log, 20, 3, 0);
 	/* an unfinished transaction, written but never committed */
-	CHECK_EQ_INT(clog_append(log, 30, 0, 'B', CLOG_FIRST_OF_UNIT, "B30", 3), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 30, 0, 'I', 0, "I30", 3), CLOG_OK);
-	clog_close(log);			/* a crash: the buffered tail hits the file */
+	CHECK_EQ_INT(changelog_append(log, 30, 0, 'B', CHANGELOG_FIRST_OF_UNIT, "B30", 3), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 30, 0, 'I', 0, "I30", 3), CHANGELOG_OK);
+	changelog_close(log);			/* a crash: the buffered tail hits the file */
 
 	/* and a torn record after it */
 	snprintf(path, sizeof(path), "%s/%016X.seg", dir, 1);
@@ -202,26 +202,26 @@ test_recovery(void)
 	close(fd);
 
 	log = open_log(1 << 20, 0);
-	CHECK_EQ_INT(clog_last_key(log), 20);
-	CHECK_EQ_INT(clog_durable_key(log), 20);
+	CHECK_EQ_INT(changelog_last_key(log), 20);
+	CHECK_EQ_INT(changelog_durable_key(log), 20);
 	/* decoding resumes: the transaction comes again, whole */
 	append_txn(log, 30, 1, 0);
-	CHECK_EQ_INT(clog_flush(log), CLOG_OK);
-	r = clog_reader_open(log, 0, &st);
+	CHECK_EQ_INT(changelog_flush(log), CHANGELOG_OK);
+	r = changelog_reader_open(log, 0, &st);
 	CHECK_EQ_INT(read_all(r, &last, &st), 5 + 5 + 3);
 	CHECK_EQ_INT(last, 30);
-	CHECK_EQ_INT(st, CLOG_END);
-	clog_reader_close(r);
-	clog_close(log);
+	CHECK_EQ_INT(st, CHANGELOG_END);
+	changelog_reader_close(r);
+	changelog_close(log);
 
 	/* a log whose only unit is unfinished recovers to its initial key */
 	new_dir();
 	log = open_log(1 << 20, 7);
-	CHECK_EQ_INT(clog_append(log, 8, 0, 'B', CLOG_FIRST_OF_UNIT, "B", 1), CLOG_OK);
-	clog_close(log);
+	CHECK_EQ_INT(changelog_append(log, 8, 0, 'B', CHANGELOG_FIRST_OF_UNIT, "B", 1), CHANGELOG_OK);
+	changelog_close(log);
 	log = open_log(1 << 20, 0);
-	CHECK_EQ_INT(clog_last_key(log), 7);
-	clog_close(log);
+	CHECK_EQ_INT(changelog_last_key(log), 7);
+	changelog_close(log);
 	remove_dir();
 }
 
@@ -229,10 +229,10 @@ static void
 test_segments_and_retention(void)
 {
 	ChangeLog  *log;
-	ClogReader *r,
+	ChangeLogReader *r,
 			   *early;
-	ClogRecord	rec;
-	ClogStatus	st;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
 	uint64_t	last;
 	uint64_t	k;
 	int			n;
@@ -242,62 +242,62 @@ test_segments_and_retention(void)
 	/* 100 transactions of 3 x 500 bytes: many segments */
 	for (k = 1; k <= 100; k++)
 		append_txn(log, k * 10, 3, 500);
-	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
-	CHECK(clog_total_bytes(log) > 100 * 1500);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	CHECK(changelog_total_bytes(log) > 100 * 1500);
 
-	r = clog_reader_open(log, 0, &st);
+	r = changelog_reader_open(log, 0, &st);
 	CHECK_EQ_INT(read_all(r, &last, &st), 100 * 5);
 	CHECK_EQ_INT(last, 1000);
-	clog_reader_close(r);
+	changelog_reader_close(r);
 
 	/* resuming in the middle starts at the right unit of the right segment */
-	r = clog_reader_open(log, 555, &st);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	r = changelog_reader_open(log, 555, &st);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.key, 560);
 	CHECK_EQ_INT(rec.kind, 'B');
 	CHECK_EQ_INT(read_all(r, &last, &st), 44 * 5 + 4);
-	clog_reader_close(r);
+	changelog_reader_close(r);
 
 	/* a reader part-way through the first segment */
-	early = clog_reader_open(log, 0, &st);
-	CHECK_EQ_INT(clog_read(early, &rec), CLOG_OK);
+	early = changelog_reader_open(log, 0, &st);
+	CHECK_EQ_INT(changelog_read(early, &rec), CHANGELOG_OK);
 
 	/* retention by size: keep ~30 kB */
-	n = clog_retain(log, 30000, 0, time(NULL));
+	n = changelog_retain(log, 30000, 0, time(NULL));
 	CHECK(n > 0);
-	CHECK(clog_total_bytes(log) <= 30000 + 8192);
-	CHECK(clog_oldest_resume_key(log) > 0);
-	r = clog_reader_open(log, 0, &st);
+	CHECK(changelog_total_bytes(log) <= 30000 + 8192);
+	CHECK(changelog_oldest_resume_key(log) > 0);
+	r = changelog_reader_open(log, 0, &st);
 	CHECK(r == NULL);
-	CHECK_EQ_INT(st, CLOG_TOO_OLD);
-	r = clog_reader_open(log, clog_oldest_resume_key(log), &st);
+	CHECK_EQ_INT(st, CHANGELOG_TOO_OLD);
+	r = changelog_reader_open(log, changelog_oldest_resume_key(log), &st);
 	CHECK(r != NULL);
 	n = read_all(r, &last, &st);
 	CHECK_EQ_INT(last, 1000);
 	CHECK_EQ_INT(n % 5, 0);		/* whole transactions only */
-	CHECK_EQ_INT(st, CLOG_END);
-	clog_reader_close(r);
+	CHECK_EQ_INT(st, CHANGELOG_END);
+	changelog_reader_close(r);
 
 	/* the early reader finishes its open segment, then finds the gap */
 	read_all(early, NULL, &st);
-	CHECK_EQ_INT(st, CLOG_TOO_OLD);
-	clog_reader_close(early);
+	CHECK_EQ_INT(st, CHANGELOG_TOO_OLD);
+	changelog_reader_close(early);
 
 	/* retention by age keeps the newest segment only */
-	clog_retain(log, 0, 60, time(NULL) + 3600);
-	r = clog_reader_open(log, clog_oldest_resume_key(log), &st);
+	changelog_retain(log, 0, 60, time(NULL) + 3600);
+	r = changelog_reader_open(log, changelog_oldest_resume_key(log), &st);
 	CHECK(r != NULL);
 	read_all(r, &last, &st);
 	CHECK_EQ_INT(last, 1000);
-	clog_reader_close(r);
-	clog_close(log);
+	changelog_reader_close(r);
+	changelog_close(log);
 
 	/* reopen: segments and keys come back */
 	log = open_log(8192, 0);
-	CHECK_EQ_INT(clog_last_key(log), 1000);
+	CHECK_EQ_INT(changelog_last_key(log), 1000);
 	append_txn(log, 1010, 1, 0);
-	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
-	clog_close(log);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	changelog_close(log);
 	remove_dir();
 }
 
@@ -305,9 +305,9 @@ static void
 test_big_records(void)
 {
 	ChangeLog  *log;
-	ClogReader *r;
-	ClogRecord	rec;
-	ClogStatus	st;
+	ChangeLogReader *r;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
 	char	   *big = malloc(300000);
 	int			i;
 
@@ -317,21 +317,21 @@ test_big_records(void)
 		big[i] = (char) ('a' + i % 26);
 	new_dir();
 	log = open_log(4096, 0);	/* smaller than the record */
-	CHECK_EQ_INT(clog_append(log, 5, 1, 'B', CLOG_FIRST_OF_UNIT, "B", 1), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 5, 1, 'I', 0, big, 300000), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 5, 1, 'C', CLOG_LAST_OF_UNIT, "C", 1), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 6, 0, 'M', CLOG_FIRST_OF_UNIT | CLOG_LAST_OF_UNIT, "", 0), CLOG_OK);
-	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
-	r = clog_reader_open(log, 0, &st);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 5, 1, 'B', CHANGELOG_FIRST_OF_UNIT, "B", 1), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 5, 1, 'I', 0, big, 300000), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 5, 1, 'C', CHANGELOG_LAST_OF_UNIT, "C", 1), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 6, 0, 'M', CHANGELOG_FIRST_OF_UNIT | CHANGELOG_LAST_OF_UNIT, "", 0), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	r = changelog_reader_open(log, 0, &st);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_MEM(rec.data, rec.len, big, 300000);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.len, 0);
 	CHECK_EQ_INT(rec.key, 6);
-	clog_reader_close(r);
-	clog_close(log);
+	changelog_reader_close(r);
+	changelog_close(log);
 	remove_dir();
 	free(big);
 }
@@ -341,32 +341,32 @@ static void
 test_relations_before_resume(void)
 {
 	ChangeLog  *log;
-	ClogReader *r;
-	ClogRecord	rec;
-	ClogStatus	st;
+	ChangeLogReader *r;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
 
 	new_dir();
 	log = open_log(1 << 20, 0);
-	CHECK_EQ_INT(clog_append(log, 10, 0, 'B', CLOG_FIRST_OF_UNIT, "B", 1), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 10, 7, 'R', 0, "R7v1", 4), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 10, 7, 'I', 0, "I", 1), CLOG_OK);
-	CHECK_EQ_INT(clog_append(log, 10, 0, 'C', CLOG_LAST_OF_UNIT, "C", 1), CLOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 10, 0, 'B', CHANGELOG_FIRST_OF_UNIT, "B", 1), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 10, 7, 'R', 0, "R7v1", 4), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 10, 7, 'I', 0, "I", 1), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 10, 0, 'C', CHANGELOG_LAST_OF_UNIT, "C", 1), CHANGELOG_OK);
 	append_txn(log, 20, 1, 0);
-	CHECK_EQ_INT(clog_current_segment(log), 1);
-	CHECK_EQ_INT(clog_flush(log), CLOG_OK);
+	CHECK_EQ_INT(changelog_current_segment(log), 1);
+	CHECK_EQ_INT(changelog_flush(log), CHANGELOG_OK);
 
-	r = clog_reader_open(log, 10, &st);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	r = changelog_reader_open(log, 10, &st);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.kind, 'R');
 	CHECK(rec.before_resume);
 	CHECK_EQ_MEM(rec.data, rec.len, "R7v1", 4);
-	CHECK_EQ_INT(clog_reader_position(r), 10);
-	CHECK_EQ_INT(clog_read(r, &rec), CLOG_OK);
+	CHECK_EQ_INT(changelog_reader_position(r), 10);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
 	CHECK_EQ_INT(rec.kind, 'B');
 	CHECK_EQ_INT(rec.key, 20);
 	CHECK(!rec.before_resume);
-	clog_reader_close(r);
-	clog_close(log);
+	changelog_reader_close(r);
+	changelog_close(log);
 	remove_dir();
 }
 
@@ -381,17 +381,17 @@ test_torn_segment(void)
 	new_dir();
 	log = open_log(1 << 20, 0);
 	append_txn(log, 10, 1, 0);
-	clog_close(log);
+	changelog_close(log);
 	snprintf(path, sizeof(path), "%s/%016X.seg", dir, 2);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	CHECK(fd >= 0 && write(fd, "PGSY", 4) == 4);
 	close(fd);
 	log = open_log(1 << 20, 0);		/* opens: the torn file is dropped */
-	CHECK_EQ_INT(clog_last_key(log), 10);
+	CHECK_EQ_INT(changelog_last_key(log), 10);
 	CHECK(access(path, F_OK) != 0);
 	append_txn(log, 20, 1, 0);
-	CHECK_EQ_INT(clog_sync(log), CLOG_OK);
-	clog_close(log);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	changelog_close(log);
 
 	/* a torn file that is not the newest is corruption: refused */
 	snprintf(path, sizeof(path), "%s/%016X.seg", dir, 0);
@@ -399,11 +399,11 @@ test_torn_segment(void)
 	CHECK(fd >= 0);
 	close(fd);
 	{
-		ClogOptions opts = {0};
+		ChangeLogOptions opts = {0};
 		char		err[256];
 
 		opts.no_sync = true;
-		CHECK(clog_open(dir, &opts, err, sizeof(err)) == NULL);
+		CHECK(changelog_open(dir, &opts, err, sizeof(err)) == NULL);
 	}
 	remove_dir();
 }
@@ -412,7 +412,7 @@ int
 main(void)
 {
 	/* CRC-32C check value of "123456789" */
-	CHECK_EQ_INT(clog_crc32c(0, "123456789", 9), 0xE3069283);
+	CHECK_EQ_INT(changelog_crc32c(0, "123456789", 9), 0xE3069283);
 	test_basic();
 	test_recovery();
 	test_segments_and_retention();

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_json_encode.c
- *	  Unit tests of src/json_encode.c: jsonenc_escape() in every flag
+ *	  Unit tests of src/json/json_encode.c: jsonenc_escape() in every flag
  *	  combination (control characters, quotes, DEL, multi-byte UTF-8,
  *	  ASCII_ONLY escapes and surrogate pairs, VALIDATE replacement of
  *	  invalid bytes, RAW copying, the early stop with small dst buffers),

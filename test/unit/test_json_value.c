@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_json_value.c
- *	  Unit tests of src/json_value.c: grammar, strings, numbers, errors
+ *	  Unit tests of src/json/json_value.c: grammar, strings, numbers, errors
  *	  with offsets, limits, lookups, writer, copy.
  *
  *-------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_row_filter.c
- *	  Unit tests of src/row_filter.c and src/value_compare.c: every
+ *	  Unit tests of src/filter/row_filter.c and src/filter/value_compare.c: every
  *	  operator on every type family, three-valued logic, key-only rows,
  *	  every error class, decimal and date/time edge cases.
  *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_snapshot_file.c
- *	  Unit tests of src/snapshot_file.c: the snapshot/stream join rule,
+ *	  Unit tests of src/protocol/snapshot_file.c: the snapshot/stream join rule,
  *	  32-to-64-bit xid widening across epochs, xip sorting, the snapshot's
  *	  JSON and snapshot file names.
  *

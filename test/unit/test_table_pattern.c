@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_table_pattern.c
- *	  Unit tests of src/table_pattern.c: list splitting (trimming, escaped
+ *	  Unit tests of src/filter/table_pattern.c: list splitting (trimming, escaped
  *	  commas and spaces, empty elements, limits), "schema.table" pattern
  *	  parsing (no dot, escaped dots, malformed patterns), glob matching
  *	  ('*', '?', escapes, slices that are not NUL-terminated, no
