@@ -1,41 +1,47 @@
-/*
- * lat_probe.h: latency probes of the push path (build with
- * `make PROBE=1`, i.e. -DPGSYNC_LAT_PROBE).  Aggregated, logged every 5 s.
- * Compiled out otherwise.
+/*-------------------------------------------------------------------------
+ *
+ * lat_probe.h
+ *	  Latency probes of the push path, for measurement only.
+ *
+ * Built only with `make PROBE=1` (-DPGSYNC_LAT_PROBE, which also compiles
+ * lat_probe.c); otherwise every probe below is an empty inline function and
+ * the production files carry no probe state.  Samples are aggregated and
+ * logged every 5 s ("lat_probe <stage> n=... p50=..."), stages:
+ * commit record -> worker woken -> decode pass -> end of the pass's uv_run
+ * -> first and last socket write.
+ *
+ *-------------------------------------------------------------------------
  */
 #ifndef PGSYNC_LAT_PROBE_H
 #define PGSYNC_LAT_PROBE_H
 
-#ifdef PGSYNC_LAT_PROBE
 #include "datatype/timestamp.h"
 
-typedef enum
-{
-	LP_COMMIT_TO_WAKE,			/* commit record time -> worker woken */
-	LP_WAKE_TO_DECODE,			/* woken -> decode pass starts */
-	LP_DECODE,					/* decode pass (up to the flush pointer) */
-	LP_LOG_FLUSH,				/* worker_changelog_flush + sync */
-	LP_DECODED_TO_FIRST_WRITE,	/* decode end -> first socket write */
-	LP_DECODED_TO_LAST_WRITE,	/* decode end -> last socket write */
-	LP_COMMIT_TO_LAST_WRITE,	/* commit record time -> last write */
-	LP_COMMITS_PER_PASS,		/* count, not us */
-	LP_WRITES_PER_PASS,			/* count */
-	LP_LOOP_BUSY,				/* wake -> back to sleep */
-	LP_N
-} LatProbe;
+#ifdef PGSYNC_LAT_PROBE
 
-extern TimestampTz lp_commit_ts;	/* first commit decoded in this pass */
-extern int	lp_commits;
-extern TimestampTz lp_first_write;
-extern TimestampTz lp_last_write;
-extern int	lp_writes;
+/* output plugin: a transaction's begin was decoded */
+extern void lat_probe_commit_decoded(TimestampTz commit_time);
 
-extern void lp_sample(LatProbe p, int64 v);
-extern void lp_report_maybe(void);
+/* send path: a write went to a client's socket */
+extern void lat_probe_socket_write(void);
 
-#define LP(stmt) do { stmt; } while (0)
+/* worker loop, in this order each iteration */
+extern void lat_probe_woken(void);	/* after WaitEventSetWait */
+extern void lat_probe_decode_start(void);
+extern void lat_probe_decode_end(void);
+extern void lat_probe_sent(void);	/* after the uv_run that follows decoding */
+extern void lat_probe_iteration_end(void);	/* sample, maybe report, reset */
+
 #else
-#define LP(stmt) ((void) 0)
-#endif
 
-#endif
+static inline void lat_probe_commit_decoded(TimestampTz commit_time) {}
+static inline void lat_probe_socket_write(void) {}
+static inline void lat_probe_woken(void) {}
+static inline void lat_probe_decode_start(void) {}
+static inline void lat_probe_decode_end(void) {}
+static inline void lat_probe_sent(void) {}
+static inline void lat_probe_iteration_end(void) {}
+
+#endif							/* PGSYNC_LAT_PROBE */
+
+#endif							/* PGSYNC_LAT_PROBE_H */

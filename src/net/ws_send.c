@@ -208,9 +208,7 @@ direct_write(struct lws *wsi, Session *s)
 			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 			return true;
 		}
-		LP((lp_last_write = GetCurrentTimestamp(),
-			lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
-			lp_writes++));
+		lat_probe_socket_write();
 		total += used;
 		if (!fanout_peek(s->client, &m, &off))
 			return true;		/* drained: no need to ask if it is full */
@@ -266,9 +264,7 @@ ws_send_writable(struct lws *wsi, Session *s)
 		{
 			if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_RAW) < (int) used)
 				return -1;
-			LP((lp_last_write = GetCurrentTimestamp(),
-				lp_first_write = lp_first_write ? lp_first_write : lp_last_write,
-				lp_writes++));
+			lat_probe_socket_write();
 			total += used;
 		}
 		else if (fanout_peek(s->client, &m, &off))

@@ -147,7 +147,7 @@ pgsync_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	txn->output_plugin_private = MemoryContextAllocZero(ctx->context,
 														sizeof(TxnState));
-	LP((lp_commit_ts = lp_commit_ts ? lp_commit_ts : TXN_COMMIT_TIME(txn), lp_commits++));
+	lat_probe_commit_decoded(TXN_COMMIT_TIME(txn));
 	if (!state->opts.skip_empty_xacts)
 		ensure_begin(ctx, txn);
 }

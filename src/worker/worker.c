@@ -565,9 +565,6 @@ void
 pgsync_worker_main(Datum arg)
 {
 	WaitEventSet *wes;
-#ifdef PGSYNC_LAT_PROBE
-	static TimestampTz lp_wake = 0;
-#endif
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -615,9 +612,6 @@ pgsync_worker_main(Datum arg)
 		bool		more = false;
 		long		timeout;
 		int			uvt;
-#ifdef PGSYNC_LAT_PROBE
-		TimestampTz lp_t0 = 0, lp_t1 = 0, lp_t2 = 0;
-#endif
 
 		if (ShutdownRequestPending)
 			break;
@@ -641,7 +635,7 @@ pgsync_worker_main(Datum arg)
 															 SETUP_RETRY_MS);
 		}
 
-		LP(lp_t0 = GetCurrentTimestamp());
+		lat_probe_decode_start();
 		if (decode_started())
 		{
 			PG_TRY();
@@ -663,7 +657,7 @@ pgsync_worker_main(Datum arg)
 			PG_END_TRY();
 		}
 
-		LP(lp_t1 = GetCurrentTimestamp());
+		lat_probe_decode_end();
 
 		/*
 		 * Send first (ws_server_flush() runs inside uv_run), then write
@@ -671,7 +665,7 @@ pgsync_worker_main(Datum arg)
 		 * push.
 		 */
 		uv_run(&loop, UV_RUN_NOWAIT);
-		LP(lp_t2 = GetCurrentTimestamp());
+		lat_probe_sent();
 		if (decode_started())
 		{
 			/* readers see what was appended; durable on the sync interval */
@@ -711,29 +705,7 @@ pgsync_worker_main(Datum arg)
 		/* the heartbeat and replies may have queued writes */
 		uv_run(&loop, UV_RUN_NOWAIT);
 
-#ifdef PGSYNC_LAT_PROBE
-		if (lp_commits > 0)
-		{
-			lp_sample(LP_COMMIT_TO_WAKE, lp_wake - lp_commit_ts);
-			lp_sample(LP_WAKE_TO_DECODE, lp_t0 - lp_wake);
-			lp_sample(LP_DECODE, lp_t1 - lp_t0);
-			lp_sample(LP_LOG_FLUSH, lp_t2 - lp_t1);
-			if (lp_writes > 0)
-			{
-				lp_sample(LP_DECODED_TO_FIRST_WRITE, lp_first_write - lp_t1);
-				lp_sample(LP_DECODED_TO_LAST_WRITE, lp_last_write - lp_t1);
-				lp_sample(LP_COMMIT_TO_LAST_WRITE, lp_last_write - lp_commit_ts);
-			}
-			lp_sample(LP_COMMITS_PER_PASS, lp_commits);
-			lp_sample(LP_WRITES_PER_PASS, lp_writes);
-			lp_sample(LP_LOOP_BUSY, GetCurrentTimestamp() - lp_wake);
-		}
-		lp_commits = 0;
-		lp_commit_ts = 0;
-		lp_writes = 0;
-		lp_first_write = lp_last_write = 0;
-		lp_report_maybe();
-#endif
+		lat_probe_iteration_end();
 		/* how long may we sleep? */
 		if (more)
 			timeout = 0;
@@ -782,7 +754,7 @@ pgsync_worker_main(Datum arg)
 		}
 
 		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
-		LP(lp_wake = GetCurrentTimestamp());
+		lat_probe_woken();
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -12,8 +12,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PGSYNC_WORKER_LOG_H
-#define PGSYNC_WORKER_LOG_H
+#ifndef PGSYNC_WORKER_CHANGELOG_H
+#define PGSYNC_WORKER_CHANGELOG_H
 
 #include "access/transam.h"
 #include "access/xlogdefs.h"
@@ -72,4 +72,4 @@ extern XLogRecPtr worker_changelog_last_unit_key(void);
 /* Commit LSN of the last transaction in the log (0 if none). */
 extern XLogRecPtr worker_changelog_last_key(void);
 
-#endif							/* PGSYNC_WORKER_LOG_H */
+#endif							/* PGSYNC_WORKER_CHANGELOG_H */
