@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * fanout.c
- *	  Pure fan-out, part 1: messages, client queues and their bounds,
- *	  clients and subscriptions.  Routing is in fanout_route.c.
+ *	  Pure fan-out, top layer: the front door of fanout.h.  Fan-outs,
+ *	  clients and their subscriptions, replies, heartbeats, totals.
  *
- * A queue is a ring of refcounted FoMsg pointers; its byte count includes
- * every message fully, shared or not.  A live client whose queue cannot
- * take the next message lags (fanout.h, "Slow clients"): the catch-up point
- * is recorded here, from the state of the fan-out's current transaction.
- * Culling (queue dropped, error queued, close after it) is for clients
- * that cannot be served any more: out of memory, replies never read.
+ * Layers, each calling only those below it:
+ *	  fanout.c			this file: fan-outs, clients, subscriptions, replies
+ *	  fanout_route.c	routing of plugin messages (fanout_publish)
+ *	  fanout_filter.c	row filters of subscriptions
+ *	  fanout_rel.c		the relation table, the routing clock
+ *	  fanout_queue.c	messages, client queues, positions, lagging, culling
+ * FoClient is opaque outside fanout/: other modules use the accessors.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,30 +21,6 @@
 #include "fanout/fanout.h"
 #include "fanout/fanout_int.h"
 #include "json/json_encode.h"
-
-FoMsg *
-fo_msg_new(const char *data, size_t len, char op, uint64_t lsn)
-{
-	FoMsg	   *m = malloc(sizeof(FoMsg) + FO_HEADROOM + len + 1);
-
-	if (m == NULL)
-		return NULL;
-	m->refcnt = 1;
-	m->op = op;
-	m->len = (uint32_t) len;
-	m->lsn = lsn;
-	m->payload = m->buf + FO_HEADROOM;
-	memcpy(m->payload, data, len);
-	m->payload[len] = '\0';
-	return m;
-}
-
-void
-fo_msg_unref(FoMsg *m)
-{
-	if (m != NULL && --m->refcnt == 0)
-		free(m);
-}
 
 Fanout *
 fanout_create(size_t queue_limit, FoWantWrite want_write, void *arg)
@@ -94,342 +71,6 @@ fanout_destroy(Fanout *fo)
 	free(fo->txn_clients);
 	fo_filter_destroy(fo);
 	free(fo);
-}
-
-static void
-want_write(Fanout *fo, FoClient *c)
-{
-	if (fo->want_write)
-		fo->want_write(c, fo->arg);
-}
-
-/*
- * The one rule for positions: where a client stands after message m.  A
- * heartbeat ends the wait for a join; a commit or heartbeat then moves the
- * position forward, never back.
- */
-static void
-position_pass(FoPosition *p, const FoMsg *m)
-{
-	if (m->op == 'H')
-		p->awaiting = false;
-	if ((m->op == 'C' || m->op == 'H') && !p->awaiting && m->lsn > p->lsn)
-		p->lsn = m->lsn;
-}
-
-void
-fanout_client_start_at(FoClient *c, uint64_t lsn)
-{
-	c->sent.awaiting = c->queued.awaiting = false;
-	if (lsn > c->sent.lsn)
-		c->sent.lsn = lsn;
-	if (lsn > c->queued.lsn)
-		c->queued.lsn = lsn;
-}
-
-void
-fanout_client_await_join(FoClient *c)
-{
-	c->sent.awaiting = true;
-	c->queued.awaiting = true;
-}
-
-uint64_t
-fanout_client_position(const FoClient *c)
-{
-	return c->queued.lsn;
-}
-
-static bool
-ring_push(FoClient *c, FoMsg *m)
-{
-	if (c->ring_count == c->ring_cap)
-	{
-		uint32_t	cap = c->ring_cap ? c->ring_cap * 2 : 16;
-		FoMsg	  **n = malloc(sizeof(FoMsg *) * cap);
-		uint32_t	i;
-
-		if (n == NULL)
-			return false;
-		for (i = 0; i < c->ring_count; i++)
-			n[i] = c->ring[(c->ring_head + i) & (c->ring_cap - 1)];
-		free(c->ring);
-		c->ring = n;
-		c->ring_cap = cap;
-		c->ring_head = 0;
-	}
-	c->ring[(c->ring_head + c->ring_count) & (c->ring_cap - 1)] = m;
-	c->ring_count++;
-	m->refcnt++;
-	c->queued_bytes += FO_MSG_COST(m->len);
-	position_pass(&c->queued, m);
-	return true;
-}
-
-static FoMsg *
-ring_pop(FoClient *c)
-{
-	FoMsg	   *m;
-
-	if (c->ring_count == 0)
-		return NULL;
-	m = c->ring[c->ring_head];
-	c->ring_head = (c->ring_head + 1) & (c->ring_cap - 1);
-	c->ring_count--;
-	c->queued_bytes -= FO_MSG_COST(m->len);
-	return m;
-}
-
-static void
-relsent_clear(FoClient *c)
-{
-	int			i;
-
-	for (i = 0; i < c->nrelsent; i++)
-		fo_msg_unref(c->relsent[i].rel_msg);
-	c->nrelsent = 0;
-}
-
-/*
- * Cull a client: drop everything queued (but the message being written,
- * which must be finished to keep the frame stream valid), queue the error
- * and close after it.
- */
-void
-fo_cull(Fanout *fo, FoClient *c, const char *code, const char *message)
-{
-	FoMsg	   *keep = NULL;
-	FoMsg	   *m;
-
-	if (c->closing)
-		return;
-	if (c->sent_off > 0)
-		keep = ring_pop(c);
-	while ((m = ring_pop(c)) != NULL)
-		fo_msg_unref(m);
-	c->queued = c->sent;		/* what was dropped will not be written */
-	if (keep != NULL)
-	{
-		ring_push(c, keep);
-		fo_msg_unref(keep);		/* ring_push took a reference */
-	}
-	relsent_clear(c);
-	c->culled = true;
-	fanout_close_with_error(fo, c, code, message);
-}
-
-/* Does m fit in c's queue?  A message larger than the limit fits an
- * empty queue. */
-static bool
-fits(Fanout *fo, FoClient *c, const FoMsg *m)
-{
-	return c->ring_count == 0 ||
-		c->queued_bytes + FO_MSG_COST(m->len) <= fo->queue_limit;
-}
-
-/*
- * c starts lagging: the live fan-out queues nothing more to it.  Its queue
- * ends where the catch-up must start: inside the current transaction (it
- * has the changes before the current one, and the begin if in_txn; all of
- * them if the commit is what did not fit), or after the last transaction
- * routed.
- */
-static void
-fo_lag(Fanout *fo, FoClient *c, const FoMsg *m)
-{
-	c->lagging = true;
-	fo->nlagging++;
-	if (fo->in_txn && fo->cur_begin != NULL)
-	{
-		/*
-		 * The change being routed (with its begin and relation messages)
-		 * did not make it; a commit, or a reply queued between two changes,
-		 * comes after every change routed so far.
-		 */
-		bool		in_change = m->op == 'I' || m->op == 'U' || m->op == 'D' ||
-			m->op == 'T' || m->op == 'B' || m->op == 'R';
-
-		c->skip_txn = fo->cur_begin->lsn;
-		c->skip_changes = in_change ? fo->txn_changes - 1 : fo->txn_changes;
-		c->catchup_after = c->skip_txn - 1;
-	}
-	else
-	{
-		c->skip_txn = c->skip_changes = 0;
-		c->catchup_after = fo->last_commit;
-	}
-	if (c->catchup_after < c->resume_after)
-		c->catchup_after = c->resume_after;
-}
-
-bool
-fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m)
-{
-	bool		was_empty = c->ring_count == 0;
-
-	if (c->closing || c->lagging)
-		return false;
-	if (!fo->paced && !fits(fo, c, m))
-	{
-		fo_lag(fo, c, m);
-		return false;
-	}
-	if (!ring_push(c, m))
-	{
-		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-		return false;
-	}
-	if (was_empty)
-		want_write(fo, c);
-	return true;
-}
-
-void
-fanout_set_paced(Fanout *fo)
-{
-	fo->paced = true;
-}
-
-int
-fanout_lagging_count(Fanout *fo)
-{
-	return fo->nlagging;
-}
-
-void
-fanout_take_lagging(Fanout *fo, void (*fn) (FoClient *c, void *arg),
-					void *arg)
-{
-	FoClient   *c = fo->clients;
-
-	while (c != NULL && fo->nlagging > 0)
-	{
-		FoClient   *next = c->next;
-
-		if (c->lagging)
-			fn(c, arg);			/* moves it out of fo */
-		c = next;
-	}
-}
-
-/*
- * Queue a message that must not be lost (a reply, the heartbeat joining a
- * snapshot to the stream): past the queue limit too, up to
- * FO_CONTROL_SLACK more.  Takes over the caller's reference to m.
- */
-static bool
-enqueue_control(Fanout *fo, FoClient *c, FoMsg *m)
-{
-	bool		was_empty = c->ring_count == 0;
-
-	if (m == NULL)
-	{
-		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-		return false;
-	}
-	if (c->closing)
-	{
-		fo_msg_unref(m);
-		return false;
-	}
-	if (c->queued_bytes + FO_MSG_COST(m->len) > fo->queue_limit + FO_CONTROL_SLACK)
-	{
-		fo_msg_unref(m);
-		fo_cull(fo, c, CP_ERR_SLOW_CONSUMER,
-				"replies not read: send queue limit (pgsync.client_queue_bytes) exceeded");
-		return false;
-	}
-	if (!ring_push(c, m))
-	{
-		fo_msg_unref(m);
-		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-		return false;
-	}
-	/* past the limit: no more stream messages until it catches up */
-	if (!fo->paced && !c->lagging && c->queued_bytes > fo->queue_limit)
-		fo_lag(fo, c, m);
-	fo_msg_unref(m);
-	if (was_empty)
-		want_write(fo, c);
-	return true;
-}
-
-bool
-fanout_send_private(Fanout *fo, FoClient *c, const char *data, size_t len)
-{
-	return enqueue_control(fo, c, fo_msg_new(data, len, 0, 0));
-}
-
-void
-fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
-						const char *message)
-{
-	char		lsnbuf[JSONENC_LSN_MAXLEN + 1];
-	size_t		len;
-	char	   *text;
-	bool		was_empty = c->ring_count == 0;
-
-	if (c->closing)
-		return;
-	if (c->lagging)
-	{
-		/* closing supersedes catching up */
-		c->lagging = false;
-		c->home->nlagging--;
-	}
-	/* everything queued before the error is written first */
-	lsnbuf[jsonenc_lsn(lsnbuf, c->queued.lsn)] = '\0';
-	text = cp_reply_error(NULL, code, message, lsnbuf, &len);
-	if (text != NULL)
-	{
-		/* bypass the limit: the error must get through */
-		FoMsg	   *m = fo_msg_new(text, len, 0, 0);
-
-		if (m != NULL)
-		{
-			ring_push(c, m);
-			fo_msg_unref(m);
-		}
-		free(text);
-	}
-	c->closing = true;
-	if (was_empty)
-		want_write(fo, c);
-}
-
-bool
-fanout_peek(FoClient *c, FoMsg **msg, size_t *off)
-{
-	if (c->ring_count == 0)
-		return false;
-	*msg = c->ring[c->ring_head];
-	*off = c->sent_off;
-	return true;
-}
-
-void
-fanout_advance(Fanout *fo, FoClient *c, size_t n)
-{
-	FoMsg	   *m;
-
-	if (c->ring_count == 0)
-		return;
-	m = c->ring[c->ring_head];
-	c->sent_off += n;
-	c->bytes_sent += n;
-	fo->bytes_sent += n;
-	if (c->sent_off < m->len)
-		return;
-	c->sent_off = 0;
-	ring_pop(c);
-	c->msgs_sent++;
-	fo->msgs_sent++;
-	/*
-	 * A written commit, or heartbeat, is a resume point: everything up to it
-	 * that the client subscribed to has been written.
-	 */
-	position_pass(&c->sent, m);
-	fo_msg_unref(m);
 }
 
 FoClient *
@@ -531,16 +172,11 @@ fanout_queue_limit(Fanout *fo)
 void
 fanout_client_remove(Fanout *fo, FoClient *c)
 {
-	FoMsg	   *m;
 	int			i;
 
 	(void) fo;
 	client_unlink(c);
-	while ((m = ring_pop(c)) != NULL)
-		fo_msg_unref(m);
-	free(c->ring);
-	relsent_clear(c);
-	free(c->relsent);
+	fo_queue_free(c);
 	for (i = 0; i < c->nsubs; i++)
 		sub_free(c->subs[i]);
 	free(c);
@@ -663,7 +299,7 @@ fanout_heartbeat(Fanout *fo, uint64_t lsn)
 	 */
 	for (c = fo->clients; c != NULL; c = c->next)
 		if (!c->closing && !c->lagging && c->nsubs > 0 &&
-			lsn >= c->queued.lsn && fits(fo, c, m))
+			lsn >= c->queued.lsn && fo_fits(fo, c, m))
 			fo_enqueue(fo, c, m);
 	fo_msg_unref(m);
 }
@@ -677,7 +313,7 @@ fanout_heartbeat_join(Fanout *fo, FoClient *c, uint64_t lsn,
 	if (lsn < c->queued.lsn)
 		lsn = c->queued.lsn;
 	/* the client's first resume point: never left out for a full queue */
-	enqueue_control(fo, c, heartbeat_msg(lsn, sub_id));
+	fo_enqueue_control(fo, c, heartbeat_msg(lsn, sub_id));
 }
 
 uint64_t
@@ -696,4 +332,168 @@ uint64_t
 fanout_msgs_published(Fanout *fo)
 {
 	return fo->msgs_published;
+}
+
+/* ----------------------------------------------------------------
+ * A client, read from outside (FoClient is opaque there)
+ * ----------------------------------------------------------------
+ */
+
+FoClient *
+fanout_next_client(const FoClient *c)
+{
+	return c->next;
+}
+
+void *
+fanout_client_user(const FoClient *c)
+{
+	return c->user;
+}
+
+bool
+fanout_client_closing(const FoClient *c)
+{
+	return c->closing;
+}
+
+Fanout *
+fanout_client_home(const FoClient *c)
+{
+	return c->home;
+}
+
+int
+fanout_client_nsubs(const FoClient *c)
+{
+	return c->nsubs;
+}
+
+size_t
+fanout_client_queued_bytes(const FoClient *c)
+{
+	return c->queued_bytes;
+}
+
+void
+fanout_client_set_peer(FoClient *c, const char *peer, int64_t connected_at)
+{
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->connected_at = connected_at;
+}
+
+const char *
+fanout_client_peer(const FoClient *c)
+{
+	return c->peer;
+}
+
+int64_t
+fanout_client_connected_at(const FoClient *c)
+{
+	return c->connected_at;
+}
+
+void
+fanout_client_set_stat_slot(FoClient *c, int slot)
+{
+	c->stat_slot = slot;
+}
+
+int
+fanout_client_stat_slot(const FoClient *c)
+{
+	return c->stat_slot;
+}
+
+uint64_t
+fanout_client_sent_position(const FoClient *c)
+{
+	return c->sent.lsn;
+}
+
+uint64_t
+fanout_client_msgs_sent(const FoClient *c)
+{
+	return c->msgs_sent;
+}
+
+uint64_t
+fanout_client_bytes_sent(const FoClient *c)
+{
+	return c->bytes_sent;
+}
+
+void
+fanout_client_set_resume_after(FoClient *c, uint64_t lsn)
+{
+	c->resume_after = lsn;
+}
+
+uint64_t
+fanout_client_catchup_after(const FoClient *c)
+{
+	return c->catchup_after;
+}
+
+void
+fanout_client_set_catchup_after(FoClient *c, uint64_t lsn)
+{
+	c->catchup_after = lsn;
+}
+
+const char *
+fanout_sub_id(const FoSub *s)
+{
+	return s->id;
+}
+
+/* ----------------------------------------------------------------
+ * Replies
+ * ----------------------------------------------------------------
+ */
+
+void
+fanout_reply_text(FoClient *c, char *text, size_t len)
+{
+	if (text == NULL)
+		return;
+	fanout_send_private(c->home, c, text, len);
+	free(text);
+}
+
+void
+fanout_reply(FoClient *c, const char *id_json, const char *subscription,
+			 const char *code, const char *message)
+{
+	size_t		len = 0;
+	char	   *text;
+
+	if (code == NULL)
+		text = cp_reply_ok(id_json, subscription, NULL, &len);
+	else
+		text = cp_reply_error(id_json, code, message, NULL, &len);
+	fanout_reply_text(c, text, len);
+}
+
+void
+fanout_reply_positioned(FoClient *c, const char *id_json,
+						const char *subscription, bool has_position,
+						uint64_t resume_lsn)
+{
+	char		lsn[JSONENC_LSN_MAXLEN + 3];
+	size_t		len = 0;
+	char	   *text;
+
+	if (has_position)
+	{
+		lsn[0] = '"';
+		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
+		lsn[len++] = '"';
+		lsn[len] = '\0';
+	}
+	else
+		strcpy(lsn, "null");
+	text = cp_reply_ok(id_json, subscription, lsn, &len);
+	fanout_reply_text(c, text, len);
 }

@@ -59,104 +59,9 @@ typedef struct FoMsg
 	unsigned char buf[];
 } FoMsg;
 
-/* A subscription's filter compiled for one version of a relation. */
-typedef struct FoSubFilter
-{
-	uint32_t	relid;
-	uint64_t	rel_version;	/* FoRel.version it was compiled against */
-	struct RowFilter *filter;	/* NULL: does not compile, relation skipped */
-} FoSubFilter;
-
-typedef struct FoSub
-{
-	char		id[16];
-	int			ntables;
-	char	  **tables;
-	TablePattern *patterns;
-	uint32_t	ops;			/* CP_OP_* */
-	char	   *filter_json;	/* filter (compact JSON), NULL for none */
-	FoSubFilter *filters;		/* compiled per relation, lazily */
-	int			nfilters;
-	int			filters_cap;
-	uint64_t	active_from;	/* first transaction sequence it sees */
-} FoSub;
-
-/*
- * A client's position: the resume point it holds once the messages counted
- * so far are written.  A commit ('C') or heartbeat ('H') message carries
- * one, except while 'awaiting': after an initial snapshot, until the
- * heartbeat that joins the client to the stream (worker_serve_snapshot.c), no
- * commit is a resume point.  Positions never go backwards.
- */
-typedef struct FoPosition
-{
-	uint64_t	lsn;
-	bool		awaiting;
-} FoPosition;
-
-typedef struct FoRelSent
-{
-	uint32_t	relid;
-	FoMsg	   *rel_msg;		/* relation message last queued (ref held) */
-} FoRelSent;
-
-typedef struct FoClient
-{
-	struct FoClient *prev,
-			   *next;
-	void	   *user;			/* the transport's handle (an lws wsi) */
-	int			stat_slot;		/* index in the shared status array */
-	char		peer[64];
-	int64_t		connected_at;	/* caller's clock, opaque here */
-
-	FoSub	   *subs[FO_MAX_SUBS_PER_CLIENT];
-	int			nsubs;
-	uint32_t	next_sub_id;
-
-	/* send queue: a ring of message pointers */
-	FoMsg	  **ring;
-	uint32_t	ring_cap;		/* power of two */
-	uint32_t	ring_head;
-	uint32_t	ring_count;
-	size_t		queued_bytes;	/* what the queue costs: FO_MSG_COST each */
-	size_t		sent_off;		/* bytes of the head message written */
-
-	bool		in_txn;			/* got the current transaction's begin */
-	bool		closing;		/* close once the queue is flushed */
-	bool		culled;
-
-	/*
-	 * Catch-up.  lagging: the live fan-out queues nothing more to it; the
-	 * worker is to catch it up from the log, reading after catchup_after.
-	 * skip_txn/skip_changes: its queue ends inside the transaction with that
-	 * commit LSN, after that transaction's skip_changes-th change; the
-	 * catch-up leaves out those changes (and the begin, if in_txn).
-	 */
-	bool		lagging;
-	uint64_t	catchup_after;
-	uint64_t	skip_txn;
-	uint64_t	skip_changes;
-
-	FoRelSent  *relsent;
-	int			nrelsent;
-	int			relsent_cap;
-
-	struct Fanout *home;		/* the fan-out whose list holds it: every
-								 * request of the client acts on it */
-	uint64_t	resume_after;	/* skip transactions with commit LSN <= this */
-
-	/*
-	 * The routing clock's value when the last message was delivered to it
-	 * (dedupe within one routed message).  The clock is process-wide, not
-	 * per fan-out, so a mark means the same in every fan-out a client moves
-	 * through.
-	 */
-	uint64_t	route_mark;
-	FoPosition	sent;			/* position of what was written */
-	FoPosition	queued;			/* position once the queue is written */
-	uint64_t	msgs_sent;
-	uint64_t	bytes_sent;
-} FoClient;
+/* A client of a fan-out, and one of its subscriptions: opaque. */
+typedef struct FoClient FoClient;
+typedef struct FoSub FoSub;
 
 typedef struct FoRel FoRel;
 typedef struct Fanout Fanout;
@@ -217,6 +122,59 @@ extern bool fanout_unsubscribe(FoClient *c, const char *sub_id);
 extern void fanout_client_start_at(FoClient *c, uint64_t lsn);
 extern void fanout_client_await_join(FoClient *c);
 extern uint64_t fanout_client_position(const FoClient *c);
+
+/*
+ * A client, read from outside the fan-out.  fanout_client_user(): the
+ * transport's handle given to fanout_client_add().  closing: an error or
+ * bye is queued, the connection closes once it is written.  home: the
+ * fan-out whose list holds it (live, or a private replay).
+ */
+extern FoClient *fanout_next_client(const FoClient *c);
+extern void *fanout_client_user(const FoClient *c);
+extern bool fanout_client_closing(const FoClient *c);
+extern Fanout *fanout_client_home(const FoClient *c);
+extern int	fanout_client_nsubs(const FoClient *c);
+extern size_t fanout_client_queued_bytes(const FoClient *c);
+
+/* What pgsync.clients shows (the status slot is the transport's). */
+extern void fanout_client_set_peer(FoClient *c, const char *peer,
+								   int64_t connected_at);
+extern const char *fanout_client_peer(const FoClient *c);
+extern int64_t fanout_client_connected_at(const FoClient *c);
+extern void fanout_client_set_stat_slot(FoClient *c, int slot);
+extern int	fanout_client_stat_slot(const FoClient *c);
+extern uint64_t fanout_client_sent_position(const FoClient *c);
+extern uint64_t fanout_client_msgs_sent(const FoClient *c);
+extern uint64_t fanout_client_bytes_sent(const FoClient *c);
+
+/*
+ * Replays.  fanout_client_set_resume_after(): live routing skips every
+ * transaction with a commit LSN at or below lsn (what a replay already
+ * gave the client).  fanout_client_catchup_after(): where a lagging
+ * client's catch-up reads the log from (the worker sets it when no
+ * transaction was routed live before the client lagged).
+ */
+extern void fanout_client_set_resume_after(FoClient *c, uint64_t lsn);
+extern uint64_t fanout_client_catchup_after(const FoClient *c);
+extern void fanout_client_set_catchup_after(FoClient *c, uint64_t lsn);
+
+extern const char *fanout_sub_id(const FoSub *s);
+
+/*
+ * Replies to a client's request, queued in the fan-out that holds it
+ * (fanout_send_private).  fanout_reply(): ok (code NULL, with the
+ * subscription id if any) or an error with code and message.
+ * fanout_reply_positioned(): ok with a resume_lsn (null without
+ * has_position).  fanout_reply_text(): a reply built by client_protocol.h,
+ * freed here (NULL: nothing is sent).
+ */
+extern void fanout_reply(FoClient *c, const char *id_json,
+						 const char *subscription, const char *code,
+						 const char *message);
+extern void fanout_reply_positioned(FoClient *c, const char *id_json,
+									const char *subscription,
+									bool has_position, uint64_t resume_lsn);
+extern void fanout_reply_text(FoClient *c, char *text, size_t len);
 
 /* Describe a client's subscriptions ("s1:public.t,app.*;s2:...") */
 extern void fanout_describe_subs(FoClient *c, char *out, size_t outsize);

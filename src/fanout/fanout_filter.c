@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * fanout_filter.c
- *	  Pure fan-out, part 3: row filters of subscriptions (docs/FILTERS.md).
+ *	  Pure fan-out, middle layer: row filters of subscriptions
+ *	  (docs/FILTERS.md), over the relation table and the queues.
  *
  * Owns the compiled filters of each subscription, one per relation it
  * meets, keyed by the version of that relation's "R" message: a filter is

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * fanout_int.h
- *	  Internals shared by fanout.c (queues, clients) and fanout_route.c
- *	  (routing).  Not for other modules: use fanout.h.
+ *	  Internals of the fan-out, shared by its layers: fanout_queue.c
+ *	  (bottom), fanout_filter.c and fanout_route.c, fanout.c (top).  Not for
+ *	  other modules: use fanout.h (the unit tests look inside).
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,105 @@
 
 #include "fanout/fanout.h"
 #include "json/json_value.h"
+
+/* A subscription's filter compiled for one version of a relation. */
+typedef struct FoSubFilter
+{
+	uint32_t	relid;
+	uint64_t	rel_version;	/* FoRel.version it was compiled against */
+	struct RowFilter *filter;	/* NULL: does not compile, relation skipped */
+} FoSubFilter;
+
+struct FoSub
+{
+	char		id[16];
+	int			ntables;
+	char	  **tables;
+	TablePattern *patterns;
+	uint32_t	ops;			/* CP_OP_* */
+	char	   *filter_json;	/* filter (compact JSON), NULL for none */
+	FoSubFilter *filters;		/* compiled per relation, lazily */
+	int			nfilters;
+	int			filters_cap;
+	uint64_t	active_from;	/* first transaction sequence it sees */
+};
+
+/*
+ * A client's position: the resume point it holds once the messages counted
+ * so far are written.  A commit ('C') or heartbeat ('H') message carries
+ * one, except while 'awaiting': after an initial snapshot, until the
+ * heartbeat that joins the client to the stream (worker_serve_snapshot.c), no
+ * commit is a resume point.  Positions never go backwards.
+ */
+typedef struct FoPosition
+{
+	uint64_t	lsn;
+	bool		awaiting;
+} FoPosition;
+
+typedef struct FoRelSent
+{
+	uint32_t	relid;
+	FoMsg	   *rel_msg;		/* relation message last queued (ref held) */
+} FoRelSent;
+
+struct FoClient
+{
+	struct FoClient *prev,
+			   *next;
+	void	   *user;			/* the transport's handle (an lws wsi) */
+	int			stat_slot;		/* index in the shared status array */
+	char		peer[64];
+	int64_t		connected_at;	/* caller's clock, opaque here */
+
+	FoSub	   *subs[FO_MAX_SUBS_PER_CLIENT];
+	int			nsubs;
+	uint32_t	next_sub_id;
+
+	/* send queue: a ring of message pointers */
+	FoMsg	  **ring;
+	uint32_t	ring_cap;		/* power of two */
+	uint32_t	ring_head;
+	uint32_t	ring_count;
+	size_t		queued_bytes;	/* what the queue costs: FO_MSG_COST each */
+	size_t		sent_off;		/* bytes of the head message written */
+
+	bool		in_txn;			/* got the current transaction's begin */
+	bool		closing;		/* close once the queue is flushed */
+	bool		culled;
+
+	/*
+	 * Catch-up.  lagging: the live fan-out queues nothing more to it; the
+	 * worker is to catch it up from the log, reading after catchup_after.
+	 * skip_txn/skip_changes: its queue ends inside the transaction with that
+	 * commit LSN, after that transaction's skip_changes-th change; the
+	 * catch-up leaves out those changes (and the begin, if in_txn).
+	 */
+	bool		lagging;
+	uint64_t	catchup_after;
+	uint64_t	skip_txn;
+	uint64_t	skip_changes;
+
+	FoRelSent  *relsent;
+	int			nrelsent;
+	int			relsent_cap;
+
+	struct Fanout *home;		/* the fan-out whose list holds it: every
+								 * request of the client acts on it */
+	uint64_t	resume_after;	/* skip transactions with commit LSN <= this */
+
+	/*
+	 * The routing clock's value when the last message was delivered to it
+	 * (dedupe within one routed message).  The clock is process-wide, not
+	 * per fan-out, so a mark means the same in every fan-out a client moves
+	 * through.
+	 */
+	uint64_t	route_mark;
+	FoPosition	sent;			/* position of what was written */
+	FoPosition	queued;			/* position once the queue is written */
+	uint64_t	msgs_sent;
+	uint64_t	bytes_sent;
+};
 
 typedef struct FoMatch
 {
@@ -75,27 +175,54 @@ struct Fanout
 	uint64_t	msgs_published;
 };
 
+/* ---- fanout_queue.c ---- */
+
 /*
  * Queue m to c.  false when it was not queued: c is closing, lags (live
  * fan-out, m does not fit) or was culled (out of memory).
  */
 extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
 
+/*
+ * Queue a message that must not be lost (a reply, the heartbeat joining a
+ * snapshot to the stream): past the queue limit too, up to
+ * FO_CONTROL_SLACK more, beyond which c is culled.  Takes over the
+ * caller's reference to m (NULL: out of memory, c is culled).
+ */
+extern bool fo_enqueue_control(Fanout *fo, FoClient *c, FoMsg *m);
+
 /* Drop c's queue, queue an error and close c after it. */
 extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
 					const char *message);
 
+/* Does m fit in c's queue (an empty queue takes any message)? */
+extern bool fo_fits(Fanout *fo, FoClient *c, const FoMsg *m);
+
+/* Drop the relation messages c holds (they are sent again if needed). */
+extern void fo_relsent_clear(FoClient *c);
+
+/* Free c's queue and relation messages (c is being freed). */
+extern void fo_queue_free(FoClient *c);
+
+/* ---- fanout_rel.c ---- */
+
 /*
  * The routing clock: one tick per routed change, process-wide (see
- * FoClient.route_mark).
+ * FoClient.route_mark).  fo_route_clock_tick() advances it and returns
+ * the new value.
  */
 extern uint64_t fo_route_clock(void);
+extern uint64_t fo_route_clock_tick(void);
 
-/* The relation entry of relid, or NULL. */
+/* The relation entry of relid, or NULL; with create, a new empty entry
+ * (NULL only when out of memory, or for relid 0). */
 extern FoRel *fo_rel_find(Fanout *fo, uint32_t relid);
+extern FoRel *fo_rel_lookup(Fanout *fo, uint32_t relid, bool create);
 
 /* Free what a relation entry owns. */
 extern void fo_rel_clear(FoRel *r);
+
+/* ---- fanout_filter.c ---- */
 
 /*
  * Row filters (fanout_filter.c).  fo_sub_filter_passes(): does change m of

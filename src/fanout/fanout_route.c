@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * fanout_route.c
- *	  Pure fan-out, part 2: routing of plugin messages to client queues.
+ *	  Pure fan-out, middle layer: routing of plugin messages to client
+ *	  queues (fanout_publish), over the relation table (fanout_rel.c), the
+ *	  row filters (fanout_filter.c) and the queues (fanout_queue.c).
  *
  * Routing state:
- *	- one FoRel per relation oid seen, holding the latest relation ("R")
+ *	- one FoRel per relation oid seen (fanout_rel.c), holding the latest relation ("R")
  *	  message and a cache of the (client, subscription) pairs whose table
  *	  patterns match it, rebuilt lazily when subscriptions change;
  *	- the begin message of the transaction being decoded: it is queued to
@@ -29,87 +31,6 @@
 #include "fanout/fanout.h"
 #include "fanout/fanout_int.h"
 #include "protocol/stream_msg.h"
-
-/*
- * The routing clock.  A client is marked with the tick of the last change
- * delivered to it, so a change matching several of its subscriptions (or,
- * for a truncate, several relations) is queued once.  A per-fan-out counter
- * would not do: a client moving from a private fan-out to the live one
- * would carry a mark the live counter can reach later, on a change meant
- * for it.
- */
-static uint64_t route_clock = 0;
-
-uint64_t
-fo_route_clock(void)
-{
-	return route_clock;
-}
-
-void
-fo_rel_clear(FoRel *r)
-{
-	free(r->schema);
-	free(r->table);
-	fo_msg_unref(r->rel_msg);
-	free(r->match);
-	free(r->key_cols);
-}
-
-static FoRel *
-rel_lookup(Fanout *fo, uint32_t relid, bool create)
-{
-	uint32_t	mask = fo->rel_cap - 1;
-	uint32_t	i = (relid * 2654435761u) & mask;
-
-	if (relid == 0)
-		return NULL;
-	while (fo->rels[i].relid != 0)
-	{
-		if (fo->rels[i].relid == relid)
-			return &fo->rels[i];
-		i = (i + 1) & mask;
-	}
-	if (!create)
-		return NULL;
-	if ((fo->nrels + 1) * 2 > fo->rel_cap)
-	{
-		/* grow and rehash */
-		FoRel	   *old = fo->rels;
-		uint32_t	oldcap = fo->rel_cap;
-		FoRel	   *n = calloc(oldcap * 2, sizeof(FoRel));
-		uint32_t	k;
-
-		if (n == NULL)
-			return NULL;
-		fo->rels = n;
-		fo->rel_cap = oldcap * 2;
-		mask = fo->rel_cap - 1;
-		for (k = 0; k < oldcap; k++)
-		{
-			uint32_t	j;
-
-			if (old[k].relid == 0)
-				continue;
-			j = (old[k].relid * 2654435761u) & mask;
-			while (n[j].relid != 0)
-				j = (j + 1) & mask;
-			n[j] = old[k];
-		}
-		free(old);
-		return rel_lookup(fo, relid, true);
-	}
-	fo->nrels++;
-	memset(&fo->rels[i], 0, sizeof(FoRel));
-	fo->rels[i].relid = relid;
-	return &fo->rels[i];
-}
-
-FoRel *
-fo_rel_find(Fanout *fo, uint32_t relid)
-{
-	return rel_lookup(fo, relid, false);
-}
 
 static bool
 sub_matches_rel(const FoSub *s, const FoRel *r)
@@ -306,13 +227,13 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 	FoMsg	   *m = NULL;
 	int			i,
 				k;
+	uint64_t	tick = fo_route_clock_tick();
 
-	route_clock++;
 	for (k = 0; k < nrels; k++)
 	{
 		FoRel	   *r = rels[k];
 
-		r->last_routed = route_clock;
+		r->last_routed = tick;
 		if (!rel_ensure_match(fo, r))
 			continue;
 		for (i = 0; i < r->nmatch; i++)
@@ -320,7 +241,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 			FoClient   *c = r->match[i].client;
 			FoSub	   *s = r->match[i].sub;
 
-			if (c->route_mark == route_clock || c->closing || c->lagging ||
+			if (c->route_mark == tick || c->closing || c->lagging ||
 				!(s->ops & bit) || fo->txn_seq < s->active_from ||
 				lsn <= c->resume_after ||
 				(lsn == c->skip_txn && fo->txn_changes <= c->skip_changes))
@@ -329,7 +250,7 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				return;
 			if (!fo_sub_filter_passes(fo, c, s, r, m))
 				continue;
-			c->route_mark = route_clock;
+			c->route_mark = tick;
 			if (nrels == 1)
 				deliver(fo, c, m, rels, 1);
 			else
@@ -344,7 +265,7 @@ static void
 handle_relation(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				StreamMsgInfo *info)
 {
-	FoRel	   *r = rel_lookup(fo, info->relid, true);
+	FoRel	   *r = fo_rel_lookup(fo, info->relid, true);
 
 	if (r == NULL)
 		return;
@@ -449,7 +370,7 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 		case 'U':
 		case 'D':
 			fo->txn_changes++;
-			one = rel_lookup(fo, info.relid, false);
+			one = fo_rel_lookup(fo, info.relid, false);
 			if (one != NULL)
 				route_change(fo, data, len, lsn, info.op, &one, 1);
 			break;
@@ -459,7 +380,7 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 			if (rels == NULL)
 				break;
 			for (i = 0, n = 0; i < info.nrelids; i++)
-				if ((rels[n] = rel_lookup(fo, info.relids[i], false)) != NULL)
+				if ((rels[n] = fo_rel_lookup(fo, info.relids[i], false)) != NULL)
 					n++;
 			route_change(fo, data, len, lsn, 'T', rels, n);
 			free(rels);

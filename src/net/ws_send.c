@@ -60,7 +60,7 @@ static uv_check_t flush_check;
 void
 ws_send_want_write(FoClient *c, void *arg)
 {
-	struct lws *wsi = (struct lws *) c->user;
+	struct lws *wsi = (struct lws *) fanout_client_user(c);
 	Session    *s;
 
 	if (wsi == NULL)
@@ -191,7 +191,7 @@ direct_write(struct lws *wsi, Session *s)
 	FoMsg	   *m;
 	size_t		off;
 
-	if (s->client == NULL || s->client->closing || s->peer_closing)
+	if (s->client == NULL || fanout_client_closing(s->client) || s->peer_closing)
 		return false;
 	while (total < WS_MAX_BYTES_PER_WRITABLE)
 	{
@@ -225,7 +225,7 @@ ws_server_flush(void)
 	while (ndirty > 0)
 	{
 		FoClient   *c = dirty[--ndirty];
-		struct lws *wsi = (struct lws *) c->user;
+		struct lws *wsi = (struct lws *) fanout_client_user(c);
 		Session    *s = (Session *) lws_wsi_user(wsi);
 
 		s->dirty = false;
@@ -276,7 +276,7 @@ ws_send_writable(struct lws *wsi, Session *s)
 		else
 		{
 			/* queue empty */
-			if (s->client->closing)
+			if (fanout_client_closing(s->client))
 			{
 				int			code = s->close_code ? s->close_code : WS_CLOSE_SLOW_CONSUMER;
 
@@ -286,7 +286,7 @@ ws_send_writable(struct lws *wsi, Session *s)
 			return 0;
 		}
 		/* drained: skip the poll() of lws_send_pipe_choked() */
-		if (!fanout_peek(s->client, &m, &off) && !s->client->closing)
+		if (!fanout_peek(s->client, &m, &off) && !fanout_client_closing(s->client))
 			return 0;
 		if (lws_send_pipe_choked(wsi))
 			break;

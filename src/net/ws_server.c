@@ -386,11 +386,11 @@ ws_server_stop(const char *code, const char *message)
 
 	if (context == NULL)
 		return;
-	for (c = fanout_first_client(ws_fanout); c != NULL; c = c->next)
+	for (c = fanout_first_client(ws_fanout); c != NULL; c = fanout_next_client(c))
 	{
-		Session    *s = c->user ? lws_wsi_user((struct lws *) c->user) : NULL;
+		Session    *s = fanout_client_user(c) ? lws_wsi_user((struct lws *) fanout_client_user(c)) : NULL;
 
-		if (s != NULL && !c->closing)
+		if (s != NULL && !fanout_client_closing(c))
 			s->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
 		fanout_close_with_error(ws_fanout, c, code, message);
 	}

@@ -60,23 +60,6 @@ extern WsPending *ws_server_take_pending(void);
 extern void ws_server_park_again(WsPending *p);
 extern void ws_pending_free(WsPending *p);
 
-/* Queue a reply text made by client_protocol.c (takes ownership). */
-extern void ws_server_send(FoClient *c, char *text, size_t len);
-
-/* Reply to a parked request: ok (code == NULL) or error. */
-extern void ws_server_reply(FoClient *c, const char *id_json,
-							const char *subscription, const char *code,
-							const char *message);
-
-/*
- * The ok of a subscription that gives the connection its position:
- * resume_lsn is the connection's first resume point, or (has_position
- * false) null: none until an initial snapshot joins the stream.
- */
-extern void ws_server_reply_positioned(FoClient *c, const char *id_json,
-									   const char *subscription,
-									   bool has_position, uint64_t resume_lsn);
-
 /* Shared status slots of clients freed since the last call (-1 ends). */
 extern int	ws_server_take_released_slot(void);
 

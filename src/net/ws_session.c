@@ -112,57 +112,6 @@ ws_session_confirm_upgrade(struct lws *wsi)
  * ----------------------------------------------------------------
  */
 
-static void
-send_reply(FoClient *c, char *text, size_t len)
-{
-	if (text == NULL)
-		return;
-	fanout_send_private(c->home, c, text, len);
-	free(text);
-}
-
-void
-ws_server_send(FoClient *c, char *text, size_t len)
-{
-	send_reply(c, text, len);
-}
-
-void
-ws_server_reply(FoClient *c, const char *id_json, const char *subscription,
-				const char *code, const char *message)
-{
-	size_t		len = 0;
-	char	   *text;
-
-	if (code == NULL)
-		text = cp_reply_ok(id_json, subscription, NULL, &len);
-	else
-		text = cp_reply_error(id_json, code, message, NULL, &len);
-	send_reply(c, text, len);
-}
-
-void
-ws_server_reply_positioned(FoClient *c, const char *id_json,
-						   const char *subscription, bool has_position,
-						   uint64_t resume_lsn)
-{
-	char		lsn[JSONENC_LSN_MAXLEN + 3];
-	size_t		len = 0;
-	char	   *text;
-
-	if (has_position)
-	{
-		lsn[0] = '"';
-		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
-		lsn[len++] = '"';
-		lsn[len] = '\0';
-	}
-	else
-		strcpy(lsn, "null");
-	text = cp_reply_ok(id_json, subscription, lsn, &len);
-	send_reply(c, text, len);
-}
-
 /* Queue the error, then close with close_code once it is written. */
 void
 ws_session_close_with(Session *s, const char *code, const char *message,
@@ -186,7 +135,7 @@ handle_request(Session *s, const char *text, size_t len)
 
 	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)))
 	{
-		ws_server_reply(s->client, req.id_json, NULL, code, msg);
+		fanout_reply(s->client, req.id_json, NULL, code, msg);
 		client_request_free(&req);
 		return;
 	}
@@ -197,15 +146,15 @@ handle_request(Session *s, const char *text, size_t len)
 				size_t		l = 0;
 				char	   *text = cp_reply_pong(req.id_json, &l);
 
-				send_reply(s->client, text, l);
+				fanout_reply_text(s->client, text, l);
 				break;
 			}
 		case CREQ_UNSUBSCRIBE:
 			if (fanout_unsubscribe(s->client, req.subscription))
-				ws_server_reply(s->client, req.id_json, req.subscription,
+				fanout_reply(s->client, req.id_json, req.subscription,
 								NULL, NULL);
 			else
-				ws_server_reply(s->client, req.id_json, NULL,
+				fanout_reply(s->client, req.id_json, NULL,
 								CP_ERR_UNKNOWN_SUBSCRIPTION,
 								"no such subscription on this connection");
 			break;
@@ -216,7 +165,7 @@ handle_request(Session *s, const char *text, size_t len)
 
 				if (p == NULL)
 				{
-					ws_server_reply(s->client, req.id_json, NULL,
+					fanout_reply(s->client, req.id_json, NULL,
 									CP_ERR_INTERNAL, "out of memory");
 					break;
 				}
@@ -288,14 +237,15 @@ bool
 ws_session_established(struct lws *wsi, Session *s)
 {
 	FoClient   *c = fanout_client_add(ws_fanout, wsi);
+	char		peer[64];
 	int			slot;
 
 	memset(s, 0, sizeof(*s));
 	if (c == NULL)
 		return false;
 	s->client = c;
-	c->connected_at = GetCurrentTimestamp();
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	fanout_client_set_peer(c, peer, GetCurrentTimestamp());
 	if (!ws_fd_budget_admit())
 	{
 		ws_session_close_with(s, CP_ERR_SERVER_FULL,
@@ -311,7 +261,7 @@ ws_session_established(struct lws *wsi, Session *s)
 							  WS_CLOSE_TRY_AGAIN_LATER);
 		return true;
 	}
-	c->stat_slot = slot;
+	fanout_client_set_stat_slot(c, slot);
 	return true;
 }
 
@@ -330,9 +280,9 @@ release_client(Session *s)
 		return;
 	drop_pending_of(c);
 	ws_send_forget(s);
-	if (c->stat_slot >= 0)
+	if (fanout_client_stat_slot(c) >= 0)
 	{
-		ws_slot_release(c->stat_slot);
+		ws_slot_release(fanout_client_stat_slot(c));
 		ws_fd_budget_release();
 	}
 	fanout_client_remove(ws_fanout, c);
@@ -369,7 +319,7 @@ ws_session_receive(struct lws *wsi, Session *s, const char *in, size_t len)
 	bool		first = lws_is_first_fragment(wsi);
 	bool		final = lws_is_final_fragment(wsi);
 
-	if (s->client == NULL || s->client->closing)
+	if (s->client == NULL || fanout_client_closing(s->client))
 		return;
 	if (first)
 		s->rx_len = 0;

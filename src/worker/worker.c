@@ -358,20 +358,20 @@ try_listen(void)
 static void
 subscribe_live(FoClient *c, ClientRequest *req)
 {
-	bool		first = c->nsubs == 0 && worker_changelog() != NULL;
+	bool		first = fanout_client_nsubs(c) == 0 && worker_changelog() != NULL;
 	const char *code = NULL;
 	FoSub	   *sub;
 
 	Assert(!fanout_in_transaction(fanout));
 	sub = fanout_subscribe(c, req, &code);
 	if (sub == NULL)
-		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+		fanout_reply(c, req->id_json, NULL, code, "cannot subscribe");
 	else if (!first)
-		ws_server_reply(c, req->id_json, sub->id, NULL, NULL);
+		fanout_reply(c, req->id_json, fanout_sub_id(sub), NULL, NULL);
 	else
 	{
 		fanout_client_start_at(c, worker_changelog_last_key());
-		ws_server_reply_positioned(c, req->id_json, sub->id, true,
+		fanout_reply_positioned(c, req->id_json, fanout_sub_id(sub), true,
 								   fanout_client_position(c));
 	}
 }
@@ -406,7 +406,7 @@ process_pending(void)
 		const char *code = NULL;
 		char		msg[512];
 		bool		would_wait = false;
-		bool		hold = p->client->home != fanout || nheld == MAX_HELD_CLIENTS;
+		bool		hold = fanout_client_home(p->client) != fanout || nheld == MAX_HELD_CLIENTS;
 
 		for (int i = 0; i < nheld && !hold; i++)
 			hold = held[i] == p->client;
@@ -444,7 +444,7 @@ process_pending(void)
 		else if (code == NULL)
 			subscribe_live(p->client, &p->req);
 		else
-			ws_server_reply(p->client, p->req.id_json, NULL, code, msg);
+			fanout_reply(p->client, p->req.id_json, NULL, code, msg);
 		ws_pending_free(p);
 		p = next;
 	}
@@ -457,11 +457,11 @@ publish_client(FoClient *c, const char *phase)
 {
 	PgsyncClientStat *st;
 
-	if (c->stat_slot < 0)
+	if (fanout_client_stat_slot(c) < 0)
 		return;
-	st = &pgsync_shared->clients[c->stat_slot];
+	st = &pgsync_shared->clients[fanout_client_stat_slot(c)];
 	st->in_use = true;
-	strlcpy(st->peer, c->peer, PGSYNC_PEER_LEN);
+	strlcpy(st->peer, fanout_client_peer(c), PGSYNC_PEER_LEN);
 	fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
 	if (phase != NULL)
 	{
@@ -469,11 +469,11 @@ publish_client(FoClient *c, const char *phase)
 
 		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
 	}
-	st->last_lsn_sent = c->sent.lsn;
-	st->queued_bytes = c->queued_bytes;
-	st->msgs_sent = c->msgs_sent;
-	st->bytes_sent = c->bytes_sent;
-	st->connected_since = (TimestampTz) c->connected_at;
+	st->last_lsn_sent = fanout_client_sent_position(c);
+	st->queued_bytes = fanout_client_queued_bytes(c);
+	st->msgs_sent = fanout_client_msgs_sent(c);
+	st->bytes_sent = fanout_client_bytes_sent(c);
+	st->connected_since = (TimestampTz) fanout_client_connected_at(c);
 }
 
 static void
@@ -485,7 +485,7 @@ publish_status(void)
 	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
 	while ((slot = ws_server_take_released_slot()) >= 0)
 		pgsync_shared->clients[slot].in_use = false;
-	for (c = fanout_first_client(fanout); c != NULL; c = c->next)
+	for (c = fanout_first_client(fanout); c != NULL; c = fanout_next_client(c))
 		publish_client(c, NULL);
 	resume_foreach_client(publish_client, "replaying the change log");
 	snapshot_foreach_client(publish_client, "initial snapshot");

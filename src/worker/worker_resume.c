@@ -35,7 +35,6 @@
 #include "guc.h"
 #include "json/json_encode.h"
 #include "log/change_log.h"
-#include "net/ws_server.h"
 #include "protocol/snapshot_file.h"
 #include "worker/worker_changelog.h"
 #include "worker/worker_decode.h"
@@ -95,7 +94,7 @@ reply_error_lsn(FoClient *c, const char *id_json, const char *code,
 
 	buf[jsonenc_lsn(buf, lsn)] = '\0';
 	text = cp_reply_error_lsn(id_json, code, message, field, buf, &len);
-	ws_server_send(c, text, len);
+	fanout_reply_text(c, text, len);
 }
 
 /* A paced fan-out for one client, writing like the live one. */
@@ -121,7 +120,7 @@ resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
 
 	if ((priv = private_fanout(live)) == NULL)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		return NULL;
 	}
 	fanout_client_move(priv, c);
@@ -130,10 +129,10 @@ resume_private_subscribe(Fanout *live, FoClient *c, ClientRequest *req,
 	{
 		fanout_client_move(live, c);
 		fanout_destroy(priv);
-		ws_server_reply(c, req->id_json, NULL, code, "cannot subscribe");
+		fanout_reply(c, req->id_json, NULL, code, "cannot subscribe");
 		return NULL;
 	}
-	*sub_id = sub->id;
+	*sub_id = fanout_sub_id(sub);
 	return priv;
 }
 
@@ -145,22 +144,22 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 	ChangeLogStatus	st;
 	const char *sub_id;
 
-	if (c->nsubs > 0 || c->home != live)
+	if (fanout_client_nsubs(c) > 0 || fanout_client_home(c) != live)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_RESUME_CONFLICT,
+		fanout_reply(c, req->id_json, NULL, CP_ERR_RESUME_CONFLICT,
 						"resume_lsn is only allowed in a connection's first subscription");
 		return;
 	}
 	if (log == NULL)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
+		fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
 						"the change log is not open yet: retry");
 		return;
 	}
 	r = calloc(1, sizeof(Replay));
 	if (r == NULL)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	r->reader = changelog_reader_open(log, req->resume_lsn, &st);
@@ -172,7 +171,7 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 							"resume_lsn is older than the change log retains; resubscribe from oldest_lsn or reload the data",
 							"oldest_lsn", changelog_oldest_resume_key(log));
 		else
-			ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
+			fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
 							"cannot read the change log");
 		return;
 	}
@@ -184,9 +183,9 @@ resume_start(Fanout *live, FoClient *c, ClientRequest *req)
 		return;
 	}
 	r->resume_lsn = req->resume_lsn;
-	c->resume_after = req->resume_lsn;
+	fanout_client_set_resume_after(c, req->resume_lsn);
 	fanout_client_start_at(c, req->resume_lsn);
-	ws_server_reply_positioned(c, req->id_json, sub_id, true, req->resume_lsn);
+	fanout_reply_positioned(c, req->id_json, sub_id, true, req->resume_lsn);
 	r->next = replays;
 	replays = r;
 	nreplays++;
@@ -226,7 +225,7 @@ resume_after_snapshot(Fanout *priv, FoClient *c, const char *sub_id,
 	memcpy(r->xip_copy, snapshot->xip, sizeof(uint64_t) * snapshot->nxip);
 	r->snapshot.xip = r->xip_copy;
 	strlcpy(r->sub_id, sub_id, sizeof(r->sub_id));
-	c->resume_after = after;
+	fanout_client_set_resume_after(c, after);
 	fanout_client_await_join(c);	/* no resume point until it joins */
 	r->next = replays;
 	replays = r;
@@ -244,10 +243,10 @@ catch_up_one(FoClient *c, void *arg)
 	Replay	   *r = calloc(1, sizeof(Replay));
 
 	/* no transaction routed live since the worker started: none missed */
-	if (c->catchup_after == 0 && log != NULL)
-		c->catchup_after = changelog_last_key(log);
+	if (fanout_client_catchup_after(c) == 0 && log != NULL)
+		fanout_client_set_catchup_after(c, changelog_last_key(log));
 	if (r != NULL && log != NULL)
-		r->reader = changelog_reader_open(log, c->catchup_after, &st);
+		r->reader = changelog_reader_open(log, fanout_client_catchup_after(c), &st);
 	if (r == NULL || r->reader == NULL || (r->priv = private_fanout(live)) == NULL)
 	{
 		if (r != NULL && r->reader != NULL)
@@ -259,8 +258,8 @@ catch_up_one(FoClient *c, void *arg)
 								"send queue limit (pgsync.client_queue_bytes) exceeded and the change log cannot be read");
 		return;
 	}
-	c->resume_after = c->catchup_after;
-	r->resume_lsn = c->catchup_after;
+	fanout_client_set_resume_after(c, fanout_client_catchup_after(c));
+	r->resume_lsn = fanout_client_catchup_after(c);
 	r->catch_up = true;
 	fanout_client_move(r->priv, c);
 	r->next = replays;
@@ -298,16 +297,16 @@ replay_one(Fanout *live, Replay *r)
 
 	if (c == NULL)
 		return true;			/* the client disconnected */
-	if (c->closing)
+	if (fanout_client_closing(c))
 		return false;			/* error queued; wait for it to go */
-	if (c->nsubs == 0 && !fanout_in_transaction(r->priv))
+	if (fanout_client_nsubs(c) == 0 && !fanout_in_transaction(r->priv))
 	{
 		/*
 		 * It unsubscribed: nothing to replay, its next requests go live.
 		 * In the middle of a transaction whose begin it got, the rest is
 		 * read first (routing nothing) so that its commit still comes.
 		 */
-		c->resume_after = Max(r->resume_lsn, changelog_reader_position(r->reader));
+		fanout_client_set_resume_after(c, Max(r->resume_lsn, changelog_reader_position(r->reader)));
 		fanout_client_move(live, c);
 		return true;
 	}
@@ -319,7 +318,7 @@ replay_one(Fanout *live, Replay *r)
 								"fell pgsync.max_client_lag behind the change log");
 		return false;
 	}
-	for (n = 0; n < RESUME_STEP_RECORDS && c->queued_bytes < limit; n++)
+	for (n = 0; n < RESUME_STEP_RECORDS && fanout_client_queued_bytes(c) < limit; n++)
 	{
 		ChangeLogRecord	rec;
 		ChangeLogStatus	st;
@@ -333,8 +332,8 @@ replay_one(Fanout *live, Replay *r)
 		else
 			st = changelog_read(r->reader, &rec);
 
-		if (st == CHANGELOG_OK && c->queued_bytes > 0 &&
-			c->queued_bytes + FO_MSG_COST(rec.len) > fanout_queue_limit(live))
+		if (st == CHANGELOG_OK && fanout_client_queued_bytes(c) > 0 &&
+			fanout_client_queued_bytes(c) + FO_MSG_COST(rec.len) > fanout_queue_limit(live))
 		{
 			/* a large record: when the queue has room for it */
 			r->held = true;
@@ -362,8 +361,8 @@ replay_one(Fanout *live, Replay *r)
 			if (r->has_snapshot && decode_position() < r->snapshot_lsn)
 				return false;
 			/* caught up, at a transaction boundary: go live */
-			c->resume_after = Max(r->resume_lsn,
-								  changelog_reader_position(r->reader));
+			fanout_client_set_resume_after(c, Max(r->resume_lsn,
+								  changelog_reader_position(r->reader)));
 			fanout_client_move(live, c);
 			if (r->has_snapshot)
 				fanout_heartbeat_join(live, c, worker_changelog_last_key(), r->sub_id);

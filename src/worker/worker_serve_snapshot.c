@@ -42,7 +42,6 @@
 #include "filter/row_filter.h"
 #include "guc.h"
 #include "json/json_value.h"
-#include "net/ws_server.h"
 #include "snapshot/snapshot.h"
 #include "worker/worker_changelog.h"
 #include "worker/worker_decode.h"
@@ -177,15 +176,15 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 	const char *sub_id;
 	MemoryContext old = CurrentMemoryContext;
 
-	if (req->has_resume || c->nsubs > 0 || c->home != live)
+	if (req->has_resume || fanout_client_nsubs(c) > 0 || fanout_client_home(c) != live)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_BAD_REQUEST,
+		fanout_reply(c, req->id_json, NULL, CP_ERR_BAD_REQUEST,
 						"a snapshot is only for a connection's first subscription, without resume_lsn");
 		return;
 	}
 	if (worker_changelog() == NULL)
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
+		fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL,
 						"the change log is not open yet: retry");
 		return;
 	}
@@ -203,7 +202,7 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 	PG_END_TRY();
 	if (!OidIsValid(relid))
 	{
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_BAD_REQUEST,
+		fanout_reply(c, req->id_json, NULL, CP_ERR_BAD_REQUEST,
 						"a snapshot needs exactly one existing table, named without wildcards");
 		return;
 	}
@@ -212,7 +211,7 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 	if (j == NULL || (req->filter_json && !(j->filter_json = strdup(req->filter_json))))
 	{
 		free(j);
-		ws_server_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
+		fanout_reply(c, req->id_json, NULL, CP_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	njobs++;
@@ -228,7 +227,7 @@ snapshot_request(Fanout *live, FoClient *c, ClientRequest *req)
 	}
 	strlcpy(j->sub_id, sub_id, sizeof(j->sub_id));
 	/* no resume point until the snapshot joins the stream */
-	ws_server_reply_positioned(c, req->id_json, sub_id, false, 0);
+	fanout_reply_positioned(c, req->id_json, sub_id, false, 0);
 	j->next = jobs;
 	jobs = j;
 }
@@ -374,7 +373,7 @@ send_rows(Fanout *live, SnapJob *j, FoClient *c)
 	int			n;
 
 	initStringInfo(&msg);
-	for (n = 0; n < SNAPSHOT_STEP_ROWS && c->queued_bytes < limit; n++)
+	for (n = 0; n < SNAPSHOT_STEP_ROWS && fanout_client_queued_bytes(c) < limit; n++)
 	{
 		ssize_t		len = getline(&j->line, &j->linecap, j->file);
 
@@ -479,9 +478,9 @@ job_step(Fanout *live, SnapJob *j)
 		j->priv = NULL;
 		return true;
 	}
-	if (c->closing)
+	if (fanout_client_closing(c))
 		return false;			/* an error is on its way out */
-	if (c->nsubs == 0)
+	if (fanout_client_nsubs(c) == 0)
 	{
 		/* it unsubscribed: the snapshot is cancelled, nothing more of it */
 		fanout_client_move(live, c);
