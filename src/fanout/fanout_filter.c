@@ -38,7 +38,6 @@
 /* The reusable arena covers ordinary changes; larger ones get their own. */
 #define FO_CHANGE_DOC_INPUT		(64 * 1024)
 #define FO_CHANGE_DOC_NODES		8192
-#define FO_MAX_COLUMNS			1664	/* > MaxHeapAttributeNumber */
 
 /* An arena able to hold any JSON text of len bytes (or NULL). */
 static JsonDoc *
@@ -158,8 +157,8 @@ compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r)
 	size_t		flen = strlen(s->filter_json);
 	JsonDoc    *rdoc = doc_for(r->rel_msg->len, JSON_DEFAULT_MAX_DEPTH);
 	JsonDoc    *fdoc = doc_for(flen, JSON_DEFAULT_MAX_DEPTH);
-	RowFilterColumn *cols = malloc(sizeof(RowFilterColumn) * FO_MAX_COLUMNS);
-	int		   *keys = malloc(sizeof(int) * FO_MAX_COLUMNS);
+	RowFilterColumn *cols = malloc(sizeof(RowFilterColumn) * ROW_FILTER_MAX_COLUMNS);
+	int		   *keys = malloc(sizeof(int) * ROW_FILTER_MAX_COLUMNS);
 	RowFilter  *f = NULL;
 	RowFilterError err;
 	const JsonValue *rel = NULL;
@@ -175,7 +174,7 @@ compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r)
 					 r->rel_msg->len, NULL);
 	if (rel != NULL)
 		ncols = row_filter_relation_columns(rel, cols, keys, &nkeys,
-											FO_MAX_COLUMNS);
+											ROW_FILTER_MAX_COLUMNS);
 	if (ncols < 0)
 	{
 		report_compile_error(fo, c, s, r, "unreadable relation message");

@@ -677,13 +677,22 @@ int
 row_filter_relation_columns(const JsonValue *rel, RowFilterColumn *cols,
 							int *key_cols, int *nkeys, int max)
 {
-	const JsonValue *names = json_array_get(rel, 4);
-	const JsonValue *types = json_array_get(rel, 5);
-	const JsonValue *keys = json_array_get(rel, 6);
+	if (!json_string_is(json_array_get(rel, 0), "R"))
+		return -1;
+	return row_filter_column_description(json_array_get(rel, 4),
+										 json_array_get(rel, 5),
+										 json_array_get(rel, 6),
+										 cols, key_cols, nkeys, max);
+}
+
+int
+row_filter_column_description(const JsonValue *names, const JsonValue *types,
+							  const JsonValue *keys, RowFilterColumn *cols,
+							  int *key_cols, int *nkeys, int max)
+{
 	uint32_t	i;
 
-	if (!json_string_is(json_array_get(rel, 0), "R") ||
-		names == NULL || types == NULL || keys == NULL ||
+	if (names == NULL || types == NULL || keys == NULL ||
 		names->kind != JSON_ARRAY || types->kind != JSON_ARRAY ||
 		keys->kind != JSON_ARRAY || names->len != types->len ||
 		names->len > (uint32_t) max || keys->len > names->len)

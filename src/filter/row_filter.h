@@ -60,11 +60,32 @@ typedef struct RowFilterColumn
 } RowFilterColumn;
 
 /*
- * Fill cols[0..max) and key_cols[0..max) from a parsed compact relation
- * message ["R",oid,schema,table,[names],[types],[key positions],identity];
- * the slices point into rel.  Returns the column count and sets *nkeys,
- * or -1 if rel is not such a message or has more than max columns.
+ * A relation's column description, as the change stream carries it: three
+ * JSON arrays, [names], [types] (format_type with typmod) and [key
+ * positions] (indexes of the replica identity key columns).  The plugin
+ * writes it in one place (relation_info_append_columns()): inside the
+ * relation message ["R",oid,schema,table,[names],[types],[keys],identity]
+ * and, as "columns", "types" and "key", in a snapshot file's header.
+ * This is its one parser.
+ *
+ * ROW_FILTER_MAX_COLUMNS: more columns than any relation can have
+ * (MaxTupleAttributeNumber; MaxHeapAttributeNumber is 1600): the one
+ * limit for every caller.
  */
+#define ROW_FILTER_MAX_COLUMNS 1664
+
+/*
+ * Fill cols[0..max) and key_cols[0..max) from a column description; the
+ * slices point into the arrays.  Returns the column count and sets
+ * *nkeys, or -1 if it is not one or has more than max columns.
+ */
+extern int	row_filter_column_description(const JsonValue *names,
+										  const JsonValue *types,
+										  const JsonValue *keys,
+										  RowFilterColumn *cols,
+										  int *key_cols, int *nkeys, int max);
+
+/* The same from a parsed compact relation message (-1: not one). */
 extern int	row_filter_relation_columns(const JsonValue *rel,
 										RowFilterColumn *cols, int *key_cols,
 										int *nkeys, int max);

@@ -196,30 +196,38 @@ identity_name(char replident)
 void
 encode_relation(StringInfo out, const RelationInfo *ri)
 {
-	int			i;
-
 	appendStringInfo(out, "[\"R\",%u,", ri->relid);
 	json_append_cstring(out, ri->schema);
 	appendStringInfoChar(out, ',');
 	json_append_cstring(out, ri->table);
-	appendStringInfoString(out, ",[");
+	appendStringInfoChar(out, ',');
+	encode_column_description(out, ri, false);
+	appendStringInfo(out, ",\"%s\"]", identity_name(ri->replident));
+}
+
+void
+encode_column_description(StringInfo out, const RelationInfo *ri, bool named)
+{
+	int			i;
+
+	appendStringInfoString(out, named ? "\"columns\":[" : "[");
 	for (i = 0; i < ri->ncols; i++)
 	{
 		if (i > 0)
 			appendStringInfoChar(out, ',');
 		json_append_cstring(out, ri->cols[i].name);
 	}
-	appendStringInfoString(out, "],[");
+	appendStringInfoString(out, named ? "],\"types\":[" : "],[");
 	for (i = 0; i < ri->ncols; i++)
 	{
 		if (i > 0)
 			appendStringInfoChar(out, ',');
 		json_append_cstring(out, ri->cols[i].type_name);
 	}
-	appendStringInfoString(out, "],[");
+	appendStringInfoString(out, named ? "],\"key\":[" : "],[");
 	for (i = 0; i < ri->nkeys; i++)
 		appendStringInfo(out, "%s%d", i > 0 ? "," : "", ri->key_cols[i]);
-	appendStringInfo(out, "],\"%s\"]", identity_name(ri->replident));
+	appendStringInfoChar(out, ']');
 }
 
 /* The relation: its oid (compact) or its schema and table (full). */

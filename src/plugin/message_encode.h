@@ -31,6 +31,15 @@ extern void encode_commit(StringInfo out, const DecoderOptions *opts,
 /* Compact format only: describe a relation. */
 extern void encode_relation(StringInfo out, const RelationInfo *ri);
 
+/*
+ * A relation's column description, the one writer of it: [names],[types],
+ * [key positions] as in the relation message, or with named, as the
+ * members "columns":[..],"types":[..],"key":[..] of a snapshot file's
+ * header (snapshot.h).  Parsed by row_filter_column_description().
+ */
+extern void encode_column_description(StringInfo out, const RelationInfo *ri,
+									  bool named);
+
 /* op is 'I', 'U' or 'D'; newtuple/oldtuple may be NULL. */
 extern void encode_row_change(StringInfo out, const DecoderOptions *opts,
 							  const RelationInfo *ri, TupleDesc desc, char op,

@@ -167,12 +167,12 @@ build_relation_info(RelationInfo *ri, Relation relation)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		ColumnInfo *col;
 
-		if (att->attisdropped || att->attnum <= 0)
+		if (!relation_column_is_live(att))
 			continue;
 		col = &ri->cols[ri->ncols];
 		col->attidx = i;
 		col->name = pstrdup(NameStr(att->attname));
-		col->type_name = format_type_with_typemod(att->atttypid, att->atttypmod);
+		col->type_name = relation_column_type_name(att);
 		col->json_key = escaped_fragment("\"", col->name, "\":");
 		col->json_key_len = strlen(col->json_key);
 		col->is_key = ri->replident == REPLICA_IDENTITY_FULL ||
@@ -239,4 +239,10 @@ relation_info_mark_sent(RelationInfo *ri, const char *msg, int len)
 	ri->sent_message = MemoryContextAlloc(relation_cache_mcxt, len);
 	memcpy(ri->sent_message, msg, len);
 	ri->sent_message_len = len;
+}
+
+char *
+relation_column_type_name(Form_pg_attribute att)
+{
+	return format_type_with_typemod(att->atttypid, att->atttypmod);
 }

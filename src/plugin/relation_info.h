@@ -19,6 +19,21 @@
 #include "plugin/decoder_options.h"
 #include "plugin/value_encode.h"
 
+/*
+ * Which columns the change stream describes, and how: the live ones (not
+ * dropped, not system columns), in attnum order, with the type as
+ * format_type_with_typemod() writes it.  Used by the cache below and by
+ * the subscribe-time checks that read the catalog (worker_subscribe.c),
+ * so a row filter compiles against the same columns in both places.
+ */
+static inline bool
+relation_column_is_live(Form_pg_attribute att)
+{
+	return !att->attisdropped && att->attnum > 0;
+}
+
+extern char *relation_column_type_name(Form_pg_attribute att);
+
 typedef struct ColumnInfo
 {
 	int			attidx;			/* index into the tuple descriptor */

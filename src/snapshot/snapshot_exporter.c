@@ -44,6 +44,7 @@
 #include "json/json_encode.h"
 #include "pgsync.h"
 #include "plugin/decoder_options.h"
+#include "plugin/message_encode.h"
 #include "plugin/relation_info.h"
 #include "plugin/value_encode.h"
 #include "snapshot/snapshot.h"
@@ -153,7 +154,6 @@ write_header(ExportState *es, RelationInfo *ri)
 	size_t		bound = SNAPSHOT_INFO_JSON_BOUND(sh->nxip);
 	char	   *snapjson = palloc(bound);
 	size_t		len;
-	int			i;
 
 	len = snapshot_info_json(snapjson, bound, &info);
 	Assert(len < bound && len > 0);
@@ -163,24 +163,9 @@ write_header(ExportState *es, RelationInfo *ri)
 	json_append_cstring(out, ri->schema);
 	appendStringInfoString(out, ",\"table\":");
 	json_append_cstring(out, ri->table);
-	appendStringInfoString(out, ",\"columns\":[");
-	for (i = 0; i < ri->ncols; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(out, ',');
-		json_append_cstring(out, ri->cols[i].name);
-	}
-	appendStringInfoString(out, "],\"types\":[");
-	for (i = 0; i < ri->ncols; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(out, ',');
-		json_append_cstring(out, ri->cols[i].type_name);
-	}
-	appendStringInfoString(out, "],\"key\":[");
-	for (i = 0; i < ri->nkeys; i++)
-		appendStringInfo(out, "%s%d", i > 0 ? "," : "", ri->key_cols[i]);
-	appendStringInfoString(out, "],\"snapshot\":");
+	appendStringInfoChar(out, ',');
+	encode_column_description(out, ri, true);
+	appendStringInfoString(out, ",\"snapshot\":");
 	/* {"xmin":..,"xmax":..,"xip":[..]} with ,"lsn":".." before the brace */
 	appendBinaryStringInfo(out, snapjson, (int) len - 1);
 	appendStringInfoString(out, ",\"lsn\":");

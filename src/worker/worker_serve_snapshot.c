@@ -51,7 +51,6 @@
 #define SNAPSHOT_STEP_ROWS	1000
 #define ROW_DOC_INPUT		(1024 * 1024)
 #define ROW_DOC_NODES		65536
-#define MAX_COLUMNS			1600
 
 typedef struct SnapJob
 {
@@ -282,23 +281,30 @@ start_rows(SnapJob *j, FoClient *c)
 	if (j->filter_json != NULL)
 	{
 		/* the filter, compiled against the columns the header gives */
-		RowFilterColumn *cols = palloc(sizeof(RowFilterColumn) * MAX_COLUMNS);
-		const JsonValue *cv = json_object_get_cstr(hdr, "columns");
-		const JsonValue *tv = json_object_get_cstr(hdr, "types");
+		RowFilterColumn *cols = palloc(sizeof(RowFilterColumn) * ROW_FILTER_MAX_COLUMNS);
+		int		   *keys = palloc(sizeof(int) * ROW_FILTER_MAX_COLUMNS);
+		int			nkeys;
+		int			ncols = row_filter_column_description(json_object_get_cstr(hdr, "columns"),
+														  json_object_get_cstr(hdr, "types"),
+														  json_object_get_cstr(hdr, "key"),
+														  cols, keys, &nkeys,
+														  ROW_FILTER_MAX_COLUMNS);
 		JsonDoc    *fdoc = json_doc_create(strlen(j->filter_json), ROW_DOC_NODES, 64);
 		const JsonValue *fv = fdoc ? json_parse(fdoc, j->filter_json,
 												strlen(j->filter_json), NULL) : NULL;
 		RowFilterError err;
-		uint32		i;
 
-		for (i = 0; cv && tv && i < cv->len && i < tv->len && i < MAX_COLUMNS; i++)
+		pfree(keys);
+		if (ncols < 0)
 		{
-			cols[i].name = json_array_get(cv, i)->u.str;
-			cols[i].name_len = json_array_get(cv, i)->len;
-			cols[i].type = json_array_get(tv, i)->u.str;
-			cols[i].type_len = json_array_get(tv, i)->len;
+			pfree(cols);
+			json_doc_free(fdoc);
+			json_doc_free(doc);
+			fanout_close_with_error(j->priv, c, CP_ERR_SNAPSHOT_FAILED,
+									"bad snapshot file header");
+			return false;
 		}
-		j->filter = fv ? row_filter_compile(fv, cols, (int) i, &err) : NULL;
+		j->filter = fv ? row_filter_compile(fv, cols, ncols, &err) : NULL;
 		json_doc_free(fdoc);
 		pfree(cols);
 		if (j->filter == NULL)

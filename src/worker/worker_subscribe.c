@@ -36,6 +36,7 @@
 
 #include "filter/row_filter.h"
 #include "json/json_value.h"
+#include "plugin/relation_info.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_subscribe.h"
 
@@ -129,11 +130,11 @@ filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->attnum <= 0)
+		if (!relation_column_is_live(att))
 			continue;
 		cols[ncols].name = pstrdup(NameStr(att->attname));
 		cols[ncols].name_len = strlen(cols[ncols].name);
-		cols[ncols].type = format_type_with_typemod(att->atttypid, att->atttypmod);
+		cols[ncols].type = relation_column_type_name(att);
 		cols[ncols].type_len = strlen(cols[ncols].type);
 		ncols++;
 	}

@@ -766,6 +766,42 @@ test_relation_columns(void)
 #undef RELCOLS
 }
 
+/*
+ * The same description as a snapshot file's header carries it ("columns",
+ * "types", "key" members), through the same parser.
+ */
+static void
+test_column_description(void)
+{
+	RowFilterColumn rc[4];
+	int			keys[4];
+	int			nkeys = -1;
+	const char *hdr = "{\"relid\":16384,\"schema\":\"public\",\"table\":\"t\","
+		"\"columns\":[\"id\",\"v\"],\"types\":[\"integer\",\"text\"],\"key\":[0],"
+		"\"rows\":null}";
+	const JsonValue *h = json_parse(rdoc, hdr, strlen(hdr), NULL);
+
+	CHECK(h != NULL);
+	CHECK(row_filter_column_description(json_object_get_cstr(h, "columns"),
+										json_object_get_cstr(h, "types"),
+										json_object_get_cstr(h, "key"),
+										rc, keys, &nkeys, 4) == 2);
+	CHECK(nkeys == 1 && keys[0] == 0 && rc[1].type_len == 4 &&
+		  memcmp(rc[1].type, "text", 4) == 0);
+	CHECK(row_filter_column_description(json_object_get_cstr(h, "columns"),
+										json_object_get_cstr(h, "types"),
+										json_object_get_cstr(h, "key"),
+										rc, keys, &nkeys, 1) == -1);
+	CHECK(row_filter_column_description(json_object_get_cstr(h, "columns"),
+										json_object_get_cstr(h, "types"),
+										NULL, rc, keys, &nkeys, 4) == -1);
+	CHECK(row_filter_column_description(json_object_get_cstr(h, "columns"),
+										json_object_get_cstr(h, "columns"),
+										json_object_get_cstr(h, "table"),
+										rc, keys, &nkeys, 4) == -1);
+	CHECK(ROW_FILTER_MAX_COLUMNS >= 1600);
+}
+
 /* row_filter_check(): what is checked without columns, and what is not. */
 static void
 test_check(void)
@@ -835,6 +871,7 @@ main(void)
 	test_errors();
 	test_independence();
 	test_relation_columns();
+	test_column_description();
 	test_check();
 	json_doc_free(fdoc);
 	json_doc_free(rdoc);
