@@ -35,7 +35,7 @@ check_loaded(void)
 	if (pgsync_shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pgsync is not loaded through shared_preload_libraries")));
+				 errmsg("pgsync: not loaded through shared_preload_libraries")));
 }
 
 #define LSN_OR_NULL(v, n, i, lsn) \
@@ -185,12 +185,12 @@ pgsync_drop_slot(PG_FUNCTION_ARGS)
 	if (!w.is_pgsync)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("replication slot \"%s\" is not a pgsync slot", name),
+				 errmsg("pgsync: replication slot \"%s\" is not a pgsync slot", name),
 				 errhint("Check pgsync.slot_name.")));
 	if (w.active_pid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("replication slot \"%s\" is in use by process %d", name,
+				 errmsg("pgsync: replication slot \"%s\" is in use by process %d", name,
 						w.active_pid),
 				 errdetail("The pgsync worker drops nothing it is streaming from; while it runs it keeps the slot's WAL retention small by itself."),
 				 errhint("To reset pgsync, set pgsync.port = 0 and restart the server, call pgsync.drop_slot(), then enable the worker again.")));

@@ -165,7 +165,7 @@ pgsync_snapshot_wait(PgsyncSnapshot *snap)
 	if (status == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("postmaster exited during a pgsync snapshot")));
+				 errmsg("pgsync: postmaster exited during a snapshot")));
 	return final_state(snap);
 }
 

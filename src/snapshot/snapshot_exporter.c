@@ -427,12 +427,10 @@ pgsync_snapshot_main(Datum main_arg)
 	if (seg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pgsync snapshot: could not map the request (the requester is gone)")));
+				 errmsg("pgsync: could not map the snapshot request (the requester is gone)")));
 	sh = dsm_segment_address(seg);
 	if (sh->magic != SNAPSHOT_MAGIC)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pgsync snapshot: bad magic number in the request")));
+		elog(ERROR, "pgsync: bad magic number in the snapshot request");
 
 	BackgroundWorkerInitializeConnectionByOid(sh->dboid, sh->login_roleid, 0);
 
@@ -464,7 +462,7 @@ pgsync_snapshot_main(Datum main_arg)
 		pg_write_barrier();
 		pg_atomic_write_u32(&sh->state, PGSYNC_SNAPSHOT_FAILED);
 		ereport(LOG,
-				(errmsg("pgsync snapshot of relation %u failed: %s",
+				(errmsg("pgsync: snapshot of relation %u failed: %s",
 						sh->relid, edata->message)));
 		RESUME_INTERRUPTS();
 		proc_exit(1);

@@ -179,7 +179,7 @@ slot_watch_warn(const char *name, const SlotWatch *w)
 	if (!due)
 		return;
 	ereport(WARNING,
-			(errmsg("replication slot \"%s\" retains %lld MB of WAL, more than pgsync.slot_wal_warning (%d MB)",
+			(errmsg("pgsync: replication slot \"%s\" retains %lld MB of WAL, more than pgsync.slot_wal_warning (%d MB)",
 					name, (long long) (w->retained_bytes / (1024 * 1024)),
 					pgsync_slot_wal_warning_mb),
 			 errdetail("Its restart_lsn %X/%X last moved at %s; the process holding it is %d (0: none).",

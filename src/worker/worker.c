@@ -198,7 +198,7 @@ ensure_slot(void)
 		(dboid != MyDatabaseId || strcmp(NameStr(plugin), "pgsync") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
+				 errmsg("pgsync: replication slot \"%s\" exists but is not a pgsync slot of database \"%s\" (plugin \"%s\")",
 						pgsync_slot_name, pgsync_database, NameStr(plugin)),
 				 errhint("Drop it or set pgsync.slot_name to another name.")));
 	if (exists && slot_watch_read(pgsync_slot_name, &w))
@@ -225,7 +225,7 @@ ensure_slot(void)
 
 		if (SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1::name, 'pgsync')",
 								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not create replication slot \"%s\"", pgsync_slot_name);
+			elog(ERROR, "pgsync: could not create replication slot \"%s\"", pgsync_slot_name);
 	}
 	PopActiveSnapshot();
 	SPI_finish();
@@ -571,7 +571,7 @@ pgsync_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 
 	if (pgsync_shared == NULL)
-		ereport(ERROR, (errmsg("pgsync: shared memory not initialized")));
+		elog(ERROR, "pgsync: shared memory not initialized");
 	if (pgsync_port == 0)
 		slot_watch_main();
 

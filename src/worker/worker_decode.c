@@ -146,7 +146,7 @@ write_cb(LogicalDecodingContext *lctx, XLogRecPtr lsn, TransactionId xid,
 			if (ShutdownRequestPending)
 				ereport(FATAL,
 						(errcode(ERRCODE_ADMIN_SHUTDOWN),
-						 errmsg("terminating pgsync worker during decoding due to administrator command")));
+						 errmsg("pgsync: terminating the worker during decoding due to administrator command")));
 			service();
 		}
 	}
