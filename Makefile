@@ -60,13 +60,13 @@ check-pure:
 		$(foreach d,$(PURE_DIRS),src/$(d)/*.[ch])); \
 	if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
 
-# Pure C unit tests (no server needed): the pure modules (JSON encoding,
-# table patterns, change log, JSON parser, row filters, snapshot join rule,
-# worker protocol and fan-out), built with ASan and UBSan.  "make unit" runs every program (each prints "N passed, N failed")
-# and fails if any did.
-UNIT_TESTS = test/unit/test_json_encode test/unit/test_table_pattern \
-	test/unit/test_change_log test/unit/test_json_value test/unit/test_row_filter \
-	test/unit/test_ws_pure test/unit/test_snapshot_file
+# Pure C unit tests (no server needed), one program per pure module, built
+# with ASan and UBSan.  "make unit" runs every program (each prints "N
+# passed, N failed") and fails if any did.
+UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
+	test/unit/test_table_pattern test/unit/test_row_filter \
+	test/unit/test_client_protocol test/unit/test_stream_msg \
+	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Each pure folder's sources, with those of the pure folders it uses.
@@ -95,8 +95,14 @@ test/unit/test_snapshot_file: test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) $(
 test/unit/test_change_log: test/unit/test_change_log.c $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c $(LOG_SRCS)
 
-test/unit/test_ws_pure: test/unit/test_ws_pure.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_ws_pure.c $(FANOUT_SRCS) -lm
+test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_client_protocol.c $(PROTOCOL_SRCS) -lm
+
+test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stream_msg.c $(PROTOCOL_SRCS) -lm
+
+test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS)
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout.c $(FANOUT_SRCS) -lm
 
 .PHONY: unit
 unit: check-pure $(UNIT_TESTS)

@@ -1,17 +1,16 @@
 /*
- * test_ws_pure.c: unit tests of the worker's pure modules:
- * client_protocol and stream_msg (both on json_value.h), fanout and its
- * row filters.  Built with ASan/UBSan by
- * `make unit`; exits non-zero on the first failed check's count.
+ * test_fanout.c: unit tests of the fan-out (fanout/): queues, routing,
+ * row filters, moves between fan-outs, positions, catch-up, replies.
+ * White-box: it reads FoClient fields through fanout_int.h.
+ * Built with ASan/UBSan by `make unit`; prints "N passed, N failed".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/client_protocol.h"
 #include "fanout/fanout.h"
 #include "fanout/fanout_int.h"
-#include "protocol/stream_msg.h"
+#include "protocol/client_protocol.h"
 
 static int	failures = 0;
 static int	checks = 0;
@@ -27,170 +26,6 @@ parse(const char *s, ClientRequest *req, const char **code)
 
 	return client_request_parse(s, strlen(s), req, code, msg, sizeof(msg));
 }
-
-/* Parse a request from a buffer that is wiped afterwards. */
-static bool
-parse_wiped(const char *s, ClientRequest *req, const char **code)
-{
-	char	   *copy = strdup(s);
-	char		msg[256];
-	bool		ok = client_request_parse(copy, strlen(copy), req, code, msg,
-										  sizeof(msg));
-
-	memset(copy, 'X', strlen(copy));
-	free(copy);
-	return ok;
-}
-
-/* The JSON side of requests: escapes, limits, malformed texts. */
-static void
-test_request_json(void)
-{
-	ClientRequest req;
-	const char *code;
-	static const char *const bad_json[] = {
-		"", "[1,]", "{\"a\" 1}", "\"\\ud800\"", "\"\xff\"", "01", "[] x",
-		"{\"type\":\"ping\",}", "{\"type\":\"ping\"} {}",
-	};
-	char		deep[200];
-
-	for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++)
-	{
-		CHECK(!parse(bad_json[i], &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
-		client_request_free(&req);
-	}
-	memset(deep, '[', 100);
-	memset(deep + 100, ']', 99);
-	deep[199] = '\0';
-	CHECK(!parse(deep, &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
-	client_request_free(&req);
-
-	/* everything kept is copied out of the input (escaped or not) */
-	CHECK(parse_wiped(" {\"type\":\"subscribe\",\"id\":\"r\\u00e9\\ud83d\\ude00\","
-					  "\"tables\":[\"pub\\u006cic.t\",\"app.*\"],"
-					  "\"filter\":{ \"col\" : \"n\\\"q\", \"op\":\"eq\",\"value\":1.50 }} ",
-					  &req, &code));
-	CHECK(req.ntables == 2 && strcmp(req.tables[0], "public.t") == 0 &&
-		  strcmp(req.tables[1], "app.*") == 0);
-	CHECK(table_pattern_match(&req.patterns[0], "public", "t"));
-	CHECK(strcmp(req.id_json, "\"r\xc3\xa9\xf0\x9f\x98\x80\"") == 0);
-	CHECK(strcmp(req.filter_json,
-				 "{\"col\":\"n\\\"q\",\"op\":\"eq\",\"value\":1.50}") == 0);
-	client_request_free(&req);
-	CHECK(parse_wiped("{\"type\":\"unsubscribe\",\"subscription\":\"s\\u0031\",\"id\":-1.5e3}",
-					  &req, &code));
-	CHECK(strcmp(req.subscription, "s1") == 0 && strcmp(req.id_json, "-1.5e3") == 0);
-	client_request_free(&req);
-	/* "filter": null is no filter; unknown members are ignored */
-	CHECK(parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"filter\":null,\"x\":[{}]}",
-				&req, &code) && req.filter_json == NULL && req.ops == CP_OP_ALL);
-	client_request_free(&req);
-	{
-		char		longid[200];
-
-		snprintf(longid, sizeof(longid), "{\"type\":\"ping\",\"id\":\"%0130d\"}", 0);
-		CHECK(!parse(longid, &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0 &&
-			  req.id_json == NULL);
-		client_request_free(&req);
-	}
-	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"a\\u0000b\"]}", &req, &code) &&
-		  strcmp(code, CP_ERR_BAD_REQUEST) == 0);
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":7}", &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0);
-	client_request_free(&req);
-}
-
-static void
-test_client_protocol(void)
-{
-	ClientRequest req;
-	const char *code;
-	char	   *text;
-	size_t		len;
-
-	CHECK(parse("{\"type\":\"subscribe\",\"id\":\"r1\",\"tables\":[\"public.orders\",\"app.*\"],"
-				"\"ops\":[\"insert\",\"update\"],\"filter\":{\"x\":1}}", &req, &code));
-	CHECK(req.type == CREQ_SUBSCRIBE && req.ntables == 2);
-	CHECK(strcmp(req.id_json, "\"r1\"") == 0);
-	CHECK(req.ops == (CP_OP_INSERT | CP_OP_UPDATE));
-	CHECK(strcmp(req.filter_json, "{\"x\":1}") == 0);
-	CHECK(table_pattern_match(&req.patterns[1], "app", "items"));
-	CHECK(!table_pattern_match(&req.patterns[0], "public", "items"));
-	client_request_free(&req);
-
-	CHECK(!parse("nope", &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
-	client_request_free(&req);
-	CHECK(!parse("[]", &req, &code) && strcmp(code, CP_ERR_BAD_JSON) == 0);
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":\"x\",\"id\":5}", &req, &code) &&
-		  strcmp(code, CP_ERR_UNKNOWN_TYPE) == 0 && strcmp(req.id_json, "5") == 0);
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":\"subscribe\"}", &req, &code) && strcmp(code, CP_ERR_BAD_REQUEST) == 0);
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"a,b\"]}", &req, &code) &&
-		  strcmp(code, CP_ERR_BAD_REQUEST) == 0);
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"ops\":[]}", &req, &code));
-	client_request_free(&req);
-	CHECK(!parse("{\"type\":\"subscribe\",\"tables\":[\"t\"],\"id\":{}}", &req, &code));
-	client_request_free(&req);
-	CHECK(parse("{\"type\":\"unsubscribe\",\"subscription\":\"s1\"}", &req, &code) &&
-		  req.id_json == NULL && strcmp(req.subscription, "s1") == 0);
-	client_request_free(&req);
-	CHECK(parse("{\"type\":\"ping\"}", &req, &code) && req.type == CREQ_PING);
-	client_request_free(&req);
-
-	test_request_json();
-
-	text = cp_reply_error("\"r1\"", "bad_json", "quote \" and \n", "0/10", &len);
-	CHECK(strcmp(text, "{\"type\":\"error\",\"id\":\"r1\",\"code\":\"bad_json\","
-				 "\"message\":\"quote \\\" and \\n\",\"resume_lsn\":\"0/10\"}") == 0);
-	CHECK(len == strlen(text));
-	free(text);
-	text = cp_heartbeat(0x100000010ULL, NULL, &len);
-	CHECK(strcmp(text, "{\"type\":\"heartbeat\",\"lsn\":\"1/10\"}") == 0);
-	free(text);
-	text = cp_heartbeat(0x10, "s1", &len);
-	CHECK(strcmp(text, "{\"type\":\"heartbeat\",\"lsn\":\"0/10\",\"snapshot_joined\":\"s1\"}") == 0);
-	free(text);
-	text = cp_reply_ok("7", "s1", "\"0/10\"", &len);
-	CHECK(strcmp(text, "{\"type\":\"ok\",\"id\":7,\"subscription\":\"s1\",\"resume_lsn\":\"0/10\"}") == 0);
-	free(text);
-	text = cp_reply_ok(NULL, "s1", NULL, &len);
-	CHECK(strcmp(text, "{\"type\":\"ok\",\"subscription\":\"s1\"}") == 0);
-	free(text);
-	{
-		PatternSlice s = {"my\\.t", 5};
-		char		out[16];
-
-		CHECK(pattern_slice_literal(s, out, sizeof(out)) && strcmp(out, "my.t") == 0);
-		s.ptr = "t*";
-		s.len = 2;
-		CHECK(!pattern_slice_literal(s, out, sizeof(out)));
-	}
-}
-
-static void
-test_stream_msg(void)
-{
-	StreamMsgInfo info;
-	const char *r = "[\"R\",16384,\"public\",\"t\\\"q\",[\"id\"],[\"integer\"],[0],\"default\"]";
-	const char *t = "[\"T\",\"0/1\",[1,2,3],false,false]";
-
-	CHECK(stream_msg_classify("[\"I\",42,\"0/1\",[1]]", 18, &info) &&
-		  info.op == 'I' && info.relid == 42);
-	CHECK(stream_msg_classify(r, strlen(r), &info) && info.relid == 16384 &&
-		  strcmp(info.table, "t\"q") == 0);
-	stream_msg_info_free(&info);
-	CHECK(stream_msg_classify(t, strlen(t), &info) && info.nrelids == 3 &&
-		  info.relids[2] == 3);
-	stream_msg_info_free(&info);
-	CHECK(stream_msg_classify("[\"B\",1]", 7, &info) && info.op == 'B');
-	CHECK(!stream_msg_classify("{\"op\":\"I\"}", 10, &info));
-	CHECK(!stream_msg_classify("[\"I\",x]", 7, &info));
-}
-
-/* ---- fanout ---- */
 
 static int	writes_wanted = 0;
 
@@ -718,16 +553,140 @@ test_positions(void)
 	fanout_destroy(fo);
 }
 
+/* The head message's text, and pop it. */
+static void
+take_text(Fanout *fo, FoClient *c, char *out, size_t outsize)
+{
+	FoMsg	   *m;
+	size_t		off;
+
+	out[0] = '\0';
+	if (!fanout_peek(c, &m, &off))
+		return;
+	snprintf(out, outsize, "%.*s", (int) m->len, (char *) m->payload);
+	fanout_advance(fo, c, m->len - off);
+}
+
+/* What the other modules see of a client: the accessors. */
+static void
+test_accessors(void)
+{
+	Fanout	   *fo = fanout_create(4096, want_write, NULL);
+	int			user1 = 1,
+				user2 = 2;
+	FoClient   *a = fanout_client_add(fo, &user1);
+	FoClient   *b = fanout_client_add(fo, &user2);
+	FoClient   *c;
+	ClientRequest req;
+	const char *code;
+	FoSub	   *s;
+	int			n = 0;
+	char		got[256];
+
+	CHECK(fanout_client_user(a) == &user1 && fanout_client_user(b) == &user2);
+	CHECK(fanout_client_home(a) == fo && !fanout_client_closing(a));
+	CHECK(fanout_client_nsubs(a) == 0 && fanout_client_queued_bytes(a) == 0);
+	CHECK(fanout_client_stat_slot(a) == -1);
+	fanout_client_set_stat_slot(a, 7);
+	CHECK(fanout_client_stat_slot(a) == 7 && a->stat_slot == 7);
+	fanout_client_set_peer(a, "127.0.0.1", 12345);
+	CHECK(strcmp(fanout_client_peer(a), "127.0.0.1") == 0 &&
+		  fanout_client_connected_at(a) == 12345);
+	for (c = fanout_first_client(fo); c != NULL; c = fanout_next_client(c))
+		n++;
+	CHECK(n == 2 && n == fanout_client_count(fo));
+
+	CHECK(parse("{\"type\":\"subscribe\",\"tables\":[\"t\"]}", &req, &code));
+	s = fanout_subscribe(a, &req, &code);
+	client_request_free(&req);
+	CHECK(s != NULL && strcmp(fanout_sub_id(s), "s1") == 0);
+	CHECK(fanout_client_nsubs(a) == 1);
+
+	/* resume_after, set from outside: live routing skips up to it */
+	fanout_client_set_resume_after(a, 0x20);
+	CHECK(a->resume_after == 0x20);
+	pub(fo, "[\"B\",1,\"0/20\"]", 0x20);
+	pub(fo, "[\"R\",1,\"public\",\"t\",[\"id\"],[\"int\"],[0],\"d\"]", 0x20);
+	pub(fo, "[\"I\",1,\"0/20\",[1]]", 0x20);
+	pub(fo, "[\"C\",1,\"0/20\",\"0/28\"]", 0x28);
+	CHECK(fanout_client_queued_bytes(a) == 0);
+	pub(fo, "[\"B\",2,\"0/30\"]", 0x30);
+	pub(fo, "[\"I\",1,\"0/30\",[2]]", 0x30);
+	pub(fo, "[\"C\",2,\"0/30\",\"0/38\"]", 0x38);
+	CHECK(fanout_client_queued_bytes(a) > 0);
+	drain(fo, a, got);
+	CHECK(strcmp(got, "BRIC") == 0);
+	CHECK(fanout_client_sent_position(a) == 0x38);
+	CHECK(fanout_client_msgs_sent(a) == 4 && fanout_client_bytes_sent(a) > 0);
+	CHECK(fanout_msgs_sent(fo) == 4 && fanout_bytes_sent(fo) == fanout_client_bytes_sent(a));
+
+	/* closing is visible from outside */
+	fanout_close_with_error(fo, b, CP_ERR_SHUTDOWN, "bye");
+	CHECK(fanout_client_closing(b));
+	fanout_destroy(fo);
+}
+
+/* Replies go through the fan-out: no transport needed. */
+static void
+test_replies(void)
+{
+	Fanout	   *fo = fanout_create(4096, want_write, NULL);
+	FoClient   *a = fanout_client_add(fo, NULL);
+	char		got[512];
+	size_t		len = 0;
+	char	   *pong;
+	int			wanted = writes_wanted;
+
+	fanout_reply(a, "7", "s1", NULL, NULL);
+	CHECK(writes_wanted == wanted + 1);
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, "\"ok\"") != NULL && strstr(got, "\"id\":7") != NULL &&
+		  strstr(got, "\"subscription\":\"s1\"") != NULL &&
+		  strstr(got, "resume_lsn") == NULL);
+
+	fanout_reply(a, "\"x\"", NULL, CP_ERR_BAD_REQUEST, "no good");
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, "\"error\"") != NULL && strstr(got, CP_ERR_BAD_REQUEST) != NULL &&
+		  strstr(got, "no good") != NULL && strstr(got, "\"id\":\"x\"") != NULL);
+	CHECK(!fanout_client_closing(a));	/* a request error does not close */
+
+	fanout_reply_positioned(a, "1", "s2", true, 0x1A2B);
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, "\"resume_lsn\":\"0/1A2B\"") != NULL);
+	fanout_reply_positioned(a, "2", "s3", false, 0x1A2B);
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, "\"resume_lsn\":null") != NULL);
+
+	/* a built reply is queued and freed; NULL queues nothing */
+	pong = cp_reply_pong("3", &len);
+	fanout_reply_text(a, pong, len);
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, "\"pong\"") != NULL);
+	fanout_reply_text(a, NULL, 0);
+	CHECK(fanout_client_queued_bytes(a) == 0);
+
+	/* replies are not stream positions */
+	CHECK(fanout_client_position(a) == 0 && fanout_client_sent_position(a) == 0);
+
+	/* nothing is queued once the client is closing */
+	fanout_close_with_error(fo, a, CP_ERR_SHUTDOWN, "bye");
+	take_text(fo, a, got, sizeof(got));
+	CHECK(strstr(got, CP_ERR_SHUTDOWN) != NULL);
+	fanout_reply(a, "4", NULL, NULL, NULL);
+	CHECK(fanout_client_queued_bytes(a) == 0);
+	fanout_destroy(fo);
+}
+
 int
 main(void)
 {
-	test_client_protocol();
-	test_stream_msg();
 	test_fanout();
 	test_fanout_filters();
 	test_fanout_moves();
 	test_positions();
 	test_catch_up();
+	test_accessors();
+	test_replies();
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
 }
