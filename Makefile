@@ -95,13 +95,13 @@ test/unit/test_snapshot_file: test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) $(
 test/unit/test_change_log: test/unit/test_change_log.c $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c $(LOG_SRCS)
 
-test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_client_protocol.c $(PROTOCOL_SRCS) -lm
 
-test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stream_msg.c $(PROTOCOL_SRCS) -lm
 
-test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS)
+test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout.c $(FANOUT_SRCS) -lm
 
 .PHONY: unit

@@ -8,13 +8,7 @@
 #include <string.h>
 
 #include "protocol/client_protocol.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond) \
-	do { checks++; if (!(cond)) { failures++; \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#include "unit.h"
 
 static bool
 parse(const char *s, ClientRequest *req, const char **code)
@@ -170,6 +164,5 @@ int
 main(void)
 {
 	test_client_protocol();
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

@@ -11,13 +11,7 @@
 #include "fanout/fanout.h"
 #include "fanout/fanout_int.h"
 #include "protocol/client_protocol.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond) \
-	do { checks++; if (!(cond)) { failures++; \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#include "unit.h"
 
 static bool
 parse(const char *s, ClientRequest *req, const char **code)
@@ -687,6 +681,5 @@ main(void)
 	test_catch_up();
 	test_accessors();
 	test_replies();
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

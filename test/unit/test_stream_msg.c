@@ -8,13 +8,7 @@
 #include <string.h>
 
 #include "protocol/stream_msg.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond) \
-	do { checks++; if (!(cond)) { failures++; \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#include "unit.h"
 
 static void
 test_stream_msg(void)
@@ -42,6 +36,5 @@ int
 main(void)
 {
 	test_stream_msg();
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }
