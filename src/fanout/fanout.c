@@ -481,14 +481,14 @@ fanout_reply_positioned(FoClient *c, const char *id_json,
 						const char *subscription, bool has_position,
 						uint64_t resume_lsn)
 {
-	char		lsn[JSONENC_LSN_MAXLEN + 3];
+	char		lsn[JSON_LSN_MAXLEN + 3];
 	size_t		len = 0;
 	char	   *text;
 
 	if (has_position)
 	{
 		lsn[0] = '"';
-		len = 1 + jsonenc_lsn(lsn + 1, resume_lsn);
+		len = 1 + json_lsn(lsn + 1, resume_lsn);
 		lsn[len++] = '"';
 		lsn[len] = '\0';
 	}

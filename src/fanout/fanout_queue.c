@@ -314,7 +314,7 @@ void
 fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 						const char *message)
 {
-	char		lsnbuf[JSONENC_LSN_MAXLEN + 1];
+	char		lsnbuf[JSON_LSN_MAXLEN + 1];
 	size_t		len;
 	char	   *text;
 	bool		was_empty = c->ring_count == 0;
@@ -328,7 +328,7 @@ fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 		c->home->nlagging--;
 	}
 	/* everything queued before the error is written first */
-	lsnbuf[jsonenc_lsn(lsnbuf, c->queued.lsn)] = '\0';
+	lsnbuf[json_lsn(lsnbuf, c->queued.lsn)] = '\0';
 	text = cp_reply_error(NULL, code, message, lsnbuf, &len);
 	if (text != NULL)
 	{

@@ -142,15 +142,15 @@ write_control(char *dst, unsigned char c)
 }
 
 size_t
-jsonenc_escape(char *dst, size_t dstcap,
-			   const char *src, size_t srclen,
-			   int flags, size_t *written)
+json_escape(char *dst, size_t dstcap,
+			const char *src, size_t srclen,
+			int flags, size_t *written)
 {
 	const unsigned char *s = (const unsigned char *) src;
 	size_t		i = 0;
 	size_t		o = 0;
-	bool		raw = (flags & JSONENC_RAW) != 0;
-	bool		high_plain = (flags & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE)) == 0;
+	bool		raw = (flags & JSON_RAW) != 0;
+	bool		high_plain = (flags & (JSON_ASCII_ONLY | JSON_VALIDATE)) == 0;
 
 	if (!byte_class_ready)
 		init_byte_class();
@@ -177,7 +177,7 @@ jsonenc_escape(char *dst, size_t dstcap,
 			size_t		n = run - i;
 
 			room = dstcap - o;
-			if (room < JSONENC_MAX_CHAR_OUT)
+			if (room < JSON_MAX_CHAR_OUT)
 				break;
 			if (n > room)
 			{
@@ -195,7 +195,7 @@ jsonenc_escape(char *dst, size_t dstcap,
 		}
 
 		/* s[i] needs escaping. */
-		if (dstcap - o < JSONENC_MAX_CHAR_OUT)
+		if (dstcap - o < JSON_MAX_CHAR_OUT)
 			break;
 		switch (byte_class[s[i]])
 		{
@@ -219,7 +219,7 @@ jsonenc_escape(char *dst, size_t dstcap,
 					if (len == 0)
 					{
 						/* invalid byte: U+FFFD */
-						if (flags & JSONENC_ASCII_ONLY)
+						if (flags & JSON_ASCII_ONLY)
 							o += write_u16(dst + o, 0xFFFD);
 						else
 						{
@@ -229,7 +229,7 @@ jsonenc_escape(char *dst, size_t dstcap,
 						}
 						i++;
 					}
-					else if (flags & JSONENC_ASCII_ONLY)
+					else if (flags & JSON_ASCII_ONLY)
 					{
 						o += write_codepoint_escape(dst + o, cp);
 						i += len;
@@ -249,11 +249,11 @@ jsonenc_escape(char *dst, size_t dstcap,
 }
 
 size_t
-jsonenc_escaped_length(const char *src, size_t srclen, int flags)
+json_escaped_length(const char *src, size_t srclen, int flags)
 {
 	const unsigned char *s = (const unsigned char *) src;
-	bool		raw = (flags & JSONENC_RAW) != 0;
-	bool		high_plain = (flags & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE)) == 0;
+	bool		raw = (flags & JSON_RAW) != 0;
+	bool		high_plain = (flags & (JSON_ASCII_ONLY | JSON_VALIDATE)) == 0;
 	size_t		n = 0;
 	size_t		i = 0;
 
@@ -296,12 +296,12 @@ jsonenc_escaped_length(const char *src, size_t srclen, int flags)
 
 					if (len == 0)
 					{
-						n += (flags & JSONENC_ASCII_ONLY) ? 6 : 3;
+						n += (flags & JSON_ASCII_ONLY) ? 6 : 3;
 						i++;
 					}
 					else
 					{
-						n += (flags & JSONENC_ASCII_ONLY) ?
+						n += (flags & JSON_ASCII_ONLY) ?
 							(cp < 0x10000 ? 6 : 12) : len;
 						i += len;
 					}
@@ -313,7 +313,7 @@ jsonenc_escaped_length(const char *src, size_t srclen, int flags)
 }
 
 size_t
-jsonenc_utf8_valid_prefix(const char *s, size_t len)
+json_utf8_valid_prefix(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *) s;
 	size_t		i = 0;
@@ -337,14 +337,14 @@ jsonenc_utf8_valid_prefix(const char *s, size_t len)
 }
 
 bool
-jsonenc_is_clean_utf8(const char *s, size_t len)
+json_is_clean_utf8(const char *s, size_t len)
 {
-	return jsonenc_utf8_valid_prefix(s, len) == len &&
+	return json_utf8_valid_prefix(s, len) == len &&
 		memchr(s, '\0', len) == NULL;
 }
 
 size_t
-jsonenc_hex(char *dst, const unsigned char *src, size_t len)
+json_hex(char *dst, const unsigned char *src, size_t len)
 {
 	size_t		i;
 
@@ -375,7 +375,7 @@ write_hex32(char *dst, uint32_t v)
 }
 
 size_t
-jsonenc_lsn(char *dst, uint64_t lsn)
+json_lsn(char *dst, uint64_t lsn)
 {
 	size_t		n = write_hex32(dst, (uint32_t) (lsn >> 32));
 
@@ -411,7 +411,7 @@ parse_hex32(const char *s, size_t len, uint32_t *out)
 }
 
 bool
-jsonenc_parse_lsn(const char *s, size_t len, uint64_t *lsn)
+json_parse_lsn(const char *s, size_t len, uint64_t *lsn)
 {
 	const char *slash = memchr(s, '/', len);
 	uint32_t	hi,

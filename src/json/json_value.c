@@ -204,7 +204,7 @@ utf8_seq(const char *p, const char *end)
 
 	if ((size_t) (end - p) < want)
 		want = (size_t) (end - p);
-	return jsonenc_utf8_valid_prefix(p, want) == want && want > 1 ? want : 0;
+	return json_utf8_valid_prefix(p, want) == want && want > 1 ? want : 0;
 }
 
 /*

@@ -106,8 +106,8 @@ w_string(Writer *w, const char *s, size_t n)
 	while (w->ok && n > 0)
 	{
 		size_t		written;
-		size_t		used = jsonenc_escape(w->buf + w->len, w->cap - w->len,
-										  s, n, 0, &written);
+		size_t		used = json_escape(w->buf + w->len, w->cap - w->len,
+									   s, n, 0, &written);
 
 		w->len += written;
 		if (used == 0)

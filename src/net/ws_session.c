@@ -356,7 +356,7 @@ ws_session_receive(struct lws *wsi, Session *s, const char *in, size_t len)
 		return;
 
 	/* a complete message */
-	if (jsonenc_utf8_valid_prefix(s->rx, s->rx_len) != s->rx_len)
+	if (json_utf8_valid_prefix(s->rx, s->rx_len) != s->rx_len)
 		ws_session_close_with(s, CP_ERR_BAD_UTF8,
 							  "a text message must be valid UTF-8",
 							  LWS_CLOSE_STATUS_INVALID_PAYLOAD);

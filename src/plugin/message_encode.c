@@ -538,7 +538,7 @@ encode_logical_message(StringInfo out, const DecoderOptions *opts,
 	bool		content_sent;
 
 	if (GetDatabaseEncoding() == PG_SQL_ASCII)
-		is_text = jsonenc_is_clean_utf8(content, size);
+		is_text = json_is_clean_utf8(content, size);
 	else
 		is_text = memchr(content, '\0', size) == NULL &&
 			pg_verifymbstr(content, (int) size, true);
@@ -562,8 +562,8 @@ encode_logical_message(StringInfo out, const DecoderOptions *opts,
 			mw_key(&w, "content_hex");
 			enlargeStringInfo(out, (int) (2 * size + 2));
 			out->data[out->len++] = '"';
-			out->len += (int) jsonenc_hex(out->data + out->len,
-										  (const unsigned char *) content, size);
+			out->len += (int) json_hex(out->data + out->len,
+									   (const unsigned char *) content, size);
 			out->data[out->len++] = '"';
 			out->data[out->len] = '\0';
 		}

@@ -4,7 +4,7 @@
  *	  Datum to JSON value, and JSON text helpers over StringInfo.
  *
  * Output is valid JSON whatever the data: every string goes through
- * jsonenc_escape(); numbers are written only when the type guarantees a
+ * json_escape(); numbers are written only when the type guarantees a
  * JSON number (NaN and infinities become strings); json/jsonb are already
  * JSON text.  In a UTF8 database text passes through as UTF-8; in any other
  * database it is converted to UTF-8 and written 7-bit clean (\uXXXX), so the
@@ -19,7 +19,7 @@
  *	it would pass it, what was written is removed and the rest of the value
  *	is only counted, so the caller learns the exact size of the JSON it did
  *	not send (docs/PROTOCOL.md, "Values too large to send").  Strings are
- *	counted before they are written (jsonenc_escaped_length), so a large
+ *	counted before they are written (json_escaped_length), so a large
  *	string is never escaped just to be thrown away; arrays are walked with
  *	an iterator rather than deconstructed into one Datum array.
  *
@@ -83,12 +83,12 @@ value_encode_init(bool numeric_as_number)
 	else if (enc == PG_SQL_ASCII)
 	{
 		/* bytes of unknown encoding: keep valid UTF-8, replace the rest */
-		text_mode.escape_flags = JSONENC_ASCII_ONLY | JSONENC_VALIDATE;
+		text_mode.escape_flags = JSON_ASCII_ONLY | JSON_VALIDATE;
 		text_mode.convert_to_utf8 = false;
 	}
 	else
 	{
-		text_mode.escape_flags = JSONENC_ASCII_ONLY;
+		text_mode.escape_flags = JSON_ASCII_ONLY;
 		text_mode.convert_to_utf8 = true;
 	}
 }
@@ -103,10 +103,10 @@ escape_utf8_into(StringInfo out, const char *s, size_t len, int flags)
 		size_t		used,
 					written;
 
-		enlargeStringInfo(out, (int) JSONENC_ESCAPE_BOUND(step));
-		used = jsonenc_escape(out->data + out->len,
-							  (size_t) (out->maxlen - out->len - 1),
-							  s, len, flags, &written);
+		enlargeStringInfo(out, (int) JSON_ESCAPE_BOUND(step));
+		used = json_escape(out->data + out->len,
+						   (size_t) (out->maxlen - out->len - 1),
+						   s, len, flags, &written);
 		out->len += (int) written;
 		s += used;
 		len -= used;
@@ -131,7 +131,7 @@ escape_text(StringInfo out, const char *s, size_t len, int flags)
 		int			before;
 
 		if (out == NULL)
-			return jsonenc_escaped_length(s, len, flags);
+			return json_escaped_length(s, len, flags);
 		before = out->len;
 		escape_utf8_into(out, s, len, flags);
 		return (size_t) (out->len - before);
@@ -155,7 +155,7 @@ escape_text(StringInfo out, const char *s, size_t len, int flags)
 			total += (size_t) (out->len - before);
 		}
 		else
-			total += jsonenc_escaped_length(conv, clen, flags);
+			total += json_escaped_length(conv, clen, flags);
 		if (conv != s)
 			pfree(conv);
 		s += step;
@@ -270,9 +270,9 @@ json_append_cstring(StringInfo out, const char *s)
 void
 json_append_lsn(StringInfo out, uint64 lsn)
 {
-	enlargeStringInfo(out, JSONENC_LSN_MAXLEN + 2);
+	enlargeStringInfo(out, JSON_LSN_MAXLEN + 2);
 	out->data[out->len++] = '"';
-	out->len += (int) jsonenc_lsn(out->data + out->len, lsn);
+	out->len += (int) json_lsn(out->data + out->len, lsn);
 	out->data[out->len++] = '"';
 	out->data[out->len] = '\0';
 }
@@ -340,8 +340,8 @@ vs_bytea(ValueSink *vs, Datum value)
 	enlargeStringInfo(out, (int) (2 * len + 6));
 	memcpy(out->data + out->len, "\"\\\\x", 4);
 	out->len += 4;
-	out->len += (int) jsonenc_hex(out->data + out->len,
-								  (const unsigned char *) VARDATA_ANY(b), len);
+	out->len += (int) json_hex(out->data + out->len,
+							   (const unsigned char *) VARDATA_ANY(b), len);
 	out->data[out->len++] = '"';
 	out->data[out->len] = '\0';
 }
@@ -580,11 +580,11 @@ vs_value(ValueSink *vs, const ValueEncoder *enc, Datum value)
 			break;
 		case VK_JSON:
 			{
-				/* JSON text already: see JSONENC_RAW */
+				/* JSON text already: see JSON_RAW */
 				text	   *t = DatumGetTextPP(value);
 
 				vs_escaped(vs, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
-						   text_mode.escape_flags | JSONENC_RAW);
+						   text_mode.escape_flags | JSON_RAW);
 				if ((Pointer) t != DatumGetPointer(value))
 					pfree(t);
 			}

@@ -54,7 +54,7 @@ typedef struct ValueEncoder
 /* Per-session encoding settings, fixed by value_encode_init(). */
 typedef struct JsonTextMode
 {
-	int			escape_flags;	/* JSONENC_* flags for text */
+	int			escape_flags;	/* JSON_* flags for text */
 	bool		convert_to_utf8;	/* server encoding is not UTF8/SQL_ASCII */
 	bool		numeric_as_number;
 } JsonTextMode;

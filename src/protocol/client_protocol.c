@@ -229,7 +229,7 @@ client_request_parse(const char *text, size_t len, ClientRequest *req,
 		if (resume != NULL && resume->kind != JSON_NULL)
 		{
 			if (resume->kind != JSON_STRING ||
-				!jsonenc_parse_lsn(resume->u.str, resume->len, &req->resume_lsn))
+				!json_parse_lsn(resume->u.str, resume->len, &req->resume_lsn))
 			{
 				fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
 					 "\"resume_lsn\" must be an LSN string such as \"0/16B3748\"");
@@ -374,15 +374,15 @@ jb_quoted(JBuf *b, const char *s)
 	size_t		srclen = strlen(s);
 	size_t		written;
 
-	jb_reserve(b, JSONENC_ESCAPE_BOUND(srclen) + 2);
+	jb_reserve(b, JSON_ESCAPE_BOUND(srclen) + 2);
 	if (b->oom)
 		return;
 	b->data[b->len++] = '"';
 	while (srclen > 0)
 	{
-		size_t		used = jsonenc_escape(b->data + b->len,
-										  b->cap - b->len - 2, s, srclen,
-										  JSONENC_VALIDATE, &written);
+		size_t		used = json_escape(b->data + b->len,
+									   b->cap - b->len - 2, s, srclen,
+									   JSON_VALIDATE, &written);
 
 		b->len += written;
 		s += used;
@@ -485,10 +485,10 @@ cp_reply_error_lsn(const char *id_json, const char *code,
 char *
 cp_heartbeat(uint64_t lsn, const char *snapshot_joined, size_t *len)
 {
-	char		buf[JSONENC_LSN_MAXLEN + 1];
+	char		buf[JSON_LSN_MAXLEN + 1];
 	JBuf		b;
 
-	buf[jsonenc_lsn(buf, lsn)] = '\0';
+	buf[json_lsn(buf, lsn)] = '\0';
 	jb_start(&b, "heartbeat", NULL);
 	jb_str(&b, ",\"lsn\":");
 	jb_quoted(&b, buf);

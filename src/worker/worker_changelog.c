@@ -147,7 +147,7 @@ begin_message_key(const char *data, size_t len)
 		elog(ERROR, "pgsync: malformed begin message");
 	p += 2;
 	q = memchr(p, '"', end - p);
-	if (q == NULL || !jsonenc_parse_lsn(p, q - p, &lsn))
+	if (q == NULL || !json_parse_lsn(p, q - p, &lsn))
 		elog(ERROR, "pgsync: malformed begin message");
 	return lsn;
 }

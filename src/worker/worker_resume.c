@@ -88,11 +88,11 @@ static void
 reply_error_lsn(FoClient *c, const char *id_json, const char *code,
 				const char *message, const char *field, uint64 lsn)
 {
-	char		buf[JSONENC_LSN_MAXLEN + 1];
+	char		buf[JSON_LSN_MAXLEN + 1];
 	size_t		len = 0;
 	char	   *text;
 
-	buf[jsonenc_lsn(buf, lsn)] = '\0';
+	buf[json_lsn(buf, lsn)] = '\0';
 	text = cp_reply_error_lsn(id_json, code, message, field, buf, &len);
 	fanout_reply_text(c, text, len);
 }

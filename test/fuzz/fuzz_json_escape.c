@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_json_escape.c
- *	  libFuzzer target for src/json/json_encode.c: jsonenc_escape() in every
+ *	  libFuzzer target for src/json/json_encode.c: json_escape() in every
  *	  flag combination and with small dst buffers, the UTF-8 checks, and
  *	  LSN parsing/formatting.
  *
  * Input: the first byte chooses the flags (bits 0-2: ASCII_ONLY, VALIDATE,
  * RAW) and the dst capacity of the chunked run (FUZZ_MIN_CAP + bits 3-7);
  * the rest is the text.  Aborts unless:
- * - one call with JSONENC_ESCAPE_BOUND bytes consumes everything, and its
+ * - one call with JSON_ESCAPE_BOUND bytes consumes everything, and its
  *	 output equals the reference escaper's (test/fuzz/json_check.h);
  * - the output is a valid JSON string body (only the UTF-8/ASCII rules
  *	 under RAW) whenever the input is valid UTF-8 or VALIDATE/ASCII_ONLY
@@ -19,11 +19,11 @@
  *	 progress on every call, cuts no character or escape, and gives the
  *	 one-shot output (when the input is outside the contract, invalid
  *	 UTF-8 without VALIDATE/ASCII_ONLY, only memory safety is checked);
- * - jsonenc_escaped_length counts exactly what that one call wrote (also
+ * - json_escaped_length counts exactly what that one call wrote (also
  *	 outside the contract: it decides whether a value is built at all);
- * - jsonenc_utf8_valid_prefix/jsonenc_is_clean_utf8 agree with the oracle;
- * - jsonenc_parse_lsn accepts exactly [0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}
- *	 and its value round-trips through jsonenc_lsn.
+ * - json_utf8_valid_prefix/json_is_clean_utf8 agree with the oracle;
+ * - json_parse_lsn accepts exactly [0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}
+ *	 and its value round-trips through json_lsn.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,7 +36,7 @@
 #include "json/json_encode.h"
 #include "json_check.h"
 
-#define FUZZ_MIN_CAP JSONENC_MAX_CHAR_OUT
+#define FUZZ_MIN_CAP JSON_MAX_CHAR_OUT
 
 #define FUZZ_ASSERT(cond, ...) \
 	do { \
@@ -95,19 +95,19 @@ check_lsn(const char *src, size_t len)
 {
 	uint64_t	got = 0;
 	uint64_t	want = 0;
-	bool		ok = jsonenc_parse_lsn(src, len, &got);
+	bool		ok = json_parse_lsn(src, len, &got);
 	bool		ref = ref_lsn(src, len, &want);
 
-	FUZZ_ASSERT(ok == ref, "jsonenc_parse_lsn returned %d, reference %d", ok, ref);
+	FUZZ_ASSERT(ok == ref, "json_parse_lsn returned %d, reference %d", ok, ref);
 	if (ok)
 	{
-		char		buf[JSONENC_LSN_MAXLEN];
+		char		buf[JSON_LSN_MAXLEN];
 		size_t		n;
 		uint64_t	back = 0;
 
 		FUZZ_ASSERT(got == want, "parsed 0x%" PRIX64 ", reference 0x%" PRIX64, got, want);
-		n = jsonenc_lsn(buf, got);
-		FUZZ_ASSERT(n <= JSONENC_LSN_MAXLEN && jsonenc_parse_lsn(buf, n, &back) &&
+		n = json_lsn(buf, got);
+		FUZZ_ASSERT(n <= JSON_LSN_MAXLEN && json_parse_lsn(buf, n, &back) &&
 					back == got, "LSN 0x%" PRIX64 " does not round-trip", got);
 	}
 }
@@ -135,35 +135,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	flags = data[0] & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE | JSONENC_RAW);
+	flags = data[0] & (JSON_ASCII_ONLY | JSON_VALIDATE | JSON_RAW);
 	cap = FUZZ_MIN_CAP + (data[0] >> 3);
 	src = (const char *) data + 1;
 	len = size - 1;
-	raw = (flags & JSONENC_RAW) != 0;
-	ascii = (flags & JSONENC_ASCII_ONLY) != 0;
+	raw = (flags & JSON_RAW) != 0;
+	ascii = (flags & JSON_ASCII_ONLY) != 0;
 
 	/* the UTF-8 checks */
 	vlen = jc_utf8_valid_len(src, len);
 	valid = vlen == len;
-	FUZZ_ASSERT(jsonenc_utf8_valid_prefix(src, len) == vlen,
-				"jsonenc_utf8_valid_prefix = %zu, reference %zu",
-				jsonenc_utf8_valid_prefix(src, len), vlen);
-	FUZZ_ASSERT(jsonenc_is_clean_utf8(src, len) ==
+	FUZZ_ASSERT(json_utf8_valid_prefix(src, len) == vlen,
+				"json_utf8_valid_prefix = %zu, reference %zu",
+				json_utf8_valid_prefix(src, len), vlen);
+	FUZZ_ASSERT(json_is_clean_utf8(src, len) ==
 				(valid && memchr(src, 0, len) == NULL),
-				"jsonenc_is_clean_utf8 disagrees");
-	in_contract = valid || (flags & (JSONENC_VALIDATE | JSONENC_ASCII_ONLY)) != 0;
+				"json_is_clean_utf8 disagrees");
+	in_contract = valid || (flags & (JSON_VALIDATE | JSON_ASCII_ONLY)) != 0;
 
 	/* one call with the documented bound */
-	bound = JSONENC_ESCAPE_BOUND(len);
+	bound = JSON_ESCAPE_BOUND(len);
 	out = xmalloc(bound);
 	written = (size_t) -1;
-	used = jsonenc_escape(out, bound, src, len, flags, &written);
+	used = json_escape(out, bound, src, len, flags, &written);
 	FUZZ_ASSERT(used == len, "consumed %zu of %zu with dstcap = bound (flags 0x%x)",
 				used, len, flags);
 	FUZZ_ASSERT(written <= bound, "wrote %zu > bound %zu", written, bound);
-	FUZZ_ASSERT(jsonenc_escaped_length(src, len, flags) == written,
-				"jsonenc_escaped_length = %zu, escape wrote %zu (flags 0x%x)",
-				jsonenc_escaped_length(src, len, flags), written, flags);
+	FUZZ_ASSERT(json_escaped_length(src, len, flags) == written,
+				"json_escaped_length = %zu, escape wrote %zu (flags 0x%x)",
+				json_escaped_length(src, len, flags), written, flags);
 
 	ref = xmalloc(bound);
 	reflen = jc_ref_escape(src, len, flags, ref);
@@ -227,8 +227,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (done < len)
 		{
 			size_t		w = (size_t) -1;
-			size_t		u = jsonenc_escape(piece, cap, src + done, len - done,
-										   flags, &w);
+			size_t		u = json_escape(piece, cap, src + done, len - done,
+										flags, &w);
 
 			FUZZ_ASSERT(w <= cap && u <= len - done,
 						"wrote %zu (dstcap %zu), consumed %zu of %zu",

@@ -14,7 +14,7 @@
  *	 jc_replace_invalid(): what it must decode to for invalid input.
  * - jc_ref_escape(): a slow, byte-at-a-time reference escaper that follows
  *	 the flag semantics documented in json_encode.h.
- * - jc_escape_chunked(): drives jsonenc_escape() with fresh dst buffers of
+ * - jc_escape_chunked(): drives json_escape() with fresh dst buffers of
  *	 a fixed small capacity and checks the early-stop contract.
  *
  * Everything is static inline so each user compiles its own copy.
@@ -209,7 +209,7 @@ jc_hex4(const unsigned char *s, size_t n, uint32_t *v)
  * \uD800-\uDBFF followed by a \uDC00-\uDFFF and no lone low surrogate, and
  * well-formed UTF-8.  With ascii_only, no byte >= 0x80 at all.
  *
- * With raw (output of JSONENC_RAW: the JSON syntax is the caller's), only
+ * With raw (output of JSON_RAW: the JSON syntax is the caller's), only
  * the UTF-8 / ASCII rules and the absence of raw bytes < 0x20 (RAW turns
  * them into spaces, so a message never holds a raw newline) are checked.
  *
@@ -369,7 +369,7 @@ jc_put_u16(char *dst, uint32_t v)
 }
 
 /*
- * Reference escaper: what jsonenc_escape(dst, big, src, len, flags) must
+ * Reference escaper: what json_escape(dst, big, src, len, flags) must
  * write, following json_encode.h:
  * - ASCII: '"' and '\\' get a backslash, \b \f \n \r \t their short
  *	 escapes, other bytes < 0x20 \u00XX.  Under RAW, bytes < 0x20 become
@@ -378,15 +378,15 @@ jc_put_u16(char *dst, uint32_t v)
  *	 each well-formed sequence is copied (or, under ASCII_ONLY, written as
  *	 \uXXXX or a surrogate pair) and each byte that does not start one
  *	 becomes U+FFFD (EF BF BD, or \uFFFD under ASCII_ONLY).
- * dst needs JSONENC_ESCAPE_BOUND(len) bytes.  Returns the output length.
+ * dst needs JSON_ESCAPE_BOUND(len) bytes.  Returns the output length.
  */
 static inline size_t
 jc_ref_escape(const char *src, size_t len, int flags, char *dst)
 {
 	const unsigned char *s = (const unsigned char *) src;
-	bool		raw = (flags & JSONENC_RAW) != 0;
-	bool		ascii = (flags & JSONENC_ASCII_ONLY) != 0;
-	bool		check = (flags & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE)) != 0;
+	bool		raw = (flags & JSON_RAW) != 0;
+	bool		ascii = (flags & JSON_ASCII_ONLY) != 0;
+	bool		check = (flags & (JSON_ASCII_ONLY | JSON_VALIDATE)) != 0;
 	size_t		i = 0;
 	size_t		o = 0;
 
@@ -458,10 +458,10 @@ jc_ref_escape(const char *src, size_t len, int flags, char *dst)
 }
 
 /*
- * Escape src[0..len) with jsonenc_escape() into a series of fresh,
+ * Escape src[0..len) with json_escape() into a series of fresh,
  * exactly-sized heap buffers of cap bytes (so that AddressSanitizer sees
  * any write past dstcap), appending each piece to out, which needs
- * JSONENC_ESCAPE_BOUND(len) bytes.  *outlen gets the total.
+ * JSON_ESCAPE_BOUND(len) bytes.  *outlen gets the total.
  *
  * Checks on every call: at least one input byte consumed, no more than
  * dstcap written and srclen consumed; if the input is well-formed UTF-8,
@@ -478,7 +478,7 @@ jc_escape_chunked(const char *src, size_t len, int flags, size_t cap,
 {
 	bool		input_valid = jc_utf8_valid_len(src, len) == len;
 	bool		check_pieces = input_valid ||
-		(flags & (JSONENC_ASCII_ONLY | JSONENC_VALIDATE)) != 0;
+		(flags & (JSON_ASCII_ONLY | JSON_VALIDATE)) != 0;
 	char	   *piece = malloc(cap > 0 ? cap : 1);
 	const char *why = NULL;
 	size_t		done = 0;
@@ -493,8 +493,8 @@ jc_escape_chunked(const char *src, size_t len, int flags, size_t cap,
 		size_t		pos;
 
 		*where = done;
-		used = jsonenc_escape(piece, cap, src + done, len - done, flags,
-							  &written);
+		used = json_escape(piece, cap, src + done, len - done, flags,
+						   &written);
 		if (written > cap)
 		{
 			why = "wrote more than dstcap";
@@ -518,8 +518,8 @@ jc_escape_chunked(const char *src, size_t len, int flags, size_t cap,
 		}
 		if (check_pieces &&
 			jc_check_body(piece, written,
-						  (flags & JSONENC_ASCII_ONLY) != 0,
-						  (flags & JSONENC_RAW) != 0, &pos) != NULL)
+						  (flags & JSON_ASCII_ONLY) != 0,
+						  (flags & JSON_RAW) != 0, &pos) != NULL)
 		{
 			why = "one piece of output is not valid by itself";
 			break;

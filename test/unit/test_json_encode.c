@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_json_encode.c
- *	  Unit tests of src/json/json_encode.c: jsonenc_escape() in every flag
+ *	  Unit tests of src/json/json_encode.c: json_escape() in every flag
  *	  combination (control characters, quotes, DEL, multi-byte UTF-8,
  *	  ASCII_ONLY escapes and surrogate pairs, VALIDATE replacement of
  *	  invalid bytes, RAW copying, the early stop with small dst buffers),
@@ -24,7 +24,7 @@
 #include "unit.h"
 #include "../fuzz/json_check.h"
 
-#define ALL_FLAGS	(JSONENC_ASCII_ONLY | JSONENC_VALIDATE | JSONENC_RAW)
+#define ALL_FLAGS	(JSON_ASCII_ONLY | JSON_VALIDATE | JSON_RAW)
 
 /* Length of a string literal, embedded NULs included. */
 #define LIT(s)		(s), (sizeof(s) - 1)
@@ -41,7 +41,7 @@ dup_exact(const char *s, size_t len)
 }
 
 /*
- * Escape src in one call with a dst of exactly JSONENC_ESCAPE_BOUND(len)
+ * Escape src in one call with a dst of exactly JSON_ESCAPE_BOUND(len)
  * bytes; returns a malloc'd copy of the output and checks that everything
  * was consumed.
  */
@@ -50,16 +50,16 @@ escape_once(const char *src, size_t len, int flags, size_t *outlen,
 			const char *file, int line)
 {
 	char	   *in = dup_exact(src, len);
-	size_t		cap = JSONENC_ESCAPE_BOUND(len);
+	size_t		cap = JSON_ESCAPE_BOUND(len);
 	char	   *dst = malloc(cap);
 	size_t		written = (size_t) -1;
 	size_t		used;
 
-	used = jsonenc_escape(dst, cap, in, len, flags, &written);
+	used = json_escape(dst, cap, in, len, flags, &written);
 	/* counted only when they fail: this runs for every property case */
 	if (used != len)
 		unit_check(false, file, line,
-				   "escape with dstcap = JSONENC_ESCAPE_BOUND consumed %zu of %zu bytes (flags 0x%x)",
+				   "escape with dstcap = JSON_ESCAPE_BOUND consumed %zu of %zu bytes (flags 0x%x)",
 				   used, len, flags);
 	if (written > cap)
 		unit_check(false, file, line, "wrote %zu > dstcap %zu",
@@ -80,7 +80,7 @@ check_escape(const char *file, int line, int flags,
 {
 	size_t		outlen;
 	char	   *out = escape_once(src, len, flags, &outlen, file, line);
-	char	   *ref = malloc(JSONENC_ESCAPE_BOUND(len));
+	char	   *ref = malloc(JSON_ESCAPE_BOUND(len));
 	size_t		reflen = jc_ref_escape(src, len, flags, ref);
 	char		what[64];
 	size_t		pos;
@@ -92,10 +92,10 @@ check_escape(const char *file, int line, int flags,
 				   file, line);
 	/* without VALIDATE/ASCII_ONLY, invalid UTF-8 input is the caller's fault */
 	if (jc_utf8_valid_len(src, len) == len ||
-		(flags & (JSONENC_VALIDATE | JSONENC_ASCII_ONLY)) != 0)
+		(flags & (JSON_VALIDATE | JSON_ASCII_ONLY)) != 0)
 	{
-		why = jc_check_body(out, outlen, (flags & JSONENC_ASCII_ONLY) != 0,
-							(flags & JSONENC_RAW) != 0, &pos);
+		why = jc_check_body(out, outlen, (flags & JSON_ASCII_ONLY) != 0,
+							(flags & JSON_RAW) != 0, &pos);
 		unit_check(why == NULL, file, line,
 				   "output is not a valid JSON string body: %s at %zu",
 				   why, pos);
@@ -151,7 +151,7 @@ test_control_characters(void)
 		/* same in every non-RAW mode; a space under RAW */
 		for (flags = 0; flags <= ALL_FLAGS; flags++)
 		{
-			if (flags & JSONENC_RAW)
+			if (flags & JSON_RAW)
 				check_escape(__FILE__, __LINE__, flags, in, 1, " ", 1);
 			else
 				check_escape(__FILE__, __LINE__, flags, in, 1, expect, explen);
@@ -179,9 +179,9 @@ test_quotes_and_ascii(void)
 	ESC_IS(0, "say \"hi\" \\o/", "say \\\"hi\\\" \\\\o/");
 	ESC_IS(0, "/", "/");		/* the solidus needs no escape */
 	ESC_IS(0, "\x7F", "\x7F");	/* DEL is not a JSON control character */
-	ESC_IS(JSONENC_ASCII_ONLY, "\x7F", "\x7F");
-	ESC_IS(JSONENC_VALIDATE, "a\x7F" "b", "a\x7F" "b");
-	ESC_IS(JSONENC_ASCII_ONLY | JSONENC_VALIDATE, "\\\"", "\\\\\\\"");
+	ESC_IS(JSON_ASCII_ONLY, "\x7F", "\x7F");
+	ESC_IS(JSON_VALIDATE, "a\x7F" "b", "a\x7F" "b");
+	ESC_IS(JSON_ASCII_ONLY | JSON_VALIDATE, "\\\"", "\\\\\\\"");
 
 	/* every other printable ASCII character passes through in every mode */
 	for (c = 0x20; c < 0x80; c++)
@@ -220,14 +220,14 @@ test_multibyte_passthrough(void)
 		size_t		len = strlen(valid[i]);
 
 		check_escape(__FILE__, __LINE__, 0, valid[i], len, valid[i], len);
-		check_escape(__FILE__, __LINE__, JSONENC_VALIDATE,
+		check_escape(__FILE__, __LINE__, JSON_VALIDATE,
 					 valid[i], len, valid[i], len);
-		check_escape(__FILE__, __LINE__, JSONENC_RAW,
+		check_escape(__FILE__, __LINE__, JSON_RAW,
 					 valid[i], len, valid[i], len);
-		check_escape(__FILE__, __LINE__, JSONENC_RAW | JSONENC_VALIDATE,
+		check_escape(__FILE__, __LINE__, JSON_RAW | JSON_VALIDATE,
 					 valid[i], len, valid[i], len);
 	}
-	ESC_IS(JSONENC_VALIDATE, "\"\xC3\xA9\"\n", "\\\"\xC3\xA9\\\"\\n");
+	ESC_IS(JSON_VALIDATE, "\"\xC3\xA9\"\n", "\\\"\xC3\xA9\\\"\\n");
 }
 
 static void
@@ -238,7 +238,7 @@ test_ascii_only(void)
 	/* same with or without VALIDATE: ASCII_ONLY has to decode anyway */
 	for (f = 0; f < 2; f++)
 	{
-		int			flags = JSONENC_ASCII_ONLY | (f ? JSONENC_VALIDATE : 0);
+		int			flags = JSON_ASCII_ONLY | (f ? JSON_VALIDATE : 0);
 
 		ESC_IS(flags, "\xC2\x80", "\\u0080");
 		ESC_IS(flags, "\xC3\xA9", "\\u00E9");
@@ -255,7 +255,7 @@ test_ascii_only(void)
 		ESC_IS(flags, "a\x80z", "a\\uFFFDz");
 	}
 	/* RAW | ASCII_ONLY: JSON syntax copied, non-ASCII escaped */
-	ESC_IS(JSONENC_RAW | JSONENC_ASCII_ONLY,
+	ESC_IS(JSON_RAW | JSON_ASCII_ONLY,
 		   "{\"k\xC3\xA9\": \"\xF0\x9F\x98\x80\\n\"}",
 		   "{\"k\\u00E9\": \"\\uD83D\\uDE00\\n\"}");
 }
@@ -308,59 +308,59 @@ test_validate(void)
 			strcat(raw, "\xEF\xBF\xBD");
 			strcat(esc, "\\uFFFD");
 		}
-		check_escape(__FILE__, __LINE__, JSONENC_VALIDATE,
+		check_escape(__FILE__, __LINE__, JSON_VALIDATE,
 					 bad[i].in, len, raw, strlen(raw));
-		check_escape(__FILE__, __LINE__, JSONENC_VALIDATE | JSONENC_RAW,
+		check_escape(__FILE__, __LINE__, JSON_VALIDATE | JSON_RAW,
 					 bad[i].in, len, raw, strlen(raw));
 		check_escape(__FILE__, __LINE__,
-					 JSONENC_VALIDATE | JSONENC_ASCII_ONLY,
+					 JSON_VALIDATE | JSON_ASCII_ONLY,
 					 bad[i].in, len, esc, strlen(esc));
-		CHECK_MSG(!jsonenc_is_clean_utf8(bad[i].in, len),
-				  "jsonenc_is_clean_utf8 accepts invalid case %zu", i);
-		CHECK_MSG(jsonenc_utf8_valid_prefix(bad[i].in, len) == 0,
-				  "jsonenc_utf8_valid_prefix of invalid case %zu is not 0", i);
+		CHECK_MSG(!json_is_clean_utf8(bad[i].in, len),
+				  "json_is_clean_utf8 accepts invalid case %zu", i);
+		CHECK_MSG(json_utf8_valid_prefix(bad[i].in, len) == 0,
+				  "json_utf8_valid_prefix of invalid case %zu is not 0", i);
 	}
 
 	/* invalid bytes amid valid text: only the bad bytes are replaced */
-	ESC_IS(JSONENC_VALIDATE, "ab\x80" "cd", "ab\xEF\xBF\xBD" "cd");
-	ESC_IS(JSONENC_VALIDATE, "\x80\xC3\xA9", "\xEF\xBF\xBD\xC3\xA9");
-	ESC_IS(JSONENC_VALIDATE, "\xE2\x82" "A", "\xEF\xBF\xBD\xEF\xBF\xBD" "A");
-	ESC_IS(JSONENC_VALIDATE, "\xC3\xC3\xA9", "\xEF\xBF\xBD\xC3\xA9");
-	ESC_IS(JSONENC_VALIDATE, "x\xE2\x82\xAC\xE2\x82", "x\xE2\x82\xAC\xEF\xBF\xBD\xEF\xBF\xBD");
-	ESC_IS(JSONENC_VALIDATE, "\xED\xA0\x80\"", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\\\"");
-	ESC_IS(JSONENC_VALIDATE | JSONENC_ASCII_ONLY, "\xF0\x9F\x98\x80\xF0\x9F\x98",
+	ESC_IS(JSON_VALIDATE, "ab\x80" "cd", "ab\xEF\xBF\xBD" "cd");
+	ESC_IS(JSON_VALIDATE, "\x80\xC3\xA9", "\xEF\xBF\xBD\xC3\xA9");
+	ESC_IS(JSON_VALIDATE, "\xE2\x82" "A", "\xEF\xBF\xBD\xEF\xBF\xBD" "A");
+	ESC_IS(JSON_VALIDATE, "\xC3\xC3\xA9", "\xEF\xBF\xBD\xC3\xA9");
+	ESC_IS(JSON_VALIDATE, "x\xE2\x82\xAC\xE2\x82", "x\xE2\x82\xAC\xEF\xBF\xBD\xEF\xBF\xBD");
+	ESC_IS(JSON_VALIDATE, "\xED\xA0\x80\"", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\\\"");
+	ESC_IS(JSON_VALIDATE | JSON_ASCII_ONLY, "\xF0\x9F\x98\x80\xF0\x9F\x98",
 		   "\\uD83D\\uDE00\\uFFFD\\uFFFD\\uFFFD");
 	/* without VALIDATE (and ASCII_ONLY) high bytes are not examined */
 	ESC_IS(0, "\x80\xFF", "\x80\xFF");
-	ESC_IS(JSONENC_RAW, "\"\x80\"", "\"\x80\"");
+	ESC_IS(JSON_RAW, "\"\x80\"", "\"\x80\"");
 
 	/* the UTF-8 checks themselves */
-	CHECK(jsonenc_is_clean_utf8("", 0));
-	CHECK(jsonenc_is_clean_utf8(LIT("abc \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80")));
-	CHECK(!jsonenc_is_clean_utf8(LIT("a\0b")));
-	CHECK(!jsonenc_is_clean_utf8(LIT("\0")));
-	CHECK(!jsonenc_is_clean_utf8(LIT("ab\xC3")));
-	CHECK_EQ_INT(jsonenc_utf8_valid_prefix(LIT("ab\xC3\xA9\xE2\x82")), 4);
-	CHECK_EQ_INT(jsonenc_utf8_valid_prefix(LIT("ab\xC3\xA9\x80xyz")), 4);
-	CHECK_EQ_INT(jsonenc_utf8_valid_prefix(LIT("\xF4\x8F\xBF\xBF\xF4\x90\x80\x80")), 4);
-	CHECK_EQ_INT(jsonenc_utf8_valid_prefix(LIT("a\0b")), 3);	/* NUL is valid UTF-8 */
-	CHECK_EQ_INT(jsonenc_utf8_valid_prefix("", 0), 0);
+	CHECK(json_is_clean_utf8("", 0));
+	CHECK(json_is_clean_utf8(LIT("abc \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80")));
+	CHECK(!json_is_clean_utf8(LIT("a\0b")));
+	CHECK(!json_is_clean_utf8(LIT("\0")));
+	CHECK(!json_is_clean_utf8(LIT("ab\xC3")));
+	CHECK_EQ_INT(json_utf8_valid_prefix(LIT("ab\xC3\xA9\xE2\x82")), 4);
+	CHECK_EQ_INT(json_utf8_valid_prefix(LIT("ab\xC3\xA9\x80xyz")), 4);
+	CHECK_EQ_INT(json_utf8_valid_prefix(LIT("\xF4\x8F\xBF\xBF\xF4\x90\x80\x80")), 4);
+	CHECK_EQ_INT(json_utf8_valid_prefix(LIT("a\0b")), 3);	/* NUL is valid UTF-8 */
+	CHECK_EQ_INT(json_utf8_valid_prefix("", 0), 0);
 }
 
 static void
 test_raw(void)
 {
-	ESC_IS(JSONENC_RAW, "{\"a\": [1, \"b\\n\\\"c\"]}", "{\"a\": [1, \"b\\n\\\"c\"]}");
-	ESC_IS(JSONENC_RAW, "\"\\", "\"\\");
+	ESC_IS(JSON_RAW, "{\"a\": [1, \"b\\n\\\"c\"]}", "{\"a\": [1, \"b\\n\\\"c\"]}");
+	ESC_IS(JSON_RAW, "\"\\", "\"\\");
 	/* control characters (JSON whitespace) become spaces: no raw newline */
-	ESC_IS(JSONENC_RAW, "{\n\t\"a\": 1\r\n}", "{  \"a\": 1  }");
-	ESC_IS(JSONENC_RAW, "a\nb\tc\x01\x1F\0", "a b c   ");
-	ESC_IS(JSONENC_RAW | JSONENC_VALIDATE | JSONENC_ASCII_ONLY, "[\n\"\xC3\xA9\"]",
+	ESC_IS(JSON_RAW, "{\n\t\"a\": 1\r\n}", "{  \"a\": 1  }");
+	ESC_IS(JSON_RAW, "a\nb\tc\x01\x1F\0", "a b c   ");
+	ESC_IS(JSON_RAW | JSON_VALIDATE | JSON_ASCII_ONLY, "[\n\"\xC3\xA9\"]",
 		   "[ \"\\u00E9\"]");
-	ESC_IS(JSONENC_RAW, "\x7F", "\x7F");
-	ESC_IS(JSONENC_RAW | JSONENC_VALIDATE, "[\"\xC3\xA9\x80\"]",
+	ESC_IS(JSON_RAW, "\x7F", "\x7F");
+	ESC_IS(JSON_RAW | JSON_VALIDATE, "[\"\xC3\xA9\x80\"]",
 		   "[\"\xC3\xA9\xEF\xBF\xBD\"]");
-	ESC_IS(JSONENC_RAW | JSONENC_VALIDATE | JSONENC_ASCII_ONLY,
+	ESC_IS(JSON_RAW | JSON_VALIDATE | JSON_ASCII_ONLY,
 		   "[\"\\u00e9\xC3\xA9\x80\"]", "[\"\\u00e9\\u00E9\\uFFFD\"]");
 }
 
@@ -376,7 +376,7 @@ escape_cap(const char *src, size_t len, int flags, size_t cap,
 	size_t		used;
 
 	*written = (size_t) -1;
-	used = jsonenc_escape(dst, cap, in, len, flags, written);
+	used = json_escape(dst, cap, in, len, flags, written);
 	free(dst);
 	free(in);
 	return used;
@@ -387,7 +387,7 @@ escape_cap(const char *src, size_t len, int flags, size_t cap,
 		size_t		w_; \
 		size_t		u_ = escape_cap(LIT(src), (flags), (cap), &w_); \
 		CHECK_MSG(u_ == (exp_used) && w_ == (exp_written), \
-				  "jsonenc_escape(dstcap %d, %s, flags 0x%x): consumed %zu, wrote %zu; expected %d, %d", \
+				  "json_escape(dstcap %d, %s, flags 0x%x): consumed %zu, wrote %zu; expected %d, %d", \
 				  (int) (cap), #src, (flags), u_, w_, (exp_used), (exp_written)); \
 	} while (0)
 
@@ -396,31 +396,31 @@ test_early_stop(void)
 {
 	size_t		cap;
 
-	/* fewer than JSONENC_MAX_CHAR_OUT bytes: nothing at all */
-	for (cap = 0; cap < JSONENC_MAX_CHAR_OUT; cap++)
+	/* fewer than JSON_MAX_CHAR_OUT bytes: nothing at all */
+	for (cap = 0; cap < JSON_MAX_CHAR_OUT; cap++)
 	{
 		STEP_IS(0, cap, "a", 0, 0);
 		STEP_IS(0, cap, "\x01", 0, 0);
-		STEP_IS(JSONENC_ASCII_ONLY, cap, "\xF0\x9F\x98\x80", 0, 0);
+		STEP_IS(JSON_ASCII_ONLY, cap, "\xF0\x9F\x98\x80", 0, 0);
 	}
 	STEP_IS(0, 0, "", 0, 0);
 	STEP_IS(0, 100, "", 0, 0);
 
 	/*
-	 * Exactly JSONENC_MAX_CHAR_OUT bytes free: header says the escaper stops
+	 * Exactly JSON_MAX_CHAR_OUT bytes free: header says the escaper stops
 	 * only when fewer remain, so at least one character must be written.
 	 */
 	STEP_IS(0, 12, "\x01", 1, 6);
 	STEP_IS(0, 12, "\"", 1, 2);
-	STEP_IS(JSONENC_ASCII_ONLY, 12, "\xF0\x9F\x98\x80", 4, 12);
-	STEP_IS(JSONENC_VALIDATE, 12, "\x80", 1, 3);
-	STEP_IS(JSONENC_VALIDATE, 12, "\xC3\xA9", 2, 2);
+	STEP_IS(JSON_ASCII_ONLY, 12, "\xF0\x9F\x98\x80", 4, 12);
+	STEP_IS(JSON_VALIDATE, 12, "\x80", 1, 3);
+	STEP_IS(JSON_VALIDATE, 12, "\xC3\xA9", 2, 2);
 	STEP_IS(0, 12, "a", 1, 1);
-	STEP_IS(JSONENC_VALIDATE, 12, "a", 1, 1);
+	STEP_IS(JSON_VALIDATE, 12, "a", 1, 1);
 	STEP_IS(0, 13, "\xE2\x82\xAC", 3, 3);
 	STEP_IS(0, 14, "\xF0\x9F\x98\x80", 4, 4);
 	STEP_IS(0, 15, "\xF0\x9F\x98\x80", 4, 4);
-	STEP_IS(JSONENC_RAW, 12, "{}", 2, 2);
+	STEP_IS(JSON_RAW, 12, "{}", 2, 2);
 
 	/* a long escape-free run is cut, but never inside a character */
 	for (cap = 16; cap <= 40; cap++)
@@ -467,7 +467,7 @@ test_chunked(void)
 {
 	size_t		cap;
 
-	for (cap = JSONENC_MAX_CHAR_OUT; cap <= 40; cap++)
+	for (cap = JSON_MAX_CHAR_OUT; cap <= 40; cap++)
 	{
 		int			nfail = 0;
 		char		first[400] = "";
@@ -492,11 +492,11 @@ test_chunked(void)
 				char		q[200];
 
 				/* invalid input is allowed only with VALIDATE/ASCII_ONLY */
-				if (!valid && !(flags & (JSONENC_VALIDATE | JSONENC_ASCII_ONLY)))
+				if (!valid && !(flags & (JSON_VALIDATE | JSON_ASCII_ONLY)))
 					continue;
 				in = dup_exact(s, len);
 				whole = escape_once(in, len, flags, &wlen, __FILE__, __LINE__);
-				pieces = malloc(JSONENC_ESCAPE_BOUND(len));
+				pieces = malloc(JSON_ESCAPE_BOUND(len));
 				why = jc_escape_chunked(in, len, flags, cap, pieces, &plen, &where);
 				if (why == NULL && (plen != wlen || memcmp(pieces, whole, wlen) != 0))
 					why = "pieces differ from the one-shot output";
@@ -612,8 +612,8 @@ test_random_property(void)
 		size_t		vlen = jc_utf8_valid_len(in, len);
 		bool		valid = vlen == len;
 
-		if (jsonenc_utf8_valid_prefix(in, len) != vlen ||
-			jsonenc_is_clean_utf8(in, len) != (valid && memchr(in, 0, len) == NULL))
+		if (json_utf8_valid_prefix(in, len) != vlen ||
+			json_is_clean_utf8(in, len) != (valid && memchr(in, 0, len) == NULL))
 		{
 			if (nutf8++ == 0)
 				fprintf(stderr, "UTF-8 check mismatch on %s\n",
@@ -627,8 +627,8 @@ test_random_property(void)
 						plen,
 						where;
 			char	   *out = escape_once(in, len, flags, &outlen, __FILE__, __LINE__);
-			char	   *ref = malloc(JSONENC_ESCAPE_BOUND(len));
-			char	   *pieces = malloc(JSONENC_ESCAPE_BOUND(len));
+			char	   *ref = malloc(JSON_ESCAPE_BOUND(len));
+			char	   *pieces = malloc(JSON_ESCAPE_BOUND(len));
 			const char *why;
 
 			reflen = jc_ref_escape(in, len, flags, ref);
@@ -638,10 +638,10 @@ test_random_property(void)
 						 "reference mismatch on %s",
 						 unit_quote(q, sizeof(q), in, len));
 
-			if (flags == JSONENC_VALIDATE ||
-				flags == (JSONENC_VALIDATE | JSONENC_ASCII_ONLY))
+			if (flags == JSON_VALIDATE ||
+				flags == (JSON_VALIDATE | JSON_ASCII_ONLY))
 			{
-				int			k = (flags & JSONENC_ASCII_ONLY) ? 1 : 0;
+				int			k = (flags & JSON_ASCII_ONLY) ? 1 : 0;
 
 				why = jc_check_body(out, outlen, k == 1, false, &where);
 				if (why != NULL)
@@ -654,7 +654,7 @@ test_random_property(void)
 				{
 					/* decode; compare with the input, U+FFFD for bad bytes */
 					char	   *dec = malloc(outlen + 1);
-					char	   *rep = malloc(JSONENC_ESCAPE_BOUND(len));
+					char	   *rep = malloc(JSON_ESCAPE_BOUND(len));
 					size_t		declen = jc_unescape(out, outlen, dec);
 					size_t		replen = jc_replace_invalid(in, len, rep);
 
@@ -671,9 +671,9 @@ test_random_property(void)
 			}
 
 			/* the contract covers invalid input only with these flags */
-			if (valid || (flags & (JSONENC_VALIDATE | JSONENC_ASCII_ONLY)))
+			if (valid || (flags & (JSON_VALIDATE | JSON_ASCII_ONLY)))
 			{
-				size_t		cap = JSONENC_MAX_CHAR_OUT + rnd() % 29;
+				size_t		cap = JSON_MAX_CHAR_OUT + rnd() % 29;
 
 				why = jc_escape_chunked(in, len, flags, cap, pieces, &plen, &where);
 				if (why == NULL && (plen != outlen || memcmp(pieces, out, outlen) != 0))
@@ -735,7 +735,7 @@ test_oracle(void)
 /* ---------------------------------------------------------------------- */
 
 /*
- * jsonenc_escaped_length() counts exactly what one jsonenc_escape() call
+ * json_escaped_length() counts exactly what one json_escape() call
  * writes, in every flag combination, on hand-picked and random inputs
  * (invalid UTF-8 without VALIDATE included: the count must match even
  * outside the escaper's contract, since it decides what gets built).
@@ -773,9 +773,9 @@ test_escaped_length(void)
 										  &outlen, __FILE__, __LINE__);
 			char	   *in = dup_exact(cases[i].s, cases[i].len);
 
-			CHECK_MSG(jsonenc_escaped_length(in, cases[i].len, flags) == outlen,
+			CHECK_MSG(json_escaped_length(in, cases[i].len, flags) == outlen,
 					  "case %zu flags 0x%x: length %zu, escape wrote %zu", i, flags,
-					  jsonenc_escaped_length(in, cases[i].len, flags), outlen);
+					  json_escaped_length(in, cases[i].len, flags), outlen);
 			free(in);
 			free(out);
 		}
@@ -785,8 +785,8 @@ test_escaped_length(void)
 		char	   *in = malloc(len);
 
 		memset(in, 1, len);
-		CHECK_MSG(jsonenc_escaped_length(in, len, 0) == 6 * len,
-				  "chr(1) x %zu counts %zu", len, jsonenc_escaped_length(in, len, 0));
+		CHECK_MSG(json_escaped_length(in, len, 0) == 6 * len,
+				  "chr(1) x %zu counts %zu", len, json_escaped_length(in, len, 0));
 		free(in);
 	}
 	for (n = 0; n < N_RANDOM; n++)
@@ -800,7 +800,7 @@ test_escaped_length(void)
 			size_t		outlen;
 			char	   *out = escape_once(in, len, flags, &outlen, __FILE__, __LINE__);
 
-			if (jsonenc_escaped_length(in, len, flags) != outlen)
+			if (json_escaped_length(in, len, flags) != outlen)
 				mismatches++;
 			free(out);
 		}
@@ -817,10 +817,10 @@ test_hex(void)
 	char	   *dst = malloc(2 * sizeof(bytes));
 	char		one[2];
 
-	CHECK_EQ_INT(jsonenc_hex(dst, bytes, 0), 0);
-	CHECK_EQ_INT(jsonenc_hex(dst, bytes, sizeof(bytes)), 2 * sizeof(bytes));
+	CHECK_EQ_INT(json_hex(dst, bytes, 0), 0);
+	CHECK_EQ_INT(json_hex(dst, bytes, sizeof(bytes)), 2 * sizeof(bytes));
 	CHECK_EQ_MEM(dst, 2 * sizeof(bytes), "00017f80abcdefff", 16);
-	CHECK_EQ_INT(jsonenc_hex(one, bytes + 6, 1), 2);
+	CHECK_EQ_INT(json_hex(one, bytes + 6, 1), 2);
 	CHECK_EQ_MEM(one, 2, "ef", 2);
 	free(dst);
 }
@@ -828,15 +828,15 @@ test_hex(void)
 static void
 check_lsn_format(uint64_t lsn, const char *expect, const char *file, int line)
 {
-	char	   *dst = malloc(JSONENC_LSN_MAXLEN);
-	size_t		n = jsonenc_lsn(dst, lsn);
+	char	   *dst = malloc(JSON_LSN_MAXLEN);
+	size_t		n = json_lsn(dst, lsn);
 	uint64_t	back = 0;
 	char		what[64];
 
-	snprintf(what, sizeof(what), "jsonenc_lsn(0x%" PRIX64 ")", lsn);
+	snprintf(what, sizeof(what), "json_lsn(0x%" PRIX64 ")", lsn);
 	unit_check_mem(dst, n, expect, strlen(expect), what, "expected", file, line);
-	unit_check(jsonenc_parse_lsn(dst, n, &back) && back == lsn, file, line,
-			   "jsonenc_parse_lsn does not read back %s", expect);
+	unit_check(json_parse_lsn(dst, n, &back) && back == lsn, file, line,
+			   "json_parse_lsn does not read back %s", expect);
 	free(dst);
 }
 
@@ -848,16 +848,16 @@ check_lsn_parse(const char *s, size_t len, bool ok, uint64_t expect,
 {
 	char	   *in = dup_exact(s, len);
 	uint64_t	v = UINT64_C(0xDEADBEEF);
-	bool		got = jsonenc_parse_lsn(in, len, &v);
+	bool		got = json_parse_lsn(in, len, &v);
 	char		q[100];
 
 	if (ok)
 		unit_check(got && v == expect, file, line,
-				   "jsonenc_parse_lsn(%s): got %s 0x%" PRIX64 ", expected 0x%" PRIX64,
+				   "json_parse_lsn(%s): got %s 0x%" PRIX64 ", expected 0x%" PRIX64,
 				   unit_quote(q, sizeof(q), s, len), got ? "true" : "false",
 				   v, expect);
 	else
-		unit_check(!got, file, line, "jsonenc_parse_lsn(%s) accepted it (0x%" PRIX64 ")",
+		unit_check(!got, file, line, "json_parse_lsn(%s) accepted it (0x%" PRIX64 ")",
 				   unit_quote(q, sizeof(q), s, len), v);
 	free(in);
 }
@@ -877,18 +877,18 @@ test_lsn(void)
 	LSN_FORMAT_IS(UINT64_C(0xFFFFFFFF), "0/FFFFFFFF");
 	LSN_FORMAT_IS(UINT64_C(0x0000000A0000000B), "A/B");
 	LSN_FORMAT_IS(UINT64_C(0x1000000010000000), "10000000/10000000");
-	CHECK_EQ_INT(strlen("FFFFFFFF/FFFFFFFF"), JSONENC_LSN_MAXLEN);
+	CHECK_EQ_INT(strlen("FFFFFFFF/FFFFFFFF"), JSON_LSN_MAXLEN);
 
 	for (i = 0; i < 1000; i++)
 	{
 		uint64_t	lsn = ((uint64_t) rnd() << 32) | rnd();
-		char		buf[JSONENC_LSN_MAXLEN];
+		char		buf[JSON_LSN_MAXLEN];
 		size_t		n;
 		uint64_t	back = 0;
 
 		lsn >>= rnd() % 64;		/* all lengths */
-		n = jsonenc_lsn(buf, lsn);
-		if (!CHECK_MSG(n <= JSONENC_LSN_MAXLEN && jsonenc_parse_lsn(buf, n, &back) &&
+		n = json_lsn(buf, lsn);
+		if (!CHECK_MSG(n <= JSON_LSN_MAXLEN && json_parse_lsn(buf, n, &back) &&
 					   back == lsn, "LSN round trip of 0x%" PRIX64, lsn))
 			break;
 	}

@@ -647,7 +647,7 @@ test_errors(void)
 		n += (size_t) sprintf(big + n, "\xc3\xa9");
 	sprintf(big + n, "\",\"op\":\"is_null\"}");
 	CHECK(fails_with(big, FILTER_UNKNOWN_COLUMN, "no column \"x\xc3\xa9"));
-	CHECK(jsonenc_is_clean_utf8(ferr.message, strlen(ferr.message)));
+	CHECK(json_is_clean_utf8(ferr.message, strlen(ferr.message)));
 	CHECK(strstr(ferr.message, "\xc3\xa9\" in this table") != NULL);
 	CHECK(fails_with("{\"or\":[{\"col\":\"id\",\"op\":\"is_null\"},{\"not\":{\"col\":\"x\",\"op\":\"is_null\"}}]}",
 					 FILTER_UNKNOWN_COLUMN, "at or[1].not: no column \"x\""));
