@@ -108,7 +108,7 @@ ws_session_confirm_upgrade(struct lws *wsi)
 }
 
 /* ----------------------------------------------------------------
- * Replies
+ * Closing (replies are queued by the fan-out: fanout_reply*)
  * ----------------------------------------------------------------
  */
 
