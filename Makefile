@@ -64,7 +64,7 @@ check-pure:
 # with ASan and UBSan.  "make unit" runs every program (each prints "N
 # passed, N failed") and fails if any did.
 UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
-	test/unit/test_table_pattern test/unit/test_row_filter \
+	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
 	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -85,6 +85,9 @@ test/unit/test_json_value: test/unit/test_json_value.c $(JSON_SRCS) $(PURE_HDRS)
 
 test/unit/test_table_pattern: test/unit/test_table_pattern.c $(FILTER_SRCS) $(PURE_HDRS) test/unit/unit.h test/fuzz/pattern_check.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_table_pattern.c $(FILTER_SRCS) -lm
+
+test/unit/test_value_compare: test/unit/test_value_compare.c $(FILTER_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_value_compare.c $(FILTER_SRCS) -lm
 
 test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_row_filter.c $(FILTER_SRCS) -lm
