@@ -8,7 +8,7 @@
 
 EXTENSION = pgsync
 MODULE_big = pgsync
-PURE_DIRS = json filter protocol fanout log
+PURE_DIRS = json filter protocol fanout log auth
 PG_DIRS = plugin snapshot net worker
 PGSYNC_SRCS = $(wildcard src/*.c) \
 	$(foreach d,$(PURE_DIRS) $(PG_DIRS),$(wildcard src/$(d)/*.c))
@@ -31,8 +31,8 @@ REGRESS = init format xacts types identity toast truncate messages options ddl s
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare \
 	-fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
-SHLIB_LINK = $(shell pkg-config --libs libwebsockets) -luv
-PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv 2>/dev/null)
+SHLIB_LINK = $(shell pkg-config --libs libwebsockets libcrypto) -luv
+PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv libcrypto 2>/dev/null)
 ifdef PROBE
 PG_CPPFLAGS += -DPGSYNC_LAT_PROBE
 endif
@@ -66,7 +66,8 @@ check-pure:
 UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
-	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log
+	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log \
+	test/unit/test_jwt_verify
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Each pure folder's sources, with those of the pure folders it uses.
@@ -75,6 +76,7 @@ FILTER_SRCS = $(wildcard src/filter/*.c) $(JSON_SRCS)
 PROTOCOL_SRCS = $(wildcard src/protocol/*.c) $(FILTER_SRCS)
 FANOUT_SRCS = $(wildcard src/fanout/*.c) $(PROTOCOL_SRCS)
 LOG_SRCS = $(wildcard src/log/*.c)
+AUTH_SRCS = $(wildcard src/auth/*.c) $(JSON_SRCS)
 PURE_HDRS = $(foreach d,$(PURE_DIRS),$(wildcard src/$(d)/*.h))
 
 test/unit/test_json_encode: test/unit/test_json_encode.c $(JSON_SRCS) $(PURE_HDRS) test/unit/unit.h test/fuzz/json_check.h
@@ -98,6 +100,9 @@ test/unit/test_snapshot_file: test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) $(
 test/unit/test_change_log: test/unit/test_change_log.c $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c $(LOG_SRCS)
 
+test/unit/test_jwt_verify: test/unit/test_jwt_verify.c test/fuzz/jwt_sign.h $(AUTH_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jwt_verify.c $(AUTH_SRCS) -lcrypto -lm
+
 test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_client_protocol.c $(PROTOCOL_SRCS) -lm
 
@@ -117,7 +122,8 @@ unit: check-pure $(UNIT_TESTS)
 # runs each for FUZZ_TIME seconds, starting from the seed corpus in
 # test/fuzz/corpus/<name>/ (never written to) plus a working corpus under
 # FUZZ_WORK, where crash/timeout reproducers go too.
-FUZZ_NAMES = fuzz_json_escape fuzz_table_pattern fuzz_json_value fuzz_row_filter
+FUZZ_NAMES = fuzz_json_escape fuzz_table_pattern fuzz_json_value fuzz_row_filter \
+	fuzz_jwt_verify
 FUZZ_TARGETS = $(addprefix test/fuzz/,$(FUZZ_NAMES))
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Isrc
@@ -135,6 +141,9 @@ test/fuzz/fuzz_json_value: test/fuzz/fuzz_json_value.c $(JSON_SRCS) $(PURE_HDRS)
 
 test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(PURE_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) -lm
+
+test/fuzz/fuzz_jwt_verify: test/fuzz/fuzz_jwt_verify.c test/fuzz/jwt_sign.h $(AUTH_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jwt_verify.c $(AUTH_SRCS) -lcrypto -lm
 
 .PHONY: fuzz fuzz-run
 fuzz: $(FUZZ_TARGETS)
