@@ -436,12 +436,6 @@ fanout_client_catchup_after(const FoClient *c)
 	return c->catchup_after;
 }
 
-void
-fanout_client_set_catchup_after(FoClient *c, uint64_t lsn)
-{
-	c->catchup_after = lsn;
-}
-
 const char *
 fanout_sub_id(const FoSub *s)
 {

@@ -151,12 +151,10 @@ extern uint64_t fanout_client_bytes_sent(const FoClient *c);
  * Replays.  fanout_client_set_resume_after(): live routing skips every
  * transaction with a commit LSN at or below lsn (what a replay already
  * gave the client).  fanout_client_catchup_after(): where a lagging
- * client's catch-up reads the log from (the worker sets it when no
- * transaction was routed live before the client lagged).
+ * client's catch-up reads the log from.
  */
 extern void fanout_client_set_resume_after(FoClient *c, uint64_t lsn);
 extern uint64_t fanout_client_catchup_after(const FoClient *c);
-extern void fanout_client_set_catchup_after(FoClient *c, uint64_t lsn);
 
 extern const char *fanout_sub_id(const FoSub *s);
 

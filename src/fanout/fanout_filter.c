@@ -210,19 +210,9 @@ filter_for(Fanout *fo, FoClient *c, FoSub *s, FoRel *r)
 		return e->filter;
 	if (e == NULL)
 	{
-		if (s->nfilters == s->filters_cap)
-		{
-			int			cap = s->filters_cap ? s->filters_cap * 2 : 4;
-			FoSubFilter *n = realloc(s->filters, sizeof(FoSubFilter) * cap);
-
-			if (n == NULL)
-			{
-				fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-				return NULL;
-			}
-			s->filters = n;
-			s->filters_cap = cap;
-		}
+		if (!fo_reserve(fo, c, (void **) &s->filters, s->nfilters,
+						&s->filters_cap, sizeof(FoSubFilter), 4))
+			return NULL;
 		e = &s->filters[s->nfilters++];
 		e->relid = r->relid;
 		e->filter = NULL;

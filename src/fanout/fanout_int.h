@@ -192,6 +192,14 @@ extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
 extern bool fo_enqueue_control(Fanout *fo, FoClient *c, FoMsg *m);
 
 /* Drop c's queue, queue an error and close c after it. */
+/*
+ * Room for one more element in a growing array (*arr holding n of *cap,
+ * each elem bytes): doubles it, from first.  On failure c is culled
+ * (out of memory) and false returned.
+ */
+extern bool fo_reserve(Fanout *fo, FoClient *c, void **arr, int n, int *cap,
+					   size_t elem, int first);
+
 extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
 					const char *message);
 

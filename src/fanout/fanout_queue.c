@@ -205,11 +205,39 @@ fo_lag(Fanout *fo, FoClient *c, const FoMsg *m)
 	}
 	else
 	{
+		/*
+		 * Between transactions: it has everything up to the last one routed,
+		 * and, if no transaction was routed since the fan-out started, up to
+		 * its own position (that of its first subscription, or its resume
+		 * point).
+		 */
 		c->skip_txn = c->skip_changes = 0;
 		c->catchup_after = fo->last_commit;
+		if (c->catchup_after < c->queued.lsn)
+			c->catchup_after = c->queued.lsn;
 	}
 	if (c->catchup_after < c->resume_after)
 		c->catchup_after = c->resume_after;
+}
+
+bool
+fo_reserve(Fanout *fo, FoClient *c, void **arr, int n, int *cap, size_t elem,
+		   int first)
+{
+	int			newcap;
+	void	   *grown;
+
+	if (n < *cap)
+		return true;
+	newcap = *cap ? *cap * 2 : first;
+	if ((grown = realloc(*arr, elem * newcap)) == NULL)
+	{
+		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+		return false;
+	}
+	*arr = grown;
+	*cap = newcap;
+	return true;
 }
 
 bool

@@ -111,20 +111,9 @@ ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
 		r->rel_msg->refcnt++;
 		return true;
 	}
-	if (c->nrelsent == c->relsent_cap)
-	{
-		int			cap = c->relsent_cap ? c->relsent_cap * 2 : 4;
-		FoRelSent  *n = realloc(c->relsent, sizeof(FoRelSent) * cap);
-
-		if (n == NULL)
-		{
-			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-			return false;
-		}
-		c->relsent = n;
-		c->relsent_cap = cap;
-	}
-	if (!fo_enqueue(fo, c, r->rel_msg))
+	if (!fo_reserve(fo, c, (void **) &c->relsent, c->nrelsent, &c->relsent_cap,
+					sizeof(FoRelSent), 4) ||
+		!fo_enqueue(fo, c, r->rel_msg))
 		return false;
 	c->relsent[c->nrelsent].relid = r->relid;
 	c->relsent[c->nrelsent].rel_msg = r->rel_msg;
@@ -137,20 +126,8 @@ ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
 static bool
 txn_clients_reserve(Fanout *fo, FoClient *c)
 {
-	if (fo->ntxn == fo->txn_cap)
-	{
-		int			cap = fo->txn_cap ? fo->txn_cap * 2 : 16;
-		FoClient  **n = realloc(fo->txn_clients, sizeof(FoClient *) * cap);
-
-		if (n == NULL)
-		{
-			fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-			return false;
-		}
-		fo->txn_clients = n;
-		fo->txn_cap = cap;
-	}
-	return true;
+	return fo_reserve(fo, c, (void **) &fo->txn_clients, fo->ntxn,
+					  &fo->txn_cap, sizeof(FoClient *), 16);
 }
 
 /* Queue begin (if needed), relation messages, then m, to client c. */

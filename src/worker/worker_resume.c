@@ -242,9 +242,6 @@ catch_up_one(FoClient *c, void *arg)
 	ChangeLogStatus	st = CHANGELOG_ERROR;
 	Replay	   *r = calloc(1, sizeof(Replay));
 
-	/* no transaction routed live since the worker started: none missed */
-	if (fanout_client_catchup_after(c) == 0 && log != NULL)
-		fanout_client_set_catchup_after(c, changelog_last_key(log));
 	if (r != NULL && log != NULL)
 		r->reader = changelog_reader_open(log, fanout_client_catchup_after(c), &st);
 	if (r == NULL || r->reader == NULL || (r->priv = private_fanout(live)) == NULL)

@@ -423,6 +423,20 @@ test_catch_up(void)
 	fanout_set_paced(priv);
 	sub(live, c, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"],"
 		"\"filter\":{\"col\":\"id\",\"op\":\"neq\",\"value\":2}}");
+
+	/*
+	 * Replies past the limit before any transaction was routed live: the
+	 * client lags from its own position (its first subscription's).
+	 */
+	fanout_client_start_at(c, 0x50);
+	for (k = 0; k < 4 && !c->lagging; k++)
+		fanout_send_private(live, c, "{\"type\":\"pong\",\"id\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 70);
+	CHECK(c->lagging && c->catchup_after == 0x50);
+	taken = NULL;
+	fanout_take_lagging(live, take_one, priv);
+	CHECK(taken == c);
+	drain(priv, c, got);
+	fanout_client_move(live, c);
 	sub(live, other, "{\"type\":\"subscribe\",\"tables\":[\"public.b\"]}");
 	for (k = 0; k < 3; k++)
 		snprintf(row[k], sizeof(row[k]), "[\"I\",2,\"0/100\",[%d,\"%060d\"]]", k + 1, 0);
