@@ -83,7 +83,9 @@ def report(res, T):
                 res.chaos.restarts == o.restarts)
     T.check("server log: no crash but the %d kills" % res.chaos.kills, not res.crash_problems,
             "; ".join(res.crash_problems[:5]))
-    if res.resume_supported and o.stalls > 0:
+    # (not in the self-test: its short run proves the checker can fail, and
+    # whether a stall there outlasts a queue is chance)
+    if res.resume_supported and o.stalls > 0 and not o.self_test:
         T.check("lagging clients were caught up from the log without a disconnect (%d connections seen)"
                 % res.lagging_caught_up, res.lagging_caught_up > 0)
     print("# %d hand-over events (%d timed out), %d ALTERs racing kills/restarts"
