@@ -45,6 +45,7 @@
 #include "net/ws_server.h"
 #include "net/ws_server_int.h"
 #include "protocol/client_protocol.h"
+#include "protocol/handshake.h"
 
 static WsPending *pending_head = NULL;
 static WsPending **pending_tail = &pending_head;
@@ -53,22 +54,6 @@ static WsPending **pending_tail = &pending_head;
  * The handshake
  * ----------------------------------------------------------------
  */
-
-/* Is key the base64 of 16 bytes (RFC 6455 4.1: 22 characters and "==")? */
-static bool
-valid_key(const char *key, int len)
-{
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	if (len != 24 || key[22] != '=' || key[23] != '=')
-		return false;
-	for (int i = 0; i < 22; i++)
-		if (key[i] == '\0' || strchr(b64, key[i]) == NULL)
-			return false;
-	/* the last character carries 2 bits of the 16th byte, 4 bits of padding */
-	return ((strchr(b64, key[21]) - b64) & 0x0F) == 0;
-}
 
 /* Answer the upgrade request with an HTTP error; -1 closes after it. */
 static int
@@ -101,7 +86,7 @@ ws_session_confirm_upgrade(struct lws *wsi)
 							  "Sec-WebSocket-Version: 13\r\n",
 							  "WebSocket version 13 required\n");
 	n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_KEY);
-	if (n <= 0 || !valid_key(buf, n))
+	if (n <= 0 || !handshake_key_valid(buf, (size_t) n))
 		return refuse_upgrade(wsi, 400, "Bad Request", "",
 							  "Sec-WebSocket-Key must be the base64 of 16 bytes\n");
 	return 0;
