@@ -7,7 +7,7 @@ PACKAGES=(
 	build-essential pkg-config clang
 	postgresql-15 postgresql-server-dev-15 postgresql-15-wal2json
 	libwebsockets-dev libuv1-dev libssl-dev
-	python3-websockets python3-psycopg2
+	python3-websockets python3-psycopg2 python3-cryptography
 )
 
 missing=()

@@ -20,6 +20,7 @@
 
 #include "utils/guc.h"
 
+#include "auth/jwt_verify.h"
 #include "guc.h"
 #include "plugin/decoder_options.h"
 
@@ -40,6 +41,62 @@ int			pgsync_max_snapshots = 2;
 int			pgsync_slot_wal_warning_mb = 1024;
 int			pgsync_max_client_lag_mb = 0;
 int			pgsync_max_value_bytes = PGSYNC_MAX_VALUE_BYTES_DEFAULT;
+int			pgsync_auth = PGSYNC_AUTH_TRUST;
+char	   *pgsync_jwt_secret = NULL;
+char	   *pgsync_jwt_secret_file = NULL;
+char	   *pgsync_jwt_key_file = NULL;
+char	   *pgsync_jwt_algorithms = NULL;
+int			pgsync_jwt_leeway_s = 30;
+char	   *pgsync_jwt_audience = NULL;
+char	   *pgsync_jwt_issuer = NULL;
+char	   *pgsync_jwt_role_claim = NULL;
+char	   *pgsync_authenticator_role = NULL;
+int			pgsync_auth_timeout_s = 10;
+
+static const struct config_enum_entry auth_options[] = {
+	{"trust", PGSYNC_AUTH_TRUST, false},
+	{"jwt", PGSYNC_AUTH_JWT, false},
+	{NULL, 0, false}
+};
+
+/* pgsync.jwt_algorithms: a comma list of HS256, RS256, ES256 */
+static bool
+check_jwt_algorithms(char **newval, void **extra, GucSource source)
+{
+	if (pgsync_parse_jwt_algorithms(*newval) < 0)
+	{
+		GUC_check_errdetail("Expected a comma-separated list of HS256, RS256 and ES256.");
+		return false;
+	}
+	return true;
+}
+
+int
+pgsync_parse_jwt_algorithms(const char *list)
+{
+	int			bits = 0;
+	char	   *copy = pstrdup(list);
+	char	   *tok;
+	char	   *save = NULL;
+
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+		 tok = strtok_r(NULL, ", \t", &save))
+	{
+		if (pg_strcasecmp(tok, "HS256") == 0)
+			bits |= JWT_ALG_HS256;
+		else if (pg_strcasecmp(tok, "RS256") == 0)
+			bits |= JWT_ALG_RS256;
+		else if (pg_strcasecmp(tok, "ES256") == 0)
+			bits |= JWT_ALG_ES256;
+		else
+		{
+			pfree(copy);
+			return -1;
+		}
+	}
+	pfree(copy);
+	return bits == 0 ? -1 : bits;
+}
 
 void
 pgsync_define_gucs(void)
@@ -126,5 +183,54 @@ pgsync_define_gucs(void)
 							&pgsync_max_value_bytes, PGSYNC_MAX_VALUE_BYTES_DEFAULT,
 							PGSYNC_MAX_VALUE_BYTES_MIN, PGSYNC_MAX_VALUE_BYTES_MAX,
 							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomEnumVariable("pgsync.auth",
+							 "How WebSocket clients are authenticated: jwt, or trust (loopback only).",
+							 "With trust, clients are not authenticated and the server listens only on loopback addresses.",
+							 &pgsync_auth, PGSYNC_AUTH_TRUST, auth_options,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_secret",
+							   "HMAC secret (HS256) that client tokens are signed with.",
+							   "At least 32 bytes. Visible to superusers only; prefer pgsync.jwt_secret_file.",
+							   &pgsync_jwt_secret, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_secret_file",
+							   "File holding the HMAC secret (HS256) of client tokens.",
+							   "Its whole content is the secret (one trailing newline is removed). Relative to the data directory.",
+							   &pgsync_jwt_secret_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_key_file",
+							   "File with the public key(s) of client tokens: a PEM public key (RS256, ES256) or a JWKS document.",
+							   "Relative to the data directory. Read again on reload (key rotation).",
+							   &pgsync_jwt_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_algorithms",
+							   "Signature algorithms accepted in client tokens (comma list of HS256, RS256, ES256).",
+							   "alg none is never accepted; each key is used only with the algorithm of its type.",
+							   &pgsync_jwt_algorithms, "HS256, RS256, ES256",
+							   PGC_SIGHUP, 0, check_jwt_algorithms, NULL, NULL);
+	DefineCustomIntVariable("pgsync.jwt_leeway",
+							"Clock skew tolerated when checking a token's exp and nbf.",
+							NULL, &pgsync_jwt_leeway_s, 30, 0, 600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_audience",
+							   "If set, a token's aud must contain this value.",
+							   NULL, &pgsync_jwt_audience, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_issuer",
+							   "If set, a token's iss must equal this value.",
+							   NULL, &pgsync_jwt_issuer, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.jwt_role_claim",
+							   "Name of the token claim that names the client's PostgreSQL role.",
+							   NULL, &pgsync_jwt_role_claim, "role",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.authenticator_role",
+							   "A role granted the roles clients may use without LOGIN (as in PostgREST); empty: the token's role must have LOGIN.",
+							   NULL, &pgsync_authenticator_role, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.auth_timeout",
+							"Time a connection that came without a token has to send its auth message.",
+							NULL, &pgsync_auth_timeout_s, 10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

@@ -26,6 +26,24 @@ extern int	pgsync_slot_wal_warning_mb;
 extern int	pgsync_max_client_lag_mb;
 extern int	pgsync_max_value_bytes;
 
+/* pgsync.auth */
+#define PGSYNC_AUTH_TRUST	0
+#define PGSYNC_AUTH_JWT		1
+extern int	pgsync_auth;
+extern char *pgsync_jwt_secret;
+extern char *pgsync_jwt_secret_file;
+extern char *pgsync_jwt_key_file;
+extern char *pgsync_jwt_algorithms;
+extern int	pgsync_jwt_leeway_s;
+extern char *pgsync_jwt_audience;
+extern char *pgsync_jwt_issuer;
+extern char *pgsync_jwt_role_claim;
+extern char *pgsync_authenticator_role;
+extern int	pgsync_auth_timeout_s;
+
+/* pgsync.jwt_algorithms as JWT_ALG_* bits (auth/jwt_verify.h), -1 if invalid */
+extern int	pgsync_parse_jwt_algorithms(const char *list);
+
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);
 

@@ -102,6 +102,7 @@ sub_free(FoSub *s)
 	free(s->patterns);
 	free(s->filter_json);
 	fo_sub_filters_free(s);
+	fo_sub_access_free(s);
 	free(s);
 }
 

@@ -236,6 +236,22 @@ extern void fanout_take_lagging(Fanout *fo,
 								void *arg);
 
 /*
+ * Authorization (fanout_access.c).  A client's principal is who it reads
+ * as: the role oid of its token, 0 for no restriction.  The access check,
+ * one per process, answers whether a principal may read a relation; it is
+ * asked when a relation's matches are built, not per change, and for every
+ * relation again after fanout_access_changed().  A subscription that loses
+ * a relation, or names one literally that it may not read, gets a
+ * permission_denied event naming the table; a table that only a wildcard
+ * meets and was never readable is skipped silently.
+ */
+typedef bool (*FoAccessCheck) (uint32_t principal, uint32_t relid, void *arg);
+extern void fanout_set_access_check(FoAccessCheck fn, void *arg);
+extern void fanout_access_changed(void);
+extern void fanout_client_set_principal(FoClient *c, uint32_t principal);
+extern uint32_t fanout_client_principal(const FoClient *c);
+
+/*
  * Free the compiled row filters of relations that had no change routed
  * since the previous call (dropped tables, idle ones); compiled again if a
  * change comes.  Call periodically.

@@ -134,7 +134,7 @@ report_compile_error(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r,
 					 const char *message)
 {
 	size_t		len;
-	char	   *text = cp_filter_error(s->id, r->schema, r->table, message,
+	char	   *text = cp_table_error(CP_ERR_BAD_FILTER, s->id, r->schema, r->table, message,
 									   &len);
 
 	if (text == NULL)

@@ -21,6 +21,13 @@ typedef struct FoSubFilter
 	struct RowFilter *filter;	/* NULL: does not compile, relation skipped */
 } FoSubFilter;
 
+/* What a subscription was last told about one relation (fanout_access.c) */
+typedef struct FoSubAccess
+{
+	uint32_t	relid;
+	bool		allowed;
+} FoSubAccess;
+
 struct FoSub
 {
 	char		id[16];
@@ -33,6 +40,9 @@ struct FoSub
 	int			nfilters;
 	int			filters_cap;
 	uint64_t	active_from;	/* first transaction sequence it sees */
+	FoSubAccess *access;		/* per relation met (fanout_access.c) */
+	int			naccess;
+	int			access_cap;
 };
 
 /*
@@ -59,6 +69,7 @@ struct FoClient
 	struct FoClient *prev,
 			   *next;
 	void	   *user;			/* the transport's handle (an lws wsi) */
+	uint32_t	principal;		/* who it reads as (0: unrestricted) */
 	int			stat_slot;		/* index in the shared status array */
 	char		peer[64];
 	int64_t		connected_at;	/* caller's clock, opaque here */
@@ -128,6 +139,7 @@ struct FoRel
 	int		   *key_cols;		/* key column positions of that version, */
 	int			nkeys;			/* set when a filter is compiled for it */
 	uint64_t	match_gen;		/* sub_gen the cache was built for */
+	uint64_t	access_gen;		/* fo_access_gen() it was built for */
 	uint64_t	last_routed;	/* routing clock at its last change */
 	FoMatch    *match;
 	int			nmatch;
@@ -229,6 +241,17 @@ extern FoRel *fo_rel_lookup(Fanout *fo, uint32_t relid, bool create);
 
 /* Free what a relation entry owns. */
 extern void fo_rel_clear(FoRel *r);
+
+/* ---- fanout_access.c ---- */
+
+/*
+ * May c read r through s?  Asks the access check (unrestricted principal:
+ * yes) and tells s's client when it loses r (permission_denied event).
+ * fo_access_gen() changes whenever an answer may have.
+ */
+extern bool fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r);
+extern uint64_t fo_access_gen(void);
+extern void fo_sub_access_free(FoSub *s);
 
 /* ---- fanout_filter.c ---- */
 

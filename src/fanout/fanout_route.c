@@ -45,7 +45,7 @@ rel_ensure_match(Fanout *fo, FoRel *r)
 {
 	FoClient   *c;
 
-	if (r->match_gen == fo->sub_gen)
+	if (r->match_gen == fo->sub_gen && r->access_gen == fo_access_gen())
 		return true;
 	r->nmatch = 0;
 	for (c = fo->clients; c != NULL; c = c->next)
@@ -54,7 +54,8 @@ rel_ensure_match(Fanout *fo, FoRel *r)
 
 		for (i = 0; i < c->nsubs; i++)
 		{
-			if (!sub_matches_rel(c->subs[i], r))
+			if (!sub_matches_rel(c->subs[i], r) ||
+				!fo_access_allows(fo, c, c->subs[i], r))
 				continue;
 			if (r->nmatch == r->match_cap)
 			{
@@ -72,6 +73,7 @@ rel_ensure_match(Fanout *fo, FoRel *r)
 		}
 	}
 	r->match_gen = fo->sub_gen;
+	r->access_gen = fo_access_gen();
 	return true;
 }
 
@@ -153,7 +155,8 @@ deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
 
 /*
  * A truncate names every table of the statement; the client gets the
- * relation messages of the ones its subscriptions cover only.
+ * relation messages of the ones its subscriptions cover (and its principal
+ * may read) only.
  */
 static void
 deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
@@ -169,7 +172,8 @@ deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
 	}
 	for (int k = 0; k < nrels; k++)
 		for (int i = 0; i < c->nsubs; i++)
-			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]))
+			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]) &&
+				fo_access_allows(fo, c, c->subs[i], rels[k]))
 			{
 				mine[n++] = rels[k];
 				break;

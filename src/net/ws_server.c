@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "fanout/fanout.h"
+#include "net/ws_auth.h"
 #include "net/ws_fd_budget.h"
 #include "net/ws_server.h"
 #include "net/ws_server_int.h"
@@ -327,6 +328,8 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &keepalive;
+	/* an Authorization header with a token of up to JWT_MAX_TOKEN bytes */
+	info.max_http_header_data = JWT_MAX_TOKEN + 2048;
 
 	/*
 	 * lws sizes its fd tables by fd_limit_per_thread, looks sockets up by
@@ -360,6 +363,7 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	}
 	fanout_set_want_write(fo, ws_send_want_write, NULL);
 	ws_send_start(loop);
+	ws_auth_start(loop);
 	if (!accept_timer_started)
 	{
 		/* unreferenced: they must not keep the loop alive by themselves */
@@ -408,6 +412,7 @@ ws_server_destroy(uv_loop_t *loop)
 	if (context == NULL)
 		return;
 	ws_send_stop();
+	ws_auth_stop();
 	if (accept_timer_started)
 	{
 		uv_timer_stop(&accept_timer);

@@ -24,11 +24,24 @@
 #include "fanout/fanout.h"
 #include "protocol/client_protocol.h"
 
+/*
+ * Work for the worker's main loop, which may use the catalog: a subscribe
+ * request to check, or the role of a newly authenticated client
+ * (ws_auth.c) to check, after which the client reads as that role.
+ */
+typedef enum WsPendingKind
+{
+	WS_PENDING_SUBSCRIBE,
+	WS_PENDING_ROLE
+} WsPendingKind;
+
 typedef struct WsPending
 {
 	struct WsPending *next;
+	WsPendingKind kind;
 	FoClient   *client;
-	ClientRequest req;
+	ClientRequest req;			/* WS_PENDING_SUBSCRIBE */
+	char		role[64];		/* WS_PENDING_ROLE: the token's role */
 } WsPending;
 
 /*
@@ -59,6 +72,14 @@ extern void ws_server_set_max_message(size_t bytes);
 extern WsPending *ws_server_take_pending(void);
 extern void ws_server_park_again(WsPending *p);
 extern void ws_pending_free(WsPending *p);
+
+/*
+ * Authorization.  ws_server_client_role(): the role a client's token
+ * names ("" under pgsync.auth = trust).  ws_server_refuse_role(): close
+ * a client whose role may not be used (invalid_role, close code 4403).
+ */
+extern const char *ws_server_client_role(FoClient *c);
+extern void ws_server_refuse_role(FoClient *c, const char *message);
 
 /* Shared status slots of clients freed since the last call (-1 ends). */
 extern int	ws_server_take_released_slot(void);

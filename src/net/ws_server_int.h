@@ -17,6 +17,7 @@
 
 #include <libwebsockets.h>
 
+#include "auth/jwt_verify.h"
 #include "fanout/fanout.h"
 
 #define WS_SUBPROTOCOL "pgsync.v1"
@@ -24,6 +25,16 @@
 /* Close codes (RFC 6455 7.4) besides lws's LWS_CLOSE_STATUS_* */
 #define WS_CLOSE_TRY_AGAIN_LATER 1013
 #define WS_CLOSE_SLOW_CONSUMER 4008
+#define WS_CLOSE_UNAUTHORIZED 4401	/* no, a bad or an expired token */
+#define WS_CLOSE_FORBIDDEN 4403		/* the token's role may not be used */
+
+/* Authentication state of a session (ws_auth.c) */
+typedef enum WsAuthState
+{
+	WS_AUTH_NONE = 0,			/* pgsync.auth = trust */
+	WS_AUTH_AWAITING,			/* no token yet: the first message must be one */
+	WS_AUTH_OK					/* a valid token (its role checked apart) */
+} WsAuthState;
 
 /* Seconds a connection may take to take our Close after the peer's */
 #define WS_CLOSE_GRACE_S 5
@@ -37,6 +48,15 @@ typedef struct Session
 	bool		dirty;			/* in the dirty list (ws_send.c) */
 	bool		peer_closing;	/* the client sent a Close frame */
 	int			close_code;		/* ours, once the queue is written */
+
+	/* authentication (ws_auth.c) */
+	WsAuthState auth;
+	char		role[JWT_ROLE_MAX + 1];	/* the token's role */
+	int64_t		auth_deadline;	/* AWAITING: closed at this time (s) */
+	int64_t		token_exp;		/* OK: the token's exp (s), 0 if none */
+	struct Session *auth_prev,	/* in ws_auth.c's list of timed sessions */
+			   *auth_next;
+	struct lws *wsi;
 } Session;
 
 /* ws_server.c: the context's state */
@@ -56,6 +76,15 @@ extern void ws_session_peer_close(struct lws *wsi, Session *s);
 extern void ws_session_closed(Session *s);
 extern void ws_session_close_with(Session *s, const char *code,
 								  const char *message, int close_code);
+extern void ws_session_queue_role_check(Session *s);
+
+/* ws_auth.c: tokens at the upgrade, in a message, their expiry */
+extern int	ws_auth_confirm_upgrade(struct lws *wsi);
+extern bool ws_auth_established(struct lws *wsi, Session *s);
+extern void ws_auth_message(Session *s, const char *id_json, const char *token);
+extern void ws_auth_forget(Session *s);
+extern void ws_auth_start(uv_loop_t *loop);
+extern void ws_auth_stop(void);
 
 /* ws_send.c: the send path */
 extern void ws_send_start(uv_loop_t *loop);

@@ -41,6 +41,7 @@
 
 #include "fanout/fanout.h"
 #include "json/json_encode.h"
+#include "net/ws_auth.h"
 #include "net/ws_fd_budget.h"
 #include "net/ws_server.h"
 #include "net/ws_server_int.h"
@@ -89,7 +90,7 @@ ws_session_confirm_upgrade(struct lws *wsi)
 	if (n <= 0 || !handshake_key_valid(buf, (size_t) n))
 		return refuse_upgrade(wsi, 400, "Bad Request", "",
 							  "Sec-WebSocket-Key must be the base64 of 16 bytes\n");
-	return 0;
+	return ws_auth_confirm_upgrade(wsi);
 }
 
 /* ----------------------------------------------------------------
@@ -118,14 +119,26 @@ handle_request(Session *s, const char *text, size_t len)
 	const char *code = NULL;
 	char		msg[256];
 
-	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)))
+	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)) &&
+		s->auth != WS_AUTH_AWAITING)
 	{
 		fanout_reply(s->client, req.id_json, NULL, code, msg);
 		client_request_free(&req);
 		return;
 	}
+	if (s->auth == WS_AUTH_AWAITING && (code != NULL || req.type != CREQ_AUTH))
+	{
+		ws_session_close_with(s, CP_ERR_AUTH_REQUIRED,
+							  "the first message must be {\"type\":\"auth\",\"token\":...}",
+							  WS_CLOSE_UNAUTHORIZED);
+		client_request_free(&req);
+		return;
+	}
 	switch (req.type)
 	{
+		case CREQ_AUTH:
+			ws_auth_message(s, req.id_json, req.token);
+			break;
 		case CREQ_PING:
 			{
 				size_t		l = 0;
@@ -154,6 +167,7 @@ handle_request(Session *s, const char *text, size_t len)
 									CP_ERR_INTERNAL, "out of memory");
 					break;
 				}
+				p->kind = WS_PENDING_SUBSCRIBE;
 				p->client = s->client;
 				p->req = req;
 				memset(&req, 0, sizeof(req));
@@ -163,6 +177,51 @@ handle_request(Session *s, const char *text, size_t len)
 			break;
 	}
 	client_request_free(&req);
+}
+
+/* Queue the role of s's token for the worker to check (ws_auth.c). */
+void
+ws_session_queue_role_check(Session *s)
+{
+	WsPending  *p = calloc(1, sizeof(WsPending));
+
+	if (p == NULL)
+	{
+		ws_session_close_with(s, CP_ERR_INTERNAL, "out of memory",
+							  LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+		return;
+	}
+	p->kind = WS_PENDING_ROLE;
+	p->client = s->client;
+	strlcpy(p->role, s->role, sizeof(p->role));
+	*pending_tail = p;
+	pending_tail = &p->next;
+}
+
+static Session *
+session_of(FoClient *c)
+{
+	struct lws *wsi = (struct lws *) fanout_client_user(c);
+
+	return wsi != NULL ? (Session *) lws_wsi_user(wsi) : NULL;
+}
+
+const char *
+ws_server_client_role(FoClient *c)
+{
+	Session    *s = session_of(c);
+
+	return (s != NULL && s->auth == WS_AUTH_OK) ? s->role : "";
+}
+
+void
+ws_server_refuse_role(FoClient *c, const char *message)
+{
+	Session    *s = session_of(c);
+
+	if (s != NULL && !fanout_client_closing(c))
+		ws_session_close_with(s, CP_ERR_INVALID_ROLE, message,
+							  WS_CLOSE_FORBIDDEN);
 }
 
 static void
@@ -247,7 +306,7 @@ ws_session_established(struct lws *wsi, Session *s)
 		return true;
 	}
 	fanout_client_set_stat_slot(c, slot);
-	return true;
+	return ws_auth_established(wsi, s);
 }
 
 /*
@@ -264,6 +323,7 @@ release_client(Session *s)
 	if (c == NULL)
 		return;
 	drop_pending_of(c);
+	ws_auth_forget(s);
 	ws_send_forget(s);
 	if (fanout_client_stat_slot(c) >= 0)
 	{

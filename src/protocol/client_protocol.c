@@ -278,9 +278,27 @@ client_request_parse(const char *text, size_t len, ClientRequest *req,
 		req->type = CREQ_PING;
 		ok = true;
 	}
+	else if (json_string_is(type, "auth"))
+	{
+		const JsonValue *t = json_object_get_cstr(root, "token");
+
+		req->type = CREQ_AUTH;
+		if (t == NULL || t->kind != JSON_STRING || t->len == 0 ||
+			t->len > CP_MAX_TOKEN_LEN || memchr(t->u.str, '\0', t->len) != NULL)
+		{
+			fail(code, CP_ERR_BAD_REQUEST, msg, msgsize,
+				 "\"token\" (a JWT string of at most %d bytes) is required",
+				 CP_MAX_TOKEN_LEN);
+			goto done;
+		}
+		req->token = dup_n(t->u.str, t->len);
+		ok = req->token != NULL;
+		if (!ok)
+			fail(code, CP_ERR_INTERNAL, msg, msgsize, "out of memory");
+	}
 	else
 		fail(code, CP_ERR_UNKNOWN_TYPE, msg, msgsize,
-			 "unknown request type \"%.*s\" (subscribe, unsubscribe, ping)",
+			 "unknown request type \"%.*s\" (subscribe, unsubscribe, ping, auth)",
 			 (int) (type->len < 64 ? type->len : 64), type->u.str);
 done:
 	json_doc_free(doc);
@@ -299,6 +317,7 @@ client_request_free(ClientRequest *req)
 	free(req->patterns);
 	free(req->filter_json);
 	free(req->subscription);
+	free(req->token);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -502,8 +521,9 @@ cp_heartbeat(uint64_t lsn, const char *snapshot_joined, size_t *len)
 }
 
 char *
-cp_filter_error(const char *subscription, const char *schema,
-				const char *table, const char *message, size_t *len)
+cp_table_error(const char *code, const char *subscription,
+			   const char *schema, const char *table, const char *message,
+			   size_t *len)
 {
 	JBuf		b;
 	char	   *qualified = malloc(strlen(schema) + strlen(table) + 2);
@@ -512,7 +532,9 @@ cp_filter_error(const char *subscription, const char *schema,
 		return NULL;
 	sprintf(qualified, "%s.%s", schema, table);
 	jb_start(&b, "error", NULL);
-	jb_str(&b, ",\"code\":\"" CP_ERR_BAD_FILTER "\",\"subscription\":");
+	jb_str(&b, ",\"code\":");
+	jb_quoted(&b, code);
+	jb_str(&b, ",\"subscription\":");
 	jb_quoted(&b, subscription);
 	jb_str(&b, ",\"table\":");
 	jb_quoted(&b, qualified);

@@ -41,6 +41,12 @@
 #define CP_ERR_RESUME_CONFLICT		"resume_conflict"
 #define CP_ERR_SNAPSHOT_FAILED		"snapshot_failed"
 #define CP_ERR_BAD_UTF8				"bad_utf8"
+#define CP_ERR_AUTH_REQUIRED		"auth_required"
+#define CP_ERR_INVALID_TOKEN		"invalid_token"
+#define CP_ERR_TOKEN_EXPIRED		"token_expired"
+#define CP_ERR_ROLE_MISMATCH		"role_mismatch"
+#define CP_ERR_INVALID_ROLE			"invalid_role"
+#define CP_ERR_PERMISSION_DENIED	"permission_denied"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01
@@ -52,12 +58,14 @@
 #define CP_MAX_ID_LEN		128 /* JSON text of "id" */
 #define CP_MAX_TABLES		64	/* patterns per subscription */
 #define CP_MAX_PATTERN_LEN	256
+#define CP_MAX_TOKEN_LEN	8192	/* = JWT_MAX_TOKEN */
 
 typedef enum ClientRequestType
 {
 	CREQ_SUBSCRIBE,
 	CREQ_UNSUBSCRIBE,
-	CREQ_PING
+	CREQ_PING,
+	CREQ_AUTH
 } ClientRequestType;
 
 typedef struct ClientRequest
@@ -78,6 +86,9 @@ typedef struct ClientRequest
 
 	/* unsubscribe */
 	char	   *subscription;
+
+	/* auth: the token, NUL-terminated (at most CP_MAX_TOKEN_LEN bytes) */
+	char	   *token;
 } ClientRequest;
 
 /*
@@ -119,13 +130,15 @@ extern char *cp_heartbeat(uint64_t lsn, const char *snapshot_joined,
 						  size_t *len);
 
 /*
- * An event, not a reply: subscription's filter does not compile against
- * table schema.table, which that subscription skips.
+ * An event, not a reply: subscription skips table schema.table from now
+ * on, for the reason code says (bad_filter: its filter does not compile
+ * against the table; permission_denied: the client's role may no longer
+ * read it).
  * {"type":"error","code":"bad_filter","subscription":"s1",
  *  "table":"public.t","message":...}
  */
-extern char *cp_filter_error(const char *subscription, const char *schema,
-							 const char *table, const char *message,
-							 size_t *len);
+extern char *cp_table_error(const char *code, const char *subscription,
+							const char *schema, const char *table,
+							const char *message, size_t *len);
 
 #endif							/* PGSYNC_CLIENT_PROTOCOL_H */

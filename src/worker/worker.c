@@ -55,6 +55,7 @@
 #include "shared_state.h"
 #include "worker/slot_watch.h"
 #include "worker/worker.h"
+#include "worker/worker_auth.h"
 #include "worker/worker_changelog.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
@@ -338,12 +339,19 @@ try_listen(void)
 {
 	const char *err = NULL;
 
+	if (!worker_auth_listen_allowed(pgsync_listen_address, &err))
+	{
+		report_error("cannot start WebSocket server", err, NULL);
+		return;
+	}
 	if (ws_server_start(&loop, pgsync_listen_address, pgsync_port, fanout,
 						pgsync_max_clients, &err))
 	{
 		listening = true;
 		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d",
-							 pgsync_listen_address, pgsync_port)));
+							 pgsync_listen_address, pgsync_port),
+					  pgsync_auth == PGSYNC_AUTH_TRUST ?
+					  errdetail("pgsync.auth = trust: clients are not authenticated and read every table.") : 0));
 		return;
 	}
 	report_error("cannot start WebSocket server", err, NULL);
@@ -408,6 +416,24 @@ process_pending(void)
 		bool		would_wait = false;
 		bool		hold = fanout_client_home(p->client) != fanout || nheld == MAX_HELD_CLIENTS;
 
+		if (p->kind == WS_PENDING_ROLE)
+		{
+			/* before any request of the client (ws_auth.c) */
+			PG_TRY();
+			{
+				worker_auth_check_role(p->client, p->role);
+			}
+			PG_CATCH();
+			{
+				recover_from_error("checking a client's role");
+				ws_server_refuse_role(p->client, "could not check the role");
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(worker_mcxt);
+			ws_pending_free(p);
+			p = next;
+			continue;
+		}
 		for (int i = 0; i < nheld && !hold; i++)
 			hold = held[i] == p->client;
 		if (!hold)
@@ -415,7 +441,9 @@ process_pending(void)
 			PG_TRY();
 			{
 				StartTransactionCommand();
-				code = subscribe_check(&p->req, msg, sizeof(msg), &would_wait);
+				code = subscribe_check(&p->req,
+									   (Oid) fanout_client_principal(p->client),
+									   msg, sizeof(msg), &would_wait);
 				CommitTransactionCommand();
 			}
 			PG_CATCH();
@@ -526,6 +554,7 @@ apply_reloadable_settings(void)
 					PGC_S_OVERRIDE);
 	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
 	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+	worker_auth_configure();
 }
 
 static long
@@ -673,6 +702,7 @@ pgsync_worker_main(Datum arg)
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
 		lock_waits = process_pending();
+		worker_auth_recheck_roles(fanout);
 		/* clients whose queue filled up catch up from the log */
 		if (fanout_lagging_count(fanout) > 0)
 			resume_catch_up_lagging(fanout);

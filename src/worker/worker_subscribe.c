@@ -6,7 +6,8 @@
  *
  * Owns the rules of docs/WEBSOCKET.md for a subscribe request:
  *	- a pattern without wildcards in its table name must name an existing
- *	  table (unknown_table);
+ *	  table (unknown_table), which the client's role may read
+ *	  (permission_denied; the rule is worker_auth_denies());
  *	- a row filter must be a valid filter (bad_filter), and must compile
  *	  against the current definition of every table that such a literal
  *	  pattern names: columns and types are read from the catalog the way
@@ -37,6 +38,7 @@
 #include "filter/row_filter.h"
 #include "json/json_value.h"
 #include "plugin/relation_info.h"
+#include "worker/worker_auth.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_subscribe.h"
 
@@ -149,8 +151,8 @@ filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 }
 
 const char *
-subscribe_check(const ClientRequest *req, char *msg, size_t msgsize,
-				bool *would_wait)
+subscribe_check(const ClientRequest *req, Oid role, char *msg,
+				size_t msgsize, bool *would_wait)
 {
 	JsonDoc    *doc = NULL;
 	const JsonValue *filter = NULL;
@@ -192,6 +194,21 @@ subscribe_check(const ClientRequest *req, char *msg, size_t msgsize,
 		{
 			snprintf(msg, msgsize, "no table matches \"%s\"", req->tables[i]);
 			code = CP_ERR_UNKNOWN_TABLE;
+		}
+		foreach(lc, matching)
+		{
+			const char *denied;
+
+			if (code != NULL || !OidIsValid(role))
+				break;
+			if ((denied = worker_auth_denies(role, lfirst_oid(lc))) != NULL)
+			{
+				char	   *nsp = get_namespace_name(get_rel_namespace(lfirst_oid(lc)));
+
+				snprintf(msg, msgsize, "table %s.%s: %s", nsp ? nsp : "?",
+						 get_rel_name(lfirst_oid(lc)), denied);
+				code = CP_ERR_PERMISSION_DENIED;
+			}
 		}
 		foreach(lc, matching)
 		{

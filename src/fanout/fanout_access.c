@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * fanout_access.c
+ *	  Pure fan-out, middle layer: which relations a client's principal may
+ *	  read (docs/SECURITY.md, "Authorization").
+ *
+ * The fan-out does not know roles or privileges.  The transport gives each
+ * client a principal (the role oid of its token; 0 for no restriction,
+ * pgsync.auth = trust), and the worker installs one process-wide access
+ * check, asked whether a principal may read a relation.  It is asked when
+ * a relation's matches are built (fanout_route.c) -- never per change --
+ * and again for every relation after fanout_access_changed(), which the
+ * worker calls when privileges may have changed (GRANT, REVOKE, role
+ * membership, DROP ROLE).  So a change of privileges takes effect at the
+ * next change routed.
+ *
+ * Owns also what each subscription was told: per (subscription, relation)
+ * the last decision.  A subscription that was getting a relation and is
+ * denied it, or that names a table literally which its principal may not
+ * read, gets one permission_denied event naming the subscription and the
+ * table; a table that only a wildcard pattern meets and that was never
+ * readable is skipped silently.  Access given back is used silently.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout/fanout.h"
+#include "fanout/fanout_int.h"
+
+static FoAccessCheck access_check = NULL;
+static void *access_arg = NULL;
+static uint64_t access_gen = 1;
+
+void
+fanout_set_access_check(FoAccessCheck fn, void *arg)
+{
+	access_check = fn;
+	access_arg = arg;
+	access_gen++;
+}
+
+void
+fanout_access_changed(void)
+{
+	access_gen++;
+}
+
+uint64_t
+fo_access_gen(void)
+{
+	return access_gen;
+}
+
+void
+fanout_client_set_principal(FoClient *c, uint32_t principal)
+{
+	c->principal = principal;
+	/* the client's matches are decided again */
+	access_gen++;
+}
+
+uint32_t
+fanout_client_principal(const FoClient *c)
+{
+	return c->principal;
+}
+
+void
+fo_sub_access_free(FoSub *s)
+{
+	free(s->access);
+	s->access = NULL;
+	s->naccess = s->access_cap = 0;
+}
+
+/* Does one of s's patterns name r's table literally (no wildcard)? */
+static bool
+names_literally(const FoSub *s, const FoRel *r)
+{
+	for (int i = 0; i < s->ntables; i++)
+	{
+		char		table[CP_MAX_PATTERN_LEN + 1];
+
+		if (pattern_slice_literal(s->patterns[i].table, table, sizeof(table)) &&
+			strcmp(table, r->table) == 0 &&
+			table_pattern_match(&s->patterns[i], r->schema, r->table))
+			return true;
+	}
+	return false;
+}
+
+static void
+report_denied(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r)
+{
+	size_t		len;
+	char	   *text = cp_table_error(CP_ERR_PERMISSION_DENIED, s->id,
+									  r->schema, r->table,
+									  "permission denied: the role may not read this table; the subscription skips it",
+									  &len);
+
+	if (text == NULL)
+	{
+		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	fanout_send_private(fo, c, text, len);
+	free(text);
+}
+
+bool
+fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r)
+{
+	FoSubAccess *e = NULL;
+	bool		allowed;
+
+	if (c->principal == 0 || access_check == NULL)
+		return true;
+	allowed = access_check(c->principal, r->relid, access_arg);
+	for (int i = 0; i < s->naccess && e == NULL; i++)
+		if (s->access[i].relid == r->relid)
+			e = &s->access[i];
+	if (e == NULL)
+	{
+		if (!fo_reserve(fo, c, (void **) &s->access, s->naccess,
+						&s->access_cap, sizeof(FoSubAccess), 4))
+			return false;
+		e = &s->access[s->naccess++];
+		e->relid = r->relid;
+		e->allowed = allowed;
+		if (!allowed && names_literally(s, r))
+			report_denied(fo, c, s, r);
+		return allowed;
+	}
+	if (e->allowed && !allowed)
+		report_denied(fo, c, s, r);
+	e->allowed = allowed;
+	return allowed;
+}
