@@ -226,7 +226,7 @@ test_fanout_filters(void)
 	{
 		FoMsg	   *m;
 		size_t		off;
-		char	   *e = cp_filter_error("s1", "app", "u", "at col: \"x\"", &off);
+		char	   *e = cp_table_error(CP_ERR_BAD_FILTER, "s1", "app", "u", "at col: \"x\"", &off);
 
 		CHECK(strcmp(e, "{\"type\":\"error\",\"code\":\"bad_filter\",\"subscription\":\"s1\","
 					 "\"table\":\"app.u\",\"message\":\"at col: \\\"x\\\"\"}") == 0);
