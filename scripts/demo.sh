@@ -56,9 +56,17 @@ if ! port_free "$WS_PORT"; then
 	WS_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 fi
 
+# clients authenticate with a token signed by this secret (docs/SECURITY.md)
+SECRET_DIR=$(mktemp -d /tmp/pgsync-demo-secret.XXXXXX)
+chmod 755 "$SECRET_DIR"
+"$PY" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$SECRET_DIR/jwt_secret"
+chmod 644 "$SECRET_DIR/jwt_secret"
+
 export PGPORT_TEST=$PGSYNC_DEMO_PORT
 cluster_start "shared_preload_libraries = 'pgsync'" \
 	"pgsync.database = 'postgres'" \
+	"pgsync.auth = 'jwt'" \
+	"pgsync.jwt_secret_file = 'jwt_secret'" \
 	"pgsync.listen_address = '127.0.0.1'" \
 	"pgsync.port = $WS_PORT" \
 	"pgsync.heartbeat_interval = '10s'"
@@ -66,6 +74,11 @@ cluster_start "shared_preload_libraries = 'pgsync'" \
 as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null
 mv "$PGSYNC_TMP" "$DEMO_DIR"
 sed -i "s|$PGSYNC_TMP|$DEMO_DIR|g" "$DEMO_DIR/data/postgresql.conf"
+# the secret lives in the data directory (relative paths are resolved there)
+install -m 600 "$SECRET_DIR/jwt_secret" "$DEMO_DIR/data/jwt_secret"
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$DEMO_DIR/data/jwt_secret"
+cp "$SECRET_DIR/jwt_secret" "$DEMO_DIR/jwt_secret"
+rm -rf "$SECRET_DIR"
 as_pg_owner "$PG_BINDIR/pg_ctl" -D "$DEMO_DIR/data" -l "$DEMO_DIR/server.log" -w start >/dev/null
 export PGHOST=$DEMO_DIR
 
@@ -73,6 +86,9 @@ psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION pgsync;
 CREATE TABLE orders (id serial PRIMARY KEY, customer text, amount numeric(10,2),
                      status text DEFAULT 'new', created timestamptz DEFAULT now());
+-- the role demo clients read as: their token names it
+CREATE ROLE demo_reader LOGIN;
+GRANT SELECT ON orders TO demo_reader;
 SELECT 'slot created' FROM pg_create_logical_replication_slot('demo', 'pgsync') \g /dev/null
 SQL
 
@@ -101,12 +117,20 @@ sleep 0.3			# status is published every 200 ms
 OLDEST=$(psql -X -Atc "SELECT log_oldest_lsn FROM pgsync.status")
 
 PSQL="psql -h $DEMO_DIR -p $PGSYNC_DEMO_PORT -U postgres"
+TOKEN=$("$ROOT/scripts/make-token" --secret-file "$DEMO_DIR/jwt_secret" --role demo_reader --ttl 86400)
 WATCH="$PY $ROOT/clients/python/watch.py --url ws://127.0.0.1:$WS_PORT/"
 echo
 echo "pgsync demo is running: PostgreSQL $(psql -X -Atc 'SHOW server_version') (socket in $DEMO_DIR,"
 echo "port $PGSYNC_DEMO_PORT), pgsync worker $(psql -X -Atc 'SELECT state FROM pgsync.status') on ws://127.0.0.1:$WS_PORT/"
 echo
 cat <<EOF
+Clients authenticate with a JSON Web Token naming a PostgreSQL role
+(pgsync.auth = jwt); the one below reads as demo_reader, which may SELECT
+orders, for 24 hours (make another with $ROOT/scripts/make-token
+--secret-file $DEMO_DIR/jwt_secret --role demo_reader).  In the terminal
+where you watch, first:
+  export PGSYNC_TOKEN=$TOKEN
+
 Watch changes live (in another terminal; Ctrl-C prints where to resume):
   $WATCH public.orders
 

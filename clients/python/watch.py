@@ -66,8 +66,11 @@ class Watcher:
 
     async def session(self):
         """One connection.  Returns True when done (--count reached)."""
+        headers = {}
+        if self.args.token:
+            headers["Authorization"] = "Bearer " + self.args.token
         async with websockets.connect(self.args.url, subprotocols=["pgsync.v1"],
-                                      max_size=None) as ws:
+                                      max_size=None, extra_headers=headers) as ws:
             req = self.request()
             await ws.send(json.dumps(req))
             note("connected to %s, subscribed to %s%s" % (
@@ -131,6 +134,8 @@ def main():
                    help="table patterns (schema.table, globs: app.*, *.orders); default public.orders")
     p.add_argument("--url", default=os.environ.get("PGSYNC_URL", "ws://127.0.0.1:8090/"),
                    help="WebSocket URL (default $PGSYNC_URL or ws://127.0.0.1:8090/)")
+    p.add_argument("--token", default=os.environ.get("PGSYNC_TOKEN"),
+                   help="JWT for pgsync.auth = jwt (default $PGSYNC_TOKEN; scripts/make-token makes one)")
     p.add_argument("--ops", help="comma list of insert, update, delete, truncate (default all)")
     p.add_argument("--filter", help="row filter, JSON (docs/FILTERS.md)")
     p.add_argument("--resume-lsn", help="resume after this commit LSN (docs/WEBSOCKET.md, Resume)")
