@@ -237,15 +237,26 @@ extern void fanout_take_lagging(Fanout *fo,
 
 /*
  * Authorization (fanout_access.c).  A client's principal is who it reads
- * as: the role oid of its token, 0 for no restriction.  The access check,
- * one per process, answers whether a principal may read a relation; it is
- * asked when a relation's matches are built, not per change, and for every
- * relation again after fanout_access_changed().  A subscription that loses
- * a relation, or names one literally that it may not read, gets a
- * permission_denied event naming the table; a table that only a wildcard
- * meets and was never readable is skipped silently.
+ * as, an id the transport and worker give it (0: no restriction).  The
+ * access check, one per process, says what a principal may read of a
+ * relation (FoGrant); it is asked when a relation's matches are built,
+ * not per change, and for every relation again after
+ * fanout_access_changed().  A subscription that loses a relation, or
+ * names one literally that it may not read, gets a permission_denied
+ * event naming the table; a table that only a wildcard meets and was
+ * never readable is skipped silently.
  */
-typedef bool (*FoAccessCheck) (uint32_t principal, uint32_t relid, void *arg);
+typedef struct FoGrant
+{
+	bool		readable;		/* false: the relation is skipped */
+	uint32_t	columns;		/* 0: every column; else the id of the
+								 * column set it may read (column
+								 * privileges) */
+	bool		rows;			/* a row policy decides each change (RLS) */
+} FoGrant;
+
+typedef void (*FoAccessCheck) (uint32_t principal, uint32_t relid,
+							   FoGrant *grant, void *arg);
 extern void fanout_set_access_check(FoAccessCheck fn, void *arg);
 extern void fanout_access_changed(void);
 extern void fanout_client_set_principal(FoClient *c, uint32_t principal);

@@ -110,14 +110,17 @@ report_denied(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r)
 }
 
 bool
-fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r)
+fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r, FoGrant *grant)
 {
 	FoSubAccess *e = NULL;
 	bool		allowed;
 
+	memset(grant, 0, sizeof(*grant));
+	grant->readable = true;
 	if (c->principal == 0 || access_check == NULL)
 		return true;
-	allowed = access_check(c->principal, r->relid, access_arg);
+	access_check(c->principal, r->relid, grant, access_arg);
+	allowed = grant->readable;
 	for (int i = 0; i < s->naccess && e == NULL; i++)
 		if (s->access[i].relid == r->relid)
 			e = &s->access[i];

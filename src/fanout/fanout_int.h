@@ -127,6 +127,7 @@ typedef struct FoMatch
 {
 	FoClient   *client;
 	FoSub	   *sub;
+	FoGrant		grant;			/* what client may read of the relation */
 } FoMatch;
 
 struct FoRel
@@ -246,10 +247,12 @@ extern void fo_rel_clear(FoRel *r);
 
 /*
  * May c read r through s?  Asks the access check (unrestricted principal:
- * yes) and tells s's client when it loses r (permission_denied event).
+ * yes, everything), fills *grant, and tells s's client when it loses r
+ * (permission_denied event).
  * fo_access_gen() changes whenever an answer may have.
  */
-extern bool fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r);
+extern bool fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
+							 FoGrant *grant);
 extern uint64_t fo_access_gen(void);
 extern void fo_sub_access_free(FoSub *s);
 

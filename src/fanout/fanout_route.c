@@ -54,8 +54,10 @@ rel_ensure_match(Fanout *fo, FoRel *r)
 
 		for (i = 0; i < c->nsubs; i++)
 		{
+			FoGrant		grant;
+
 			if (!sub_matches_rel(c->subs[i], r) ||
-				!fo_access_allows(fo, c, c->subs[i], r))
+				!fo_access_allows(fo, c, c->subs[i], r, &grant))
 				continue;
 			if (r->nmatch == r->match_cap)
 			{
@@ -69,6 +71,7 @@ rel_ensure_match(Fanout *fo, FoRel *r)
 			}
 			r->match[r->nmatch].client = c;
 			r->match[r->nmatch].sub = c->subs[i];
+			r->match[r->nmatch].grant = grant;
 			r->nmatch++;
 		}
 	}
@@ -164,6 +167,7 @@ deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
 {
 	FoRel	  **mine = malloc(sizeof(FoRel *) * nrels);
 	int			n = 0;
+	FoGrant		grant;
 
 	if (mine == NULL)
 	{
@@ -173,7 +177,7 @@ deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
 	for (int k = 0; k < nrels; k++)
 		for (int i = 0; i < c->nsubs; i++)
 			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]) &&
-				fo_access_allows(fo, c, c->subs[i], rels[k]))
+				fo_access_allows(fo, c, c->subs[i], rels[k], &grant))
 			{
 				mine[n++] = rels[k];
 				break;

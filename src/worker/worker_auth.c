@@ -192,7 +192,8 @@ auth_inval_cb(Datum arg, int cacheid, uint32 hashvalue)
 	fanout_access_changed();
 }
 
-static bool access_check_cb(uint32_t principal, uint32_t relid, void *arg);
+static void access_check_cb(uint32_t principal, uint32_t relid,
+							FoGrant *grant, void *arg);
 
 void
 worker_auth_configure(void)
@@ -359,8 +360,8 @@ worker_auth_denies(Oid role, Oid relid)
 	return NULL;
 }
 
-static bool
-access_check_cb(uint32_t principal, uint32_t relid, void *arg)
+static void
+access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 {
 	AccessKey	key;
 	AccessEntry *e;
@@ -386,7 +387,10 @@ access_check_cb(uint32_t principal, uint32_t relid, void *arg)
 	key.relid = (Oid) relid;
 	e = hash_search(access_cache, &key, HASH_ENTER, &found);
 	if (found)
-		return e->allowed;
+	{
+		grant->readable = e->allowed;
+		return;
+	}
 
 	/*
 	 * Decoding asks inside the reorder buffer's transaction, as of the
@@ -400,5 +404,5 @@ access_check_cb(uint32_t principal, uint32_t relid, void *arg)
 	e->allowed = worker_auth_denies(key.role, key.relid) == NULL;
 	if (own_xact)
 		CommitTransactionCommand();
-	return e->allowed;
+	grant->readable = e->allowed;
 }

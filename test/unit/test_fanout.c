@@ -690,11 +690,11 @@ test_replies(void)
 static bool revoked = false;
 static int	access_asks = 0;
 
-static bool
-may_read(uint32_t principal, uint32_t relid, void *arg)
+static void
+may_read(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 {
 	access_asks++;
-	return principal == 7 && relid == 1 && !revoked;
+	grant->readable = principal == 7 && relid == 1 && !revoked;
 }
 
 static void
