@@ -565,3 +565,23 @@ done:
 	free(s);
 	return st;
 }
+
+size_t
+jwt_claims_json(const char *token, size_t len, char *out, size_t cap)
+{
+	const char *dot1 = token != NULL ? memchr(token, '.', len) : NULL;
+	const char *dot2;
+	long		n;
+
+	if (dot1 == NULL || len > JWT_MAX_TOKEN)
+		return 0;
+	dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
+	if (dot2 == NULL || cap == 0)
+		return 0;
+	n = b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1),
+					  (unsigned char *) out, cap - 1);
+	if (n <= 0 || memchr(out, '\0', (size_t) n) != NULL)
+		return 0;
+	out[n] = '\0';
+	return (size_t) n;
+}

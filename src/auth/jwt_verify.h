@@ -145,6 +145,16 @@ extern JwtStatus jwt_keyset_add_jwks(JwtKeySet *ks, const char *json,
 extern JwtStatus jwt_verify(const JwtKeySet *ks, const JwtOptions *opt,
 							const char *token, size_t len, JwtResult *res);
 
+/*
+ * The claims of a token that jwt_verify() accepted, as the JSON text it
+ * carries, into out (cap bytes, NUL-terminated): for the server to hand
+ * to row-level security policies.  Returns its length, 0 if it does not
+ * fit or the token is not of the verified shape.
+ */
+#define JWT_MAX_CLAIMS		(JWT_MAX_TOKEN / 4 * 3 + 1)
+extern size_t jwt_claims_json(const char *token, size_t len, char *out,
+							  size_t cap);
+
 /* "JWT_OK", "JWT_MALFORMED", ...: for logs and tests. */
 extern const char *jwt_status_name(JwtStatus status);
 

@@ -258,6 +258,16 @@ typedef struct FoGrant
 typedef void (*FoAccessCheck) (uint32_t principal, uint32_t relid,
 							   FoGrant *grant, void *arg);
 extern void fanout_set_access_check(FoAccessCheck fn, void *arg);
+
+/*
+ * The row check, for grants with rows set: may principal see change (of
+ * relation relid, described by rel_msg)?  Asked at most once per routed
+ * change (tick: the routing clock, the same for one change) and principal.
+ */
+typedef bool (*FoRowCheck) (uint32_t principal, uint32_t relid,
+							const FoMsg *rel_msg, const FoMsg *change,
+							uint64_t tick, void *arg);
+extern void fanout_set_row_check(FoRowCheck fn, void *arg);
 extern void fanout_access_changed(void);
 extern void fanout_client_set_principal(FoClient *c, uint32_t principal);
 extern uint32_t fanout_client_principal(const FoClient *c);

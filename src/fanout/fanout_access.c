@@ -14,6 +14,12 @@
  * membership, DROP ROLE).  So a change of privileges takes effect at the
  * next change routed.
  *
+ * Rows.  A grant with rows set means a row policy (row-level security)
+ * decides each change: the row check, also installed by the worker, is
+ * asked once per routed change and principal, whatever the number of
+ * clients sharing that principal (a memo per routing tick).  Truncates
+ * are not row-checked: they remove every row.
+ *
  * Owns also what each subscription was told: per (subscription, relation)
  * the last decision.  A subscription that was getting a relation and is
  * denied it, or that names a table literally which its principal may not
@@ -32,6 +38,57 @@
 static FoAccessCheck access_check = NULL;
 static void *access_arg = NULL;
 static uint64_t access_gen = 1;
+
+static FoRowCheck row_check = NULL;
+static void *row_arg = NULL;
+
+/* Row check answers of the current routing tick, by principal. */
+#define ROW_MEMO_SIZE 4096		/* power of two */
+typedef struct RowMemo
+{
+	uint64_t	tick;
+	uint32_t	principal;
+	bool		visible;
+} RowMemo;
+static RowMemo row_memo[ROW_MEMO_SIZE];
+
+void
+fanout_set_row_check(FoRowCheck fn, void *arg)
+{
+	row_check = fn;
+	row_arg = arg;
+}
+
+bool
+fo_row_visible(FoClient *c, FoRel *r, const FoMsg *m)
+{
+	uint64_t	tick = fo_route_clock();
+	uint32_t	h = (c->principal * 2654435761u) & (ROW_MEMO_SIZE - 1);
+	bool		visible;
+
+	if (m->op == 'T')
+		return true;
+	if (row_check == NULL || r->rel_msg == NULL)
+		return false;			/* fail closed */
+	for (int probe = 0; probe < 8; probe++)
+	{
+		RowMemo    *e = &row_memo[(h + probe) & (ROW_MEMO_SIZE - 1)];
+
+		if (e->tick == tick && e->principal == c->principal)
+			return e->visible;
+		if (e->tick != tick)
+		{
+			visible = row_check(c->principal, r->relid, r->rel_msg, m, tick,
+								row_arg);
+			e->tick = tick;
+			e->principal = c->principal;
+			e->visible = visible;
+			return visible;
+		}
+	}
+	/* more principals in one tick than the memo holds: ask again */
+	return row_check(c->principal, r->relid, r->rel_msg, m, tick, row_arg);
+}
 
 void
 fanout_set_access_check(FoAccessCheck fn, void *arg)
@@ -56,6 +113,8 @@ fo_access_gen(void)
 void
 fanout_client_set_principal(FoClient *c, uint32_t principal)
 {
+	if (c->principal == principal)
+		return;
 	c->principal = principal;
 	/* the client's matches are decided again */
 	access_gen++;

@@ -254,6 +254,9 @@ extern void fo_rel_clear(FoRel *r);
 extern bool fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
 							 FoGrant *grant);
 extern uint64_t fo_access_gen(void);
+
+/* May c see change m of r, under a grant with rows set (the row check)? */
+extern bool fo_row_visible(FoClient *c, FoRel *r, const FoMsg *m);
 extern void fo_sub_access_free(FoSub *s);
 
 /* ---- fanout_filter.c ---- */

@@ -233,7 +233,8 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				continue;
 			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
 				return;
-			if (!fo_sub_filter_passes(fo, c, s, r, m))
+			if (!fo_sub_filter_passes(fo, c, s, r, m) ||
+				(r->match[i].grant.rows && !fo_row_visible(c, r, m)))
 				continue;
 			c->route_mark = tick;
 			if (nrels == 1)

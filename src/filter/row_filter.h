@@ -158,6 +158,17 @@ extern RowFilterResult row_filter_eval_change(const RowFilter *f,
 											  const JsonValue *change,
 											  const int *key_cols, int nkeys);
 
+/*
+ * The value of column col (a relation message position) in a parsed
+ * compact change, by the same rule: which row decides, which values are
+ * UNKNOWN.  NULL when the change does not carry it.  For consumers that
+ * evaluate something else than a row filter on a change (row-level
+ * security policies, worker_rls.c).
+ */
+extern const JsonValue *row_filter_change_value(const JsonValue *change,
+												const int *key_cols,
+												int nkeys, int col);
+
 /* Evaluate on a full positional row (insert, update "new"). */
 extern RowFilterResult row_filter_eval(const RowFilter *f,
 									   const JsonValue *row_values_array);

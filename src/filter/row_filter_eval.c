@@ -236,35 +236,68 @@ array_element(const JsonValue *m, uint32_t i)
 	return v != NULL && v->kind == JSON_ARRAY ? v : NULL;
 }
 
-RowFilterResult
-row_filter_eval_change(const RowFilter *f, const JsonValue *change,
-					   const int *key_cols, int nkeys)
+/*
+ * The row of a change that decides, per docs/FILTERS.md ("Which values a
+ * change is filtered on"): false if the message has none (then UNKNOWN).
+ */
+static bool
+change_row(const JsonValue *change, const int *key_cols, int nkeys,
+		   RowFilterRow *row, const JsonValue **oversized)
 {
 	const JsonValue *kind = json_array_get(change, 0);
-	RowFilterRow row = {NULL, NULL, 0, NULL};
 
+	memset(row, 0, sizeof(*row));
+	*oversized = NULL;
 	if (kind == NULL || kind->kind != JSON_STRING || kind->len != 1)
-		return ROW_FILTER_UNKNOWN;
+		return false;
 	switch (kind->u.str[0])
 	{
 		case 'I':
 		case 'U':
 			/* the new row; unchanged TOAST and oversized columns UNKNOWN */
-			row.values = array_element(change, 3);
-			row.unknown = array_element(change, 5);
-			return eval_with(f, &row, array_element(change, 6));
+			row->values = array_element(change, 3);
+			row->unknown = array_element(change, 5);
+			*oversized = array_element(change, 6);
+			return true;
 		case 'D':
 			/* the old key, positioned by the relation's key columns */
-			row.values = array_element(change, 3);
-			row.positions = key_cols;
-			row.npositions = nkeys;
-			return eval_with(f, &row, array_element(change, 7));
+			row->values = array_element(change, 3);
+			row->positions = key_cols;
+			row->npositions = nkeys;
+			*oversized = array_element(change, 7);
+			return true;
 		case 'S':
-			row.values = array_element(change, 2);
-			return eval_with(f, &row, array_element(change, 3));
+			row->values = array_element(change, 2);
+			*oversized = array_element(change, 3);
+			return true;
 		default:
-			return ROW_FILTER_UNKNOWN;
+			return false;
 	}
+}
+
+RowFilterResult
+row_filter_eval_change(const RowFilter *f, const JsonValue *change,
+					   const int *key_cols, int nkeys)
+{
+	RowFilterRow row;
+	const JsonValue *oversized;
+
+	if (!change_row(change, key_cols, nkeys, &row, &oversized))
+		return ROW_FILTER_UNKNOWN;
+	return eval_with(f, &row, oversized);
+}
+
+const JsonValue *
+row_filter_change_value(const JsonValue *change, const int *key_cols,
+						int nkeys, int col)
+{
+	RowFilterRow row;
+	EvalRow		er;
+
+	if (!change_row(change, key_cols, nkeys, &row, &er.oversized))
+		return NULL;
+	er.row = &row;
+	return column_value(&er, col);
 }
 
 RowFilterResult

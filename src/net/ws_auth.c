@@ -63,6 +63,29 @@ static bool sweep_started = false;
  */
 static struct lws *stash_wsi = NULL;
 static JwtResult stash_result;
+static char *stash_claims = NULL;
+
+/* The claims of a verified token, malloc'd (NULL when out of memory). */
+static char *
+claims_of(const char *token, size_t len)
+{
+	char	   *buf = malloc(JWT_MAX_CLAIMS);
+
+	if (buf != NULL && jwt_claims_json(token, len, buf, JWT_MAX_CLAIMS) == 0)
+	{
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
+static void
+stash_clear(void)
+{
+	stash_wsi = NULL;
+	free(stash_claims);
+	stash_claims = NULL;
+}
 
 static char *
 dup_or_null(const char *s)
@@ -88,7 +111,7 @@ ws_auth_configure(bool jwt, JwtKeySet *keys, const JwtOptions *opt,
 	auth_opt.issuer = auth_issuer;
 	auth_opt.role_claim = auth_role_claim;
 	auth_timeout_s = timeout_s;
-	stash_wsi = NULL;
+	stash_clear();
 }
 
 bool
@@ -199,7 +222,7 @@ ws_auth_confirm_upgrade(struct lws *wsi)
 	if ((buf = malloc(JWT_MAX_TOKEN + 64)) == NULL)
 		return -1;
 	token = request_token(wsi, buf, JWT_MAX_TOKEN + 64, &len, &malformed);
-	stash_wsi = NULL;
+	stash_clear();
 	if (malformed)
 		rc = refuse_401(wsi, "invalid_request",
 						"the Authorization header must be \\\"Bearer <token>\\\"");
@@ -209,6 +232,7 @@ ws_auth_confirm_upgrade(struct lws *wsi)
 	{
 		stash_wsi = wsi;
 		stash_result = res;
+		stash_claims = claims_of(token, len);
 	}
 	free(buf);
 	return rc;
@@ -241,22 +265,30 @@ ws_auth_forget(Session *s)
 		s->auth_next->auth_prev = s->auth_prev;
 	s->auth_prev = s->auth_next = NULL;
 	if (stash_wsi != NULL && s->wsi == stash_wsi)
-		stash_wsi = NULL;
+		stash_clear();
 }
 
-/* A verified token's role and exp become the session's. */
+/*
+ * A verified token's role, claims and exp become the session's (claims:
+ * malloc'd, taken over).  The worker checks the role, and gives the client
+ * the principal of its role and claims, each time: a refreshed token may
+ * carry other claims, which row-level security policies may read.
+ */
 static void
-accept_token(Session *s, const JwtResult *res)
+accept_token(Session *s, const JwtResult *res, char *claims)
 {
-	bool		first = s->auth != WS_AUTH_OK;
-
+	if (claims == NULL)
+	{
+		ws_session_close_with(s, CP_ERR_INTERNAL, "out of memory",
+							  LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+		return;
+	}
 	s->auth = WS_AUTH_OK;
 	s->token_exp = res->exp;
-	if (first)
-	{
-		strlcpy(s->role, res->role, sizeof(s->role));
-		ws_session_queue_role_check(s);
-	}
+	strlcpy(s->role, res->role, sizeof(s->role));
+	free(s->claims);
+	s->claims = claims;
+	ws_session_queue_role_check(s);
 	if (s->token_exp > 0)
 		timed_link(s);
 	else
@@ -284,8 +316,11 @@ ws_auth_established(struct lws *wsi, Session *s)
 	fanout_client_set_principal(s->client, WS_PRINCIPAL_UNCHECKED);
 	if (stash_wsi == wsi)
 	{
+		char	   *claims = stash_claims;
+
+		stash_claims = NULL;
 		stash_wsi = NULL;
-		accept_token(s, &stash_result);
+		accept_token(s, &stash_result, claims);
 		return true;
 	}
 	else
@@ -299,7 +334,7 @@ ws_auth_established(struct lws *wsi, Session *s)
 			return false;
 		token = request_token(wsi, buf, JWT_MAX_TOKEN + 64, &len, &malformed);
 		if (token != NULL && verify(token, len, &res) == JWT_OK)
-			accept_token(s, &res);
+			accept_token(s, &res, claims_of(token, len));
 		else if (token != NULL || malformed)
 			ws_session_close_with(s, res.status == JWT_EXPIRED ?
 								  CP_ERR_TOKEN_EXPIRED : CP_ERR_INVALID_TOKEN,
@@ -339,7 +374,7 @@ ws_auth_message(Session *s, const char *id_json, const char *token)
 							  WS_CLOSE_UNAUTHORIZED);
 		return;
 	}
-	accept_token(s, &res);
+	accept_token(s, &res, claims_of(token, strlen(token)));
 	fanout_reply(s->client, id_json, NULL, NULL, NULL);
 }
 
@@ -395,5 +430,5 @@ ws_auth_stop(void)
 	uv_close((uv_handle_t *) &sweep_timer, NULL);
 	sweep_started = false;
 	timed_head = NULL;
-	stash_wsi = NULL;
+	stash_clear();
 }

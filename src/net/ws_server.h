@@ -42,6 +42,7 @@ typedef struct WsPending
 	FoClient   *client;
 	ClientRequest req;			/* WS_PENDING_SUBSCRIBE */
 	char		role[64];		/* WS_PENDING_ROLE: the token's role */
+	char	   *claims;			/* WS_PENDING_ROLE: its claims (JSON) */
 } WsPending;
 
 /*
@@ -74,11 +75,13 @@ extern void ws_server_park_again(WsPending *p);
 extern void ws_pending_free(WsPending *p);
 
 /*
- * Authorization.  ws_server_client_role(): the role a client's token
- * names ("" under pgsync.auth = trust).  ws_server_refuse_role(): close
+ * Authorization.  ws_server_client_role(), ws_server_client_claims(): the
+ * role a client's token names ("" under pgsync.auth = trust) and its
+ * claims (JSON text, "{}" if none).  ws_server_refuse_role(): close
  * a client whose role may not be used (invalid_role, close code 4403).
  */
 extern const char *ws_server_client_role(FoClient *c);
+extern const char *ws_server_client_claims(FoClient *c);
 extern void ws_server_refuse_role(FoClient *c, const char *message);
 
 /* Shared status slots of clients freed since the last call (-1 ends). */

@@ -52,6 +52,7 @@ typedef struct Session
 	/* authentication (ws_auth.c) */
 	WsAuthState auth;
 	char		role[JWT_ROLE_MAX + 1];	/* the token's role */
+	char	   *claims;			/* the token's claims (JSON, malloc'd) */
 	int64_t		auth_deadline;	/* AWAITING: closed at this time (s) */
 	int64_t		token_exp;		/* OK: the token's exp (s), 0 if none */
 	struct Session *auth_prev,	/* in ws_auth.c's list of timed sessions */

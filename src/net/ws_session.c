@@ -194,6 +194,7 @@ ws_session_queue_role_check(Session *s)
 	p->kind = WS_PENDING_ROLE;
 	p->client = s->client;
 	strlcpy(p->role, s->role, sizeof(p->role));
+	p->claims = s->claims != NULL ? strdup(s->claims) : NULL;
 	*pending_tail = p;
 	pending_tail = &p->next;
 }
@@ -212,6 +213,15 @@ ws_server_client_role(FoClient *c)
 	Session    *s = session_of(c);
 
 	return (s != NULL && s->auth == WS_AUTH_OK) ? s->role : "";
+}
+
+const char *
+ws_server_client_claims(FoClient *c)
+{
+	Session    *s = session_of(c);
+
+	return (s != NULL && s->auth == WS_AUTH_OK && s->claims != NULL) ?
+		s->claims : "{}";
 }
 
 void
@@ -268,6 +278,7 @@ void
 ws_pending_free(WsPending *p)
 {
 	client_request_free(&p->req);
+	free(p->claims);
 	free(p);
 }
 
@@ -351,6 +362,8 @@ ws_session_closed(Session *s)
 	free(s->rx);
 	s->rx = NULL;
 	s->rx_cap = 0;
+	free(s->claims);
+	s->claims = NULL;
 }
 
 /* ----------------------------------------------------------------

@@ -421,7 +421,7 @@ process_pending(void)
 			/* before any request of the client (ws_auth.c) */
 			PG_TRY();
 			{
-				worker_auth_check_role(p->client, p->role);
+				worker_auth_check_role(p->client, p->role, p->claims);
 			}
 			PG_CATCH();
 			{
@@ -441,8 +441,7 @@ process_pending(void)
 			PG_TRY();
 			{
 				StartTransactionCommand();
-				code = subscribe_check(&p->req,
-									   (Oid) fanout_client_principal(p->client),
+				code = subscribe_check(&p->req, fanout_client_principal(p->client),
 									   msg, sizeof(msg), &would_wait);
 				CommitTransactionCommand();
 			}

@@ -35,7 +35,11 @@
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "common/hashfn.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -49,6 +53,7 @@
 #include "worker/worker_auth.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
+#include "worker/worker_rls.h"
 #include "worker/worker_serve_snapshot.h"
 
 typedef struct AccessKey
@@ -61,7 +66,40 @@ typedef struct AccessEntry
 {
 	AccessKey	key;
 	bool		allowed;
+	bool		rows;			/* a row policy decides each change */
 } AccessEntry;
+
+/*
+ * Principals.  A client authenticated by a token reads as a principal: its
+ * role and its claims (less the time claims exp, iat, nbf and jti, which
+ * change with every token: clients of one user share one principal across
+ * refreshes).  Row-level security policies see the claims, so a principal
+ * is the unit of sharing: one policy evaluation per change and principal.
+ * Principal ids are indexes + 1 into audiences[]; they are never reused
+ * while the worker lives.
+ */
+typedef struct Audience
+{
+	Oid			role;
+	char	   *claims;			/* canonical JSON (jsonb's output) */
+} Audience;
+
+typedef struct AudienceKey
+{
+	Oid			role;
+	uint64		hash;
+} AudienceKey;
+
+typedef struct AudienceEntry
+{
+	AudienceKey key;
+	uint32		principal;
+} AudienceEntry;
+
+static Audience *audiences = NULL;
+static uint32 naudiences = 0;
+static uint32 audiences_cap = 0;
+static HTAB *audience_index = NULL;
 
 static HTAB *access_cache = NULL;
 static bool access_stale = false;	/* empty it before the next lookup */
@@ -194,6 +232,18 @@ auth_inval_cb(Datum arg, int cacheid, uint32 hashvalue)
 
 static void access_check_cb(uint32_t principal, uint32_t relid,
 							FoGrant *grant, void *arg);
+static bool row_check_cb(uint32_t principal, uint32_t relid,
+						 const FoMsg *rel_msg, const FoMsg *change,
+						 uint64_t tick, void *arg);
+
+/* A table's definition or policies changed (CREATE/ALTER POLICY ...). */
+static void
+auth_relcache_cb(Datum arg, Oid relid)
+{
+	worker_rls_invalidate(relid);
+	access_stale = true;
+	fanout_access_changed();
+}
 
 void
 worker_auth_configure(void)
@@ -222,7 +272,9 @@ worker_auth_configure(void)
 			CacheRegisterSyscacheCallback(RELOID, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHOID, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, auth_inval_cb, (Datum) 0);
+			CacheRegisterRelcacheCallback(auth_relcache_cb, (Datum) 0);
 			fanout_set_access_check(access_check_cb, NULL);
+			fanout_set_row_check(row_check_cb, NULL);
 			callbacks_registered = true;
 		}
 		/* authenticator_role may have changed */
@@ -283,17 +335,114 @@ usable_role(const char *name, const char **why)
 	return InvalidOid;
 }
 
-/* Run the role rule for c in a transaction of its own; refuse c if broken. */
-static void
-check_client_role(FoClient *c, const char *role)
+/*
+ * The claims as principals compare them: jsonb's canonical text, without
+ * the time claims.  Needs a transaction; palloc'd.
+ */
+static char *
+canonical_claims(const char *claims)
 {
-	const char *why = NULL;
-	Oid			roleid;
+	static const char *const time_claims[] = {"exp", "iat", "nbf", "jti"};
+	Datum		j = DirectFunctionCall1(jsonb_in, CStringGetDatum(claims));
+
+	for (int i = 0; i < lengthof(time_claims); i++)
+		j = DirectFunctionCall2(jsonb_delete, j,
+								CStringGetTextDatum(time_claims[i]));
+	return DatumGetCString(DirectFunctionCall1(jsonb_out, j));
+}
+
+/* The principal of (role, canonical claims), registered if new. */
+static uint32
+principal_for(Oid role, const char *claims)
+{
+	AudienceKey key;
+	AudienceEntry *e;
+	bool		found;
+
+	if (audience_index == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(AudienceKey);
+		ctl.entrysize = sizeof(AudienceEntry);
+		audience_index = hash_create("pgsync principals", 256, &ctl,
+									 HASH_ELEM | HASH_BLOBS);
+	}
+	memset(&key, 0, sizeof(key));
+	key.role = role;
+	key.hash = hash_bytes_extended((const unsigned char *) claims,
+								   (int) strlen(claims), 0);
+	/* a 64-bit collision of two claims: probe the next value */
+	for (;;)
+	{
+		e = hash_search(audience_index, &key, HASH_ENTER, &found);
+		if (!found)
+			break;
+		if (strcmp(audiences[e->principal - 1].claims, claims) == 0)
+			return e->principal;
+		key.hash++;
+	}
+	if (naudiences == audiences_cap)
+	{
+		uint32		cap = audiences_cap ? audiences_cap * 2 : 64;
+
+		audiences = audiences ?
+			repalloc(audiences, sizeof(Audience) * cap) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(Audience) * cap);
+		audiences_cap = cap;
+	}
+	audiences[naudiences].role = role;
+	audiences[naudiences].claims = MemoryContextStrdup(TopMemoryContext, claims);
+	e->principal = ++naudiences;
+	return e->principal;
+}
+
+static const Audience *
+audience_of(uint32 principal)
+{
+	if (principal == 0 || principal > naudiences)
+		return NULL;
+	return &audiences[principal - 1];
+}
+
+/*
+ * Run the role rule for c in a transaction of its own and give it the
+ * principal of its role and claims; refuse c if the role may not be used.
+ */
+static void
+check_client_role(FoClient *c, const char *role, const char *claims)
+{
+	const char *volatile why = NULL;
+	volatile Oid roleid = InvalidOid;
+	volatile uint32 principal = WS_PRINCIPAL_UNCHECKED;
+
+	MemoryContext cxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
-	decode_use_current_catalog();
-	roleid = usable_role(role, &why);
-	CommitTransactionCommand();
+	PG_TRY();
+	{
+		const char *reason = NULL;
+
+		decode_use_current_catalog();
+		roleid = usable_role(role, &reason);
+		why = reason;
+		if (OidIsValid(roleid))
+			principal = principal_for(roleid,
+									  canonical_claims(claims ? claims : "{}"));
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		/* claims jsonb cannot take (a \u0000 escape): refuse this client */
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		AbortCurrentTransaction();
+		roleid = InvalidOid;
+		why = "the token's claims cannot be read as jsonb";
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
 	if (!OidIsValid(roleid))
 	{
 		ereport(LOG,
@@ -302,14 +451,14 @@ check_client_role(FoClient *c, const char *role)
 		fanout_client_set_principal(c, WS_PRINCIPAL_UNCHECKED);
 		ws_server_refuse_role(c, why);
 	}
-	else if (fanout_client_principal(c) != (uint32_t) roleid)
-		fanout_client_set_principal(c, (uint32_t) roleid);
+	else
+		fanout_client_set_principal(c, principal);
 }
 
 void
-worker_auth_check_role(FoClient *c, const char *role)
+worker_auth_check_role(FoClient *c, const char *role, const char *claims)
 {
-	check_client_role(c, role);
+	check_client_role(c, role, claims);
 }
 
 static void
@@ -319,7 +468,7 @@ recheck_one(FoClient *c, const char *phase)
 
 	if (p == 0 || p == WS_PRINCIPAL_UNCHECKED || fanout_client_closing(c))
 		return;
-	check_client_role(c, ws_server_client_role(c));
+	check_client_role(c, ws_server_client_role(c), ws_server_client_claims(c));
 }
 
 void
@@ -338,26 +487,37 @@ worker_auth_recheck_roles(Fanout *live)
 }
 
 /* ----------------------------------------------------------------
- * What a role may read
+ * What a principal may read
  * ----------------------------------------------------------------
  */
 
 const char *
-worker_auth_denies(Oid role, Oid relid)
+worker_auth_denies(uint32 principal, Oid relid, bool *rows)
 {
+	const Audience *a;
 	bool		missing = false;
+	const char *why = NULL;
 
-	if (!OidIsValid(role))
+	*rows = false;
+	if (principal == 0)
 		return NULL;
-	if (role == (Oid) WS_PRINCIPAL_UNCHECKED ||
-		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+	a = audience_of(principal);
+	if (a == NULL || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(a->role)))
 		return "the role does not exist";
-	if (pg_class_aclcheck_ext(relid, role, ACL_SELECT, &missing) != ACLCHECK_OK)
+	if (pg_class_aclcheck_ext(relid, a->role, ACL_SELECT, &missing) != ACLCHECK_OK)
 		return missing ? "the table does not exist" :
 			"permission denied: the role needs SELECT on the whole table (column privileges are not supported yet)";
-	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
-		return "row-level security applies to the role on this table, and is not supported yet: the table is refused rather than sent unfiltered";
-	return NULL;
+	switch (worker_rls_prepare(principal, a->role, a->claims, relid, &why))
+	{
+		case RLS_NO_POLICY:
+			return NULL;
+		case RLS_POLICY:
+			*rows = true;
+			return NULL;
+		case RLS_UNSUPPORTED:
+			break;
+	}
+	return why;
 }
 
 static void
@@ -386,23 +546,43 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 	key.role = (Oid) principal;
 	key.relid = (Oid) relid;
 	e = hash_search(access_cache, &key, HASH_ENTER, &found);
-	if (found)
+	if (!found)
 	{
-		grant->readable = e->allowed;
-		return;
+		/*
+		 * Decoding asks inside the reorder buffer's transaction, as of the
+		 * change; a replay of the log asks outside any, as of now.
+		 */
+		if (own_xact)
+		{
+			StartTransactionCommand();
+			decode_use_current_catalog();
+		}
+		e->allowed = worker_auth_denies(principal, key.relid, &e->rows) == NULL;
+		if (own_xact)
+			CommitTransactionCommand();
 	}
+	grant->readable = e->allowed;
+	grant->rows = e->rows;
+}
 
-	/*
-	 * Decoding asks inside the reorder buffer's transaction, as of the
-	 * change; a replay of the log asks outside any, as of now.
-	 */
+static bool
+row_check_cb(uint32_t principal, uint32_t relid, const FoMsg *rel_msg,
+			 const FoMsg *change, uint64_t tick, void *arg)
+{
+	const Audience *a = audience_of(principal);
+	bool		own_xact = !IsTransactionState();
+	bool		visible;
+
+	if (a == NULL)
+		return false;
 	if (own_xact)
 	{
 		StartTransactionCommand();
 		decode_use_current_catalog();
 	}
-	e->allowed = worker_auth_denies(key.role, key.relid) == NULL;
+	visible = worker_rls_row_visible(principal, a->role, a->claims,
+									 (Oid) relid, rel_msg, change, tick);
 	if (own_xact)
 		CommitTransactionCommand();
-	grant->readable = e->allowed;
+	return visible;
 }

@@ -26,8 +26,12 @@ extern void worker_auth_configure(void);
 extern bool worker_auth_listen_allowed(const char *address,
 									   const char **errmsg);
 
-/* Check the role of a newly authenticated client (WS_PENDING_ROLE). */
-extern void worker_auth_check_role(FoClient *c, const char *role);
+/*
+ * Check the role of a newly authenticated client (WS_PENDING_ROLE) and
+ * give it the principal of its role and claims (JSON text of its token).
+ */
+extern void worker_auth_check_role(FoClient *c, const char *role,
+								   const char *claims);
 
 /*
  * After roles changed (DROP ROLE, ALTER ROLE NOLOGIN, REVOKE of a role
@@ -38,10 +42,12 @@ extern void worker_auth_check_role(FoClient *c, const char *role);
 extern void worker_auth_recheck_roles(Fanout *live);
 
 /*
- * May role (InvalidOid: unrestricted) read table relid?  NULL if so, else
- * the reason (static text).  The one rule for subscribe checks and the
- * fan-out's access check.
+ * May principal (0: unrestricted) read table relid?  NULL if so, else the
+ * reason (static text); *rows is set when a row-level security policy
+ * then decides each change (worker_rls.c).  The one rule for subscribe
+ * checks and the fan-out's access check.  Needs a transaction.
  */
-extern const char *worker_auth_denies(Oid role, Oid relid);
+extern const char *worker_auth_denies(uint32 principal, Oid relid,
+									  bool *rows);
 
 #endif							/* PGSYNC_WORKER_AUTH_H */

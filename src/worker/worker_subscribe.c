@@ -151,7 +151,7 @@ filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 }
 
 const char *
-subscribe_check(const ClientRequest *req, Oid role, char *msg,
+subscribe_check(const ClientRequest *req, uint32 principal, char *msg,
 				size_t msgsize, bool *would_wait)
 {
 	JsonDoc    *doc = NULL;
@@ -198,10 +198,11 @@ subscribe_check(const ClientRequest *req, Oid role, char *msg,
 		foreach(lc, matching)
 		{
 			const char *denied;
+			bool		rows;
 
-			if (code != NULL || !OidIsValid(role))
+			if (code != NULL || principal == 0)
 				break;
-			if ((denied = worker_auth_denies(role, lfirst_oid(lc))) != NULL)
+			if ((denied = worker_auth_denies(principal, lfirst_oid(lc), &rows)) != NULL)
 			{
 				char	   *nsp = get_namespace_name(get_rel_namespace(lfirst_oid(lc)));
 

@@ -551,6 +551,27 @@ test_jwks(EVP_PKEY *rsa, EVP_PKEY *ec)
 	jwt_keyset_free(ks);
 }
 
+/* jwt_claims_json: the payload of the RFC 7515 A.1 token, and refusals */
+static void
+test_claims_json(void)
+{
+	static const char tok[] =
+		"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+		"eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+		"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+	char		out[JWT_MAX_CLAIMS];
+	size_t		n = jwt_claims_json(tok, strlen(tok), out, sizeof(out));
+
+	CHECK(n == 70);
+	CHECK(strcmp(out, "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}") == 0);
+	CHECK(jwt_claims_json(tok, strlen(tok), out, 10) == 0);	/* too small */
+	CHECK(jwt_claims_json("abc", 3, out, sizeof(out)) == 0);
+	CHECK(jwt_claims_json("a.b", 3, out, sizeof(out)) == 0);
+	CHECK(jwt_claims_json("a..c", 4, out, sizeof(out)) == 0);
+	CHECK(jwt_claims_json("a.AA.c", 6, out, sizeof(out)) == 0);	/* a NUL byte */
+	CHECK(jwt_claims_json(NULL, 0, out, sizeof(out)) == 0);
+}
+
 int
 main(void)
 {
@@ -568,6 +589,7 @@ main(void)
 	test_pkeys(rsa, ec, rsa2, ec384, rsa1024);
 	test_kid_rotation(rsa, rsa2);
 	test_jwks(rsa, ec);
+	test_claims_json();
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(rsa2);
 	EVP_PKEY_free(rsa1024);
