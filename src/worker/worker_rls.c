@@ -61,6 +61,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "filter/row_filter.h"
 #include "json/json_value.h"
@@ -288,10 +289,14 @@ compile_cb(void *arg)
 	List	   *quals;
 	Node	   *volatile folded = NULL;
 
+	bool		snapshot = !ActiveSnapshotSet();
+
 	e->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
 									ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(e->mcxt);
-
+	/* folding may run SQL functions, which want an active snapshot */
+	if (snapshot)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
 		quals = policy_quals(rel, e->role, &has_sublinks);
@@ -302,13 +307,29 @@ compile_cb(void *arg)
 		}
 		else
 		{
-			folded = fold_for(quals, e->role, a->claims);
-			if (unsupported_walker(folded, NULL))
+			/*
+			 * First inline SQL functions (auth.uid() and the like: only a
+			 * single SELECT without FROM can be inlined, so they read no
+			 * table), then check that only the catalog's own non-volatile
+			 * functions remain, and only then evaluate them for the
+			 * principal: nothing of the user's runs while folding.
+			 */
+			Node	   *inlined = eval_const_expressions(NULL,
+														 (Node *) make_ands_explicit(quals));
+
+			if (unsupported_walker(inlined, NULL) || contain_volatile_functions(inlined))
 			{
 				e->kind = RLS_UNSUPPORTED;
-				e->why = "a row-level security policy of this table calls a user-defined function, which pgsync does not evaluate on pushed changes: the table is refused";
+				e->why = "a row-level security policy of this table calls a user-defined or volatile function, which pgsync does not evaluate on pushed changes: the table is refused";
 			}
 			else
+				folded = fold_for(list_make1(inlined), e->role, a->claims);
+			if (folded != NULL && unsupported_walker(folded, NULL))
+			{
+				e->kind = RLS_UNSUPPORTED;
+				e->why = "a row-level security policy of this table cannot be evaluated on pushed changes: the table is refused";
+			}
+			else if (folded != NULL)
 			{
 				e->qual = ExecInitQual(make_ands_implicit((Expr *) folded), NULL);
 				pull_varattnos(folded, 1, &e->attrs);
@@ -321,6 +342,8 @@ compile_cb(void *arg)
 	}
 	PG_FINALLY();
 	{
+		if (snapshot)
+			PopActiveSnapshot();
 		MemoryContextSwitchTo(old);
 		relation_close(rel, NoLock);
 	}
