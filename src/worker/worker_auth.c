@@ -406,6 +406,18 @@ audience_of(uint32 principal)
 	return &audiences[principal - 1];
 }
 
+bool
+worker_auth_principal(uint32 principal, Oid *role, const char **claims)
+{
+	const Audience *a = audience_of(principal);
+
+	if (a == NULL)
+		return false;
+	*role = a->role;
+	*claims = a->claims;
+	return true;
+}
+
 /*
  * Run the role rule for c in a transaction of its own and give it the
  * principal of its role and claims; refuse c if the role may not be used.

@@ -50,4 +50,8 @@ extern void worker_auth_recheck_roles(Fanout *live);
 extern const char *worker_auth_denies(uint32 principal, Oid relid,
 									  bool *rows);
 
+/* The role and claims (canonical JSON) of a principal; false if unknown. */
+extern bool worker_auth_principal(uint32 principal, Oid *role,
+								  const char **claims);
+
 #endif							/* PGSYNC_WORKER_AUTH_H */

@@ -43,6 +43,7 @@
 #include "guc.h"
 #include "json/json_value.h"
 #include "snapshot/snapshot.h"
+#include "worker/worker_auth.h"
 #include "worker/worker_changelog.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
@@ -124,22 +125,27 @@ resolve_table(const ClientRequest *req)
 	return relid;
 }
 
-/* The worker's output settings, so snapshot rows encode like its stream. */
+/*
+ * The exporter's settings: the worker's output settings, so snapshot rows
+ * encode like its stream, and the client's claims for row-level security
+ * policies (request.jwt.claims, as the stream's policies see them).
+ */
 static const char *const *
-encoding_settings(void)
+exporter_settings(const char *claims)
 {
 	static const char *names[] = {"DateStyle", "IntervalStyle", "TimeZone",
 	"lc_monetary", "extra_float_digits"};
-	static const char *settings[2 * lengthof(names) + 1];
+	static const char *settings[2 * lengthof(names) + 3];
 	int			i;
 
 	for (i = 0; i < lengthof(names); i++)
 	{
 		settings[2 * i] = names[i];
-		settings[2 * i + 1] = MemoryContextStrdup(TopMemoryContext,
-												  GetConfigOption(names[i], false, false));
+		settings[2 * i + 1] = pstrdup(GetConfigOption(names[i], false, false));
 	}
-	settings[2 * lengthof(names)] = NULL;
+	settings[2 * i] = "request.jwt.claims";
+	settings[2 * i + 1] = claims;
+	settings[2 * i + 2] = NULL;
 	return settings;
 }
 
@@ -446,15 +452,28 @@ start_exporter(SnapJob *j, FoClient *c)
 {
 	MemoryContext old = CurrentMemoryContext;
 	volatile bool ok = true;
+	Oid			role = BOOTSTRAP_SUPERUSERID;
+	const char *claims = "";
 
+	/*
+	 * The exporter reads as the client's role, with its claims: SELECT
+	 * privilege and row-level security apply as to a query of that role.
+	 */
+	if (fanout_client_principal(c) != 0 &&
+		!worker_auth_principal(fanout_client_principal(c), &role, &claims))
+	{
+		fanout_close_with_error(j->priv, c, CP_ERR_PERMISSION_DENIED,
+								"the client's role is not checked yet");
+		return false;
+	}
 	/* the stream will start no later than here: the snapshot comes after */
 	j->log_end = worker_changelog_last_key();
 	PG_TRY();
 	{
 		pgsync_snapshot_make_dir();
 		j->snap = pgsync_snapshot_start(j->relid_oid, j->path, MyDatabaseId,
-										InvalidOid, BOOTSTRAP_SUPERUSERID,
-										encoding_settings());
+										InvalidOid, role,
+										exporter_settings(claims));
 	}
 	PG_CATCH();
 	{

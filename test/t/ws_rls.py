@@ -203,6 +203,29 @@ async def main(c):
     T.check("some rows were hidden from each user",
             all(len(rep.rows) < n for rep, _ in clients))
 
+    # an initial snapshot reads as the role, with the claims
+    for sub, team in (("u2", "red"), ("u3", "blue")):
+        ws = await connect(c, "app", sub=sub, team=team)
+        r = await request(ws, {"type": "subscribe", "id": "s", "tables": ["public.docs"],
+                               "snapshot": True})
+        rows, cols = {}, None
+        while True:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if isinstance(m, dict) and m.get("type") == "snapshot_begin":
+                cols = [col["name"] if isinstance(col, dict) else col
+                        for col in m["relation"].get("columns", [])]
+            elif isinstance(m, list) and m[0] == "S":
+                rows[m[2][0]] = list(m[2])
+            elif isinstance(m, dict) and m.get("type") == "snapshot_end":
+                break
+            elif isinstance(m, dict) and m.get("type") == "error":
+                break
+        want = visible_rows(c, "app", claims_of(sub, team), "docs")
+        T.check("snapshot for %s/%s: exactly the rows SET ROLE + SELECT shows (%d)"
+                % (sub, team, len(want)), rows == want,
+                (r, sorted(set(rows) ^ set(want))[:5]))
+        await ws.close()
+
     # deletes under REPLICA IDENTITY DEFAULT: the old row is the key only
     u1 = clients[0][0]
     await request(u1.ws, {"type": "subscribe", "id": "k", "tables": ["public.keyonly"]})
