@@ -26,6 +26,7 @@ extern int	pgsync_slot_wal_warning_mb;
 extern int	pgsync_max_client_lag_mb;
 extern int	pgsync_max_value_bytes;
 extern int	pgsync_max_subs_per_client;
+extern int	pgsync_max_requests_per_second;
 
 /*
  * Bound of pgsync.max_subscriptions_per_client: each subscription holds up

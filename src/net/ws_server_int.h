@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "fanout/fanout.h"
+#include "protocol/rate_limit.h"
 
 #define WS_SUBPROTOCOL "pgsync.v1"
 
@@ -37,6 +38,7 @@ typedef struct Session
 	bool		dirty;			/* in the dirty list (ws_send.c) */
 	bool		peer_closing;	/* the client sent a Close frame */
 	int			close_code;		/* ours, once the queue is written */
+	RateLimit	rate;			/* its requests (handle_request) */
 } Session;
 
 /* ws_server.c: the context's state */

@@ -535,6 +535,7 @@ apply_reloadable_settings(void)
 	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
 	fanout_set_max_subs(fanout, pgsync_max_subs_per_client);
 	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
+	ws_server_set_request_rate(pgsync_max_requests_per_second);
 }
 
 static long
