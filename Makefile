@@ -67,7 +67,7 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
 	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log \
-	test/unit/test_jwt_verify
+	test/unit/test_jwt_verify test/unit/test_rate_limit
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Each pure folder's sources, with those of the pure folders it uses.
@@ -108,6 +108,9 @@ test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS
 
 test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stream_msg.c $(PROTOCOL_SRCS) -lm
+
+test/unit/test_rate_limit: test/unit/test_rate_limit.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rate_limit.c $(PROTOCOL_SRCS) -lm
 
 test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout.c $(FANOUT_SRCS) -lm

@@ -6,7 +6,8 @@
  * Reloadable with SIGHUP (pg_reload_conf()): client_queue_bytes,
  * heartbeat_interval, max_message_bytes, log_retention_size,
  * log_retention_age, log_sync_interval, decoding_work_mem, max_snapshots,
- * max_client_lag, slot_wal_warning, max_value_bytes (the latter applies
+ * max_client_lag, slot_wal_warning, max_subscriptions_per_client,
+ * max_requests_per_second, max_value_bytes (the latter applies
  * when the worker next starts decoding, and to snapshots started after
  * the reload).  Everything else needs a server
  * restart: the database, slot and listening socket are set up once by the
@@ -23,6 +24,7 @@
 #include "auth/jwt_verify.h"
 #include "guc.h"
 #include "plugin/decoder_options.h"
+#include "protocol/rate_limit.h"
 
 char	   *pgsync_database = NULL;
 char	   *pgsync_slot_name = NULL;
@@ -97,6 +99,8 @@ pgsync_parse_jwt_algorithms(const char *list)
 	pfree(copy);
 	return bits == 0 ? -1 : bits;
 }
+int			pgsync_max_subs_per_client = 32;
+int			pgsync_max_requests_per_second = 100;
 
 void
 pgsync_define_gucs(void)
@@ -136,6 +140,18 @@ pgsync_define_gucs(void)
 							"Largest message a client may send.",
 							NULL, &pgsync_max_message_kb, 64, 1, 16384,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_subscriptions_per_client",
+							"Most subscriptions one WebSocket connection may hold; more are refused with too_many_subscriptions.",
+							"Lowering it keeps the subscriptions clients hold; it only refuses new ones.",
+							&pgsync_max_subs_per_client, 32, 1,
+							PGSYNC_MAX_SUBS_PER_CLIENT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_requests_per_second",
+							"Requests per second one WebSocket connection may send on average, in bursts of twice that; 0 means no limit.",
+							"Requests beyond it are dropped with one rate_limited error per second; a connection sending more than ten times it is closed.",
+							&pgsync_max_requests_per_second, 100, 0,
+							RATE_MAX_PER_SECOND,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgsync.log_segment_size",
 							"Size at which the change log starts a new segment file.",
 							NULL, &pgsync_log_segment_kb, 16384, 64,

@@ -25,6 +25,15 @@ extern int	pgsync_max_snapshots;
 extern int	pgsync_slot_wal_warning_mb;
 extern int	pgsync_max_client_lag_mb;
 extern int	pgsync_max_value_bytes;
+extern int	pgsync_max_subs_per_client;
+extern int	pgsync_max_requests_per_second;
+
+/*
+ * Bound of pgsync.max_subscriptions_per_client: each subscription holds up
+ * to 64 table patterns that every relation of a routed change is matched
+ * against, and a subscribe or unsubscribe rebuilds the match caches.
+ */
+#define PGSYNC_MAX_SUBS_PER_CLIENT_MAX 1024
 
 /* pgsync.auth */
 #define PGSYNC_AUTH_TRUST	0

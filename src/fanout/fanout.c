@@ -30,6 +30,7 @@ fanout_create(size_t queue_limit, FoWantWrite want_write, void *arg)
 	if (fo == NULL)
 		return NULL;
 	fo->queue_limit = queue_limit;
+	fo->max_subs = FO_DEFAULT_MAX_SUBS;
 	fo->want_write = want_write;
 	fo->arg = arg;
 	fo->sub_gen = 1;
@@ -47,6 +48,18 @@ void
 fanout_set_queue_limit(Fanout *fo, size_t queue_limit)
 {
 	fo->queue_limit = queue_limit;
+}
+
+void
+fanout_set_max_subs(Fanout *fo, int max_subs)
+{
+	fo->max_subs = max_subs > 0 ? max_subs : 1;
+}
+
+int
+fanout_max_subs(Fanout *fo)
+{
+	return fo->max_subs;
 }
 
 void
@@ -180,6 +193,7 @@ fanout_client_remove(Fanout *fo, FoClient *c)
 	fo_queue_free(c);
 	for (i = 0; i < c->nsubs; i++)
 		sub_free(c->subs[i]);
+	free(c->subs);
 	free(c);
 }
 
@@ -201,12 +215,15 @@ fanout_subscribe(FoClient *c, ClientRequest *req, const char **code)
 	Fanout	   *fo = c->home;
 	FoSub	   *s;
 
-	if (c->nsubs >= FO_MAX_SUBS_PER_CLIENT)
+	/* >=: a lowered limit leaves a client above it, with what it holds */
+	if (c->nsubs >= fo->max_subs)
 	{
 		*code = CP_ERR_TOO_MANY_SUBS;
 		return NULL;
 	}
-	if ((s = calloc(1, sizeof(FoSub))) == NULL)
+	if (!fo_reserve(fo, c, (void **) &c->subs, c->nsubs, &c->subs_cap,
+					sizeof(FoSub *), 4) ||
+		(s = calloc(1, sizeof(FoSub))) == NULL)
 	{
 		*code = CP_ERR_INTERNAL;
 		return NULL;

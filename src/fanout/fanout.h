@@ -38,7 +38,11 @@
 /* At least LWS_PRE; ws_server.c checks it at compile time. */
 #define FO_HEADROOM 16
 
-#define FO_MAX_SUBS_PER_CLIENT 32
+/*
+ * Subscriptions a client may hold, unless fanout_set_max_subs() says
+ * otherwise (pgsync.max_subscriptions_per_client).
+ */
+#define FO_DEFAULT_MAX_SUBS 32
 
 /*
  * What one queued message costs a client, counted against its limit: the
@@ -73,6 +77,14 @@ extern Fanout *fanout_create(size_t queue_limit, FoWantWrite want_write,
 							 void *arg);
 extern void fanout_destroy(Fanout *fo);
 extern void fanout_set_queue_limit(Fanout *fo, size_t queue_limit);
+
+/*
+ * The most subscriptions a client of fo may hold (at least 1).  Lowering
+ * it keeps the subscriptions clients already hold: it only refuses new
+ * ones.
+ */
+extern void fanout_set_max_subs(Fanout *fo, int max_subs);
+extern int	fanout_max_subs(Fanout *fo);
 extern void fanout_set_want_write(Fanout *fo, FoWantWrite want_write,
 								  void *arg);
 
@@ -99,7 +111,9 @@ extern int	fanout_client_count(Fanout *fo);
  * Subscribe with a parsed request, in the fan-out that holds c (ownership
  * of tables, patterns and filter_json moves to the subscription; req
  * fields are cleared).  The subscription starts with that fan-out's next
- * transaction.  Returns the subscription or NULL with *code set.
+ * transaction.  Returns the subscription or NULL with *code set:
+ * CP_ERR_TOO_MANY_SUBS when c already holds fanout_max_subs() of that
+ * fan-out, CP_ERR_INTERNAL when out of memory.
  */
 extern FoSub *fanout_subscribe(FoClient *c, ClientRequest *req,
 							   const char **code);

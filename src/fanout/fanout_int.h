@@ -74,8 +74,9 @@ struct FoClient
 	char		peer[64];
 	int64_t		connected_at;	/* caller's clock, opaque here */
 
-	FoSub	   *subs[FO_MAX_SUBS_PER_CLIENT];
+	FoSub	  **subs;			/* grown by fo_reserve() */
 	int			nsubs;
+	int			subs_cap;
 	uint32_t	next_sub_id;
 
 	/* send queue: a ring of message pointers */
@@ -150,6 +151,7 @@ struct FoRel
 struct Fanout
 {
 	size_t		queue_limit;
+	int			max_subs;		/* per client, see fanout_set_max_subs() */
 	FoWantWrite want_write;
 	void	   *arg;
 
@@ -204,7 +206,6 @@ extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
  */
 extern bool fo_enqueue_control(Fanout *fo, FoClient *c, FoMsg *m);
 
-/* Drop c's queue, queue an error and close c after it. */
 /*
  * Room for one more element in a growing array (*arr holding n of *cap,
  * each elem bytes): doubles it, from first.  On failure c is culled
@@ -213,6 +214,7 @@ extern bool fo_enqueue_control(Fanout *fo, FoClient *c, FoMsg *m);
 extern bool fo_reserve(Fanout *fo, FoClient *c, void **arr, int n, int *cap,
 					   size_t elem, int first);
 
+/* Drop c's queue, queue an error and close c after it. */
 extern void fo_cull(Fanout *fo, FoClient *c, const char *code,
 					const char *message);
 

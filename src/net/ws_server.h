@@ -65,8 +65,12 @@ extern void ws_server_stop(const char *code, const char *message);
 /* Free the lws context, after a few loop runs following ws_server_stop. */
 extern void ws_server_destroy(uv_loop_t *loop);
 
-/* Reloadable limits. */
+/*
+ * Reloadable limits: pgsync.max_message_bytes, and
+ * pgsync.max_requests_per_second of every connection (0: no limit).
+ */
 extern void ws_server_set_max_message(size_t bytes);
+extern void ws_server_set_request_rate(int per_second);
 
 /* Take the list of parked subscribe requests (caller frees with
  * ws_pending_free, or parks one again with ws_server_park_again). */

@@ -19,6 +19,7 @@
 
 #include "auth/jwt_verify.h"
 #include "fanout/fanout.h"
+#include "protocol/rate_limit.h"
 
 #define WS_SUBPROTOCOL "pgsync.v1"
 
@@ -58,6 +59,7 @@ typedef struct Session
 	struct Session *auth_prev,	/* in ws_auth.c's list of timed sessions */
 			   *auth_next;
 	struct lws *wsi;
+	RateLimit	rate;			/* its requests (handle_request) */
 } Session;
 
 /* ws_server.c: the context's state */

@@ -37,6 +37,8 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "utils/timestamp.h"
 
 #include "fanout/fanout.h"
@@ -47,6 +49,7 @@
 #include "net/ws_server_int.h"
 #include "protocol/client_protocol.h"
 #include "protocol/handshake.h"
+#include "protocol/rate_limit.h"
 
 static WsPending *pending_head = NULL;
 static WsPending **pending_tail = &pending_head;
@@ -112,6 +115,55 @@ ws_session_close_with(Session *s, const char *code, const char *message,
  * ----------------------------------------------------------------
  */
 
+static int	request_rate = 0;	/* pgsync.max_requests_per_second */
+
+void
+ws_server_set_request_rate(int per_second)
+{
+	request_rate = per_second;
+}
+
+/*
+ * May s's request be served (rate_limit.h)?  A refused one is dropped; the
+ * first, and then one a second, is answered with rate_limited (echoing its
+ * id, so the one request is parsed); a flood closes the connection.
+ */
+static bool
+request_allowed(Session *s, const char *text, size_t len)
+{
+	struct timespec now;
+	ClientRequest req;
+	const char *code;
+	char		msg[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	switch (rate_limit_take(&s->rate, request_rate,
+							(uint64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000))
+	{
+		case RATE_OK:
+			return true;
+		case RATE_REFUSE:
+			return false;
+		case RATE_REFUSE_NOTIFY:
+			(void) client_request_parse(text, len, &req, &code, msg, sizeof(msg));
+			snprintf(msg, sizeof(msg),
+					 "more than %d requests per second (pgsync.max_requests_per_second): "
+					 "requests are dropped unanswered for as long as the rate is exceeded",
+					 request_rate);
+			fanout_reply(s->client, req.id_json, NULL, CP_ERR_RATE_LIMITED, msg);
+			client_request_free(&req);
+			return false;
+		case RATE_CLOSE:
+			snprintf(msg, sizeof(msg),
+					 "a flood of requests: more than %d a second, ten times pgsync.max_requests_per_second",
+					 RATE_FLOOD_FACTOR * request_rate);
+			ws_session_close_with(s, CP_ERR_RATE_LIMITED, msg,
+								  LWS_CLOSE_STATUS_POLICY_VIOLATION);
+			return false;
+	}
+	return false;
+}
+
 static void
 handle_request(Session *s, const char *text, size_t len)
 {
@@ -119,6 +171,8 @@ handle_request(Session *s, const char *text, size_t len)
 	const char *code = NULL;
 	char		msg[256];
 
+	if (!request_allowed(s, text, len))
+		return;
 	if (!client_request_parse(text, len, &req, &code, msg, sizeof(msg)) &&
 		s->auth != WS_AUTH_AWAITING)
 	{

@@ -47,6 +47,7 @@
 #define CP_ERR_ROLE_MISMATCH		"role_mismatch"
 #define CP_ERR_INVALID_ROLE			"invalid_role"
 #define CP_ERR_PERMISSION_DENIED	"permission_denied"
+#define CP_ERR_RATE_LIMITED			"rate_limited"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01

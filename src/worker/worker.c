@@ -373,7 +373,15 @@ subscribe_live(FoClient *c, ClientRequest *req)
 	Assert(!fanout_in_transaction(fanout));
 	sub = fanout_subscribe(c, req, &code);
 	if (sub == NULL)
-		fanout_reply(c, req->id_json, NULL, code, "cannot subscribe");
+	{
+		char		msg[160] = "cannot subscribe";
+
+		if (strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0)
+			snprintf(msg, sizeof(msg),
+					 "this connection holds %d subscriptions; pgsync.max_subscriptions_per_client is %d",
+					 fanout_client_nsubs(c), fanout_max_subs(fanout));
+		fanout_reply(c, req->id_json, NULL, code, msg);
+	}
 	else if (!first)
 		fanout_reply(c, req->id_json, fanout_sub_id(sub), NULL, NULL);
 	else
@@ -552,8 +560,10 @@ apply_reloadable_settings(void)
 	SetConfigOption("logical_decoding_work_mem", work_mem, PGC_SUSET,
 					PGC_S_OVERRIDE);
 	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
+	fanout_set_max_subs(fanout, pgsync_max_subs_per_client);
 	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
 	worker_auth_configure();
+	ws_server_set_request_rate(pgsync_max_requests_per_second);
 }
 
 static long

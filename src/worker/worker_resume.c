@@ -106,7 +106,10 @@ private_fanout(Fanout *live)
 	Fanout	   *priv = fanout_create(fanout_queue_limit(live), want_write, arg);
 
 	if (priv != NULL)
+	{
 		fanout_set_paced(priv);
+		fanout_set_max_subs(priv, fanout_max_subs(live));
+	}
 	return priv;
 }
 

@@ -6,7 +6,8 @@ log and a subscribed client; afterwards the worker's resident memory must
 return near where it was (the reader's and the plugin's buffers used to
 keep the peak for good: about 400 MB more after a 200 MB message).  A
 client that floods requests and reads no reply is cut off before it costs
-more than its queue limit plus slack.
+more than its queue limit plus slack (with pgsync.max_requests_per_second
+off: the rate limit would close it long before).
 """
 import asyncio
 import json
@@ -94,4 +95,5 @@ async def main(c):
 
 if __name__ == "__main__":
     sys.exit(run_worker_test(main, T, ["pgsync.client_queue_bytes = '4MB'",
-                                      "pgsync.max_value_bytes = '256MB'"]))
+                                      "pgsync.max_value_bytes = '256MB'",
+                                      "pgsync.max_requests_per_second = 0"]))

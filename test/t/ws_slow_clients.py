@@ -10,7 +10,9 @@ and lose nothing anywhere:
 - a trickle reader (8 kB every 100 ms, just under any pause threshold):
   it falls behind alone and catches up the same way;
 - a flood of requests whose replies are never read: cut off with
-  slow_consumer once its replies pass the queue limit plus slack;
+  slow_consumer once its replies pass the queue limit plus slack (with
+  pgsync.max_requests_per_second off, so that this backstop is what
+  stops it; the rate limit itself is test/t/ws_limits.py);
 - a row much larger than pgsync.client_queue_bytes: delivered whole (the
   queue takes one message larger than its limit when it is empty).
 
@@ -137,4 +139,5 @@ async def main(c):
 
 if __name__ == "__main__":
     sys.exit(run_worker_test(main, T, ["pgsync.client_queue_bytes = '256kB'",
-                                      "pgsync.max_message_bytes = '64kB'"]))
+                                      "pgsync.max_message_bytes = '64kB'",
+                                      "pgsync.max_requests_per_second = 0"]))

@@ -1,6 +1,7 @@
 /*
  * test_fanout.c: unit tests of the fan-out (fanout/): queues, routing,
- * row filters, moves between fan-outs, positions, catch-up, replies.
+ * row filters, moves between fan-outs, positions, catch-up, replies, the
+ * subscription limit.
  * White-box: it reads FoClient fields through fanout_int.h.
  * Built with ASan/UBSan by `make unit`; prints "N passed, N failed".
  */
@@ -767,6 +768,112 @@ test_access(void)
 	drain(fo, r, got);
 	CHECK(strcmp(got, "BIC") == 0);
 	fanout_set_access_check(NULL, NULL);
+/* Subscribe c to public.t<k>; the subscription, or NULL with *code. */
+static FoSub *
+try_sub(FoClient *c, int k, const char **code)
+{
+	char		json[128];
+	ClientRequest req;
+	FoSub	   *s;
+
+	snprintf(json, sizeof(json),
+			 "{\"type\":\"subscribe\",\"tables\":[\"public.t%d\"]}", k);
+	CHECK(parse(json, &req, code));
+	s = fanout_subscribe(c, &req, code);
+	client_request_free(&req);
+	return s;
+}
+
+/* One transaction with an insert into each of public.t1 .. public.t<n>;
+ * how many inserts c gets. */
+static int
+inserts_routed(Fanout *fo, FoClient *c, int n, uint64_t lsn)
+{
+	char		buf[128];
+	char		got[4096];
+	int			count = 0;
+
+	snprintf(buf, sizeof(buf), "[\"B\",1,\"0/%X\"]", (unsigned) lsn);
+	pub(fo, buf, lsn);
+	for (int k = 1; k <= n; k++)
+	{
+		snprintf(buf, sizeof(buf),
+				 "[\"R\",%d,\"public\",\"t%d\",[\"id\"],[\"int\"],[0],\"d\"]", k, k);
+		pub(fo, buf, lsn);
+		snprintf(buf, sizeof(buf), "[\"I\",%d,\"0/%X\",[1]]", k, (unsigned) lsn);
+		pub(fo, buf, lsn);
+	}
+	snprintf(buf, sizeof(buf), "[\"C\",1,\"0/%X\",\"0/%X\"]", (unsigned) lsn,
+			 (unsigned) lsn + 8);
+	pub(fo, buf, lsn);
+	drain(fo, c, got);
+	for (char *p = got; *p; p++)
+		count += *p == 'I';
+	return count;
+}
+
+/*
+ * pgsync.max_subscriptions_per_client: a per-fan-out cap on what a client
+ * may hold; lowering it keeps what clients hold, the array grows past the
+ * old compile-time 32.
+ */
+static void
+test_sub_limit(void)
+{
+	Fanout	   *fo = fanout_create(1 << 20, want_write, NULL);
+	Fanout	   *other = fanout_create(1 << 20, want_write, NULL);
+	FoClient   *c = fanout_client_add(fo, NULL);
+	const char *code;
+	char		desc[256];
+	char		id[16];
+	int			k;
+
+	CHECK_EQ_INT(fanout_max_subs(fo), FO_DEFAULT_MAX_SUBS);
+	fanout_set_max_subs(fo, 3);
+	CHECK_EQ_INT(fanout_max_subs(fo), 3);
+	for (k = 1; k <= 3; k++)
+		CHECK(try_sub(c, k, &code) != NULL);
+	code = NULL;
+	CHECK(try_sub(c, 4, &code) == NULL);
+	CHECK(code != NULL && strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0);
+	CHECK(!fanout_client_closing(c) && fanout_client_nsubs(c) == 3);
+	CHECK_EQ_INT(inserts_routed(fo, c, 4, 0x10), 3);
+
+	/* lowered below what c holds: c keeps all three, gets nothing new */
+	fanout_set_max_subs(fo, 2);
+	CHECK_EQ_INT(fanout_client_nsubs(c), 3);
+	CHECK_EQ_INT(inserts_routed(fo, c, 4, 0x20), 3);
+	CHECK(try_sub(c, 4, &code) == NULL && strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0);
+	CHECK(fanout_unsubscribe(c, "s1"));
+	CHECK(try_sub(c, 4, &code) == NULL);	/* 2 held, 2 allowed */
+	CHECK(fanout_unsubscribe(c, "s2"));
+	CHECK(try_sub(c, 4, &code) != NULL);
+	CHECK_EQ_INT(inserts_routed(fo, c, 4, 0x30), 2);	/* t3, t4 */
+
+	/* raised past the old fixed array of 32: it grows */
+	fanout_set_max_subs(fo, 100);
+	for (k = 5; fanout_client_nsubs(c) < 100; k++)
+		CHECK(try_sub(c, k, &code) != NULL);
+	CHECK(c->subs_cap >= 100);
+	CHECK(try_sub(c, k, &code) == NULL && strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0);
+	CHECK_EQ_INT(inserts_routed(fo, c, k, 0x40), 100);
+	fanout_describe_subs(c, desc, sizeof(desc));
+	CHECK(strlen(desc) == sizeof(desc) - 1);
+
+	/* unsubscribe in the middle; moved, a client keeps every subscription */
+	snprintf(id, sizeof(id), "s%d", 50);
+	CHECK(fanout_unsubscribe(c, id));
+	CHECK_EQ_INT(inserts_routed(fo, c, k, 0x50), 99);
+	fanout_client_move(other, c);
+	CHECK_EQ_INT(fanout_client_nsubs(c), 99);
+	CHECK_EQ_INT(inserts_routed(other, c, k, 0x60), 99);
+	/* each fan-out has its own cap (the worker copies it to private ones) */
+	CHECK(try_sub(c, k, &code) == NULL && strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0);
+
+	/* at least one */
+	fanout_set_max_subs(fo, 0);
+	CHECK_EQ_INT(fanout_max_subs(fo), 1);
+	fanout_destroy(other);
 	fanout_destroy(fo);
 }
 
@@ -781,5 +888,6 @@ main(void)
 	test_accessors();
 	test_replies();
 	test_access();
+	test_sub_limit();
 	return unit_summary();
 }
