@@ -54,6 +54,7 @@ char	   *pgsync_jwt_issuer = NULL;
 char	   *pgsync_jwt_role_claim = NULL;
 char	   *pgsync_authenticator_role = NULL;
 int			pgsync_auth_timeout_s = 10;
+int			pgsync_max_clients_per_role = 0;
 
 static const struct config_enum_entry auth_options[] = {
 	{"trust", PGSYNC_AUTH_TRUST, false},
@@ -248,5 +249,10 @@ pgsync_define_gucs(void)
 							"Time a connection that came without a token has to send its auth message.",
 							NULL, &pgsync_auth_timeout_s, 10, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.max_clients_per_role",
+							"Most concurrent clients authenticated as one role; 0: no limit but pgsync.max_clients.",
+							"Off by default: in the PostgREST model every end user shares one role.",
+							&pgsync_max_clients_per_role, 0, 0, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

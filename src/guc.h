@@ -49,6 +49,7 @@ extern char *pgsync_jwt_issuer;
 extern char *pgsync_jwt_role_claim;
 extern char *pgsync_authenticator_role;
 extern int	pgsync_auth_timeout_s;
+extern int	pgsync_max_clients_per_role;
 
 /* pgsync.jwt_algorithms as JWT_ALG_* bits (auth/jwt_verify.h), -1 if invalid */
 extern int	pgsync_parse_jwt_algorithms(const char *list);

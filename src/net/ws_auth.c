@@ -25,6 +25,10 @@
  * is, the client's principal is WS_PRINCIPAL_UNCHECKED, which reads
  * nothing.
  *
+ * Clients per role.  pgsync.max_clients_per_role bounds the connections
+ * authenticated as one role (counted here, by name, from the first good
+ * token to the end of the session); one more gets server_full.
+ *
  * Runs in lws callbacks and a libuv timer: nothing here may ERROR.
  *
  *-------------------------------------------------------------------------
@@ -52,6 +56,17 @@ static int	auth_timeout_s = 10;
 
 /* sessions with a deadline: awaiting a token, or holding one with exp */
 static Session *timed_head = NULL;
+
+/* Clients per role name: a small chained hash. */
+#define ROLE_BUCKETS 256
+typedef struct RoleCount
+{
+	struct RoleCount *next;
+	int			clients;
+	char		role[JWT_ROLE_MAX + 1];
+} RoleCount;
+static RoleCount *role_counts[ROLE_BUCKETS];
+static int	max_per_role = 0;
 
 static uv_timer_t sweep_timer;
 static bool sweep_started = false;
@@ -118,6 +133,63 @@ bool
 ws_auth_required(void)
 {
 	return auth_jwt;
+}
+
+void
+ws_auth_set_max_per_role(int max_clients)
+{
+	max_per_role = max_clients;
+}
+
+static RoleCount **
+role_slot(const char *role)
+{
+	uint32_t	h = 2166136261u;
+	RoleCount **pp;
+
+	for (const char *p = role; *p; p++)
+		h = (h ^ (unsigned char) *p) * 16777619u;
+	for (pp = &role_counts[h % ROLE_BUCKETS]; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->role, role) == 0)
+			break;
+	return pp;
+}
+
+/* Count s in its role's clients; false if that is one too many. */
+static bool
+role_count_add(Session *s)
+{
+	RoleCount **pp = role_slot(s->role);
+
+	if (*pp == NULL)
+	{
+		if ((*pp = calloc(1, sizeof(RoleCount))) == NULL)
+			return false;
+		strlcpy((*pp)->role, s->role, sizeof((*pp)->role));
+	}
+	if (max_per_role > 0 && (*pp)->clients >= max_per_role)
+		return false;
+	(*pp)->clients++;
+	s->role_counted = true;
+	return true;
+}
+
+static void
+role_count_remove(Session *s)
+{
+	RoleCount **pp;
+
+	if (!s->role_counted)
+		return;
+	s->role_counted = false;
+	pp = role_slot(s->role);
+	if (*pp != NULL && --(*pp)->clients == 0)
+	{
+		RoleCount  *gone = *pp;
+
+		*pp = gone->next;
+		free(gone);
+	}
 }
 
 static JwtStatus
@@ -254,8 +326,8 @@ timed_link(Session *s)
 	timed_head = s;
 }
 
-void
-ws_auth_forget(Session *s)
+static void
+timed_unlink(Session *s)
 {
 	if (s->auth_prev != NULL)
 		s->auth_prev->auth_next = s->auth_next;
@@ -264,6 +336,14 @@ ws_auth_forget(Session *s)
 	if (s->auth_next != NULL)
 		s->auth_next->auth_prev = s->auth_prev;
 	s->auth_prev = s->auth_next = NULL;
+}
+
+/* The end of a session. */
+void
+ws_auth_forget(Session *s)
+{
+	timed_unlink(s);
+	role_count_remove(s);
 	if (stash_wsi != NULL && s->wsi == stash_wsi)
 		stash_clear();
 }
@@ -288,11 +368,18 @@ accept_token(Session *s, const JwtResult *res, char *claims)
 	strlcpy(s->role, res->role, sizeof(s->role));
 	free(s->claims);
 	s->claims = claims;
+	if (!s->role_counted && !role_count_add(s))
+	{
+		ws_session_close_with(s, CP_ERR_SERVER_FULL,
+							  "too many clients of this role (pgsync.max_clients_per_role)",
+							  WS_CLOSE_TRY_AGAIN_LATER);
+		return;
+	}
 	ws_session_queue_role_check(s);
 	if (s->token_exp > 0)
 		timed_link(s);
 	else
-		ws_auth_forget(s);
+		timed_unlink(s);
 }
 
 static int
@@ -390,10 +477,10 @@ sweep_cb(uv_timer_t *t)
 		Session    *next = s->auth_next;
 
 		if (s->client == NULL || fanout_client_closing(s->client))
-			ws_auth_forget(s);
+			timed_unlink(s);
 		else if (s->auth == WS_AUTH_AWAITING && now >= s->auth_deadline)
 		{
-			ws_auth_forget(s);
+			timed_unlink(s);
 			ws_session_close_with(s, CP_ERR_AUTH_REQUIRED,
 								  "no token within pgsync.auth_timeout",
 								  WS_CLOSE_UNAUTHORIZED);
@@ -401,7 +488,7 @@ sweep_cb(uv_timer_t *t)
 		else if (s->auth == WS_AUTH_OK && s->token_exp > 0 &&
 				 now >= s->token_exp + auth_opt.leeway)
 		{
-			ws_auth_forget(s);
+			timed_unlink(s);
 			ws_session_close_with(s, CP_ERR_TOKEN_EXPIRED,
 								  "the token expired; send {\"type\":\"auth\",\"token\":...} with a fresh one before it does",
 								  WS_CLOSE_UNAUTHORIZED);

@@ -37,4 +37,7 @@ extern void ws_auth_configure(bool jwt, JwtKeySet *keys,
 							  const JwtOptions *opt, int auth_timeout_s);
 extern bool ws_auth_required(void);
 
+/* pgsync.max_clients_per_role (0: no limit); applies to new clients. */
+extern void ws_auth_set_max_per_role(int max_clients);
+
 #endif							/* PGSYNC_WS_AUTH_H */

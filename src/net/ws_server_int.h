@@ -56,6 +56,7 @@ typedef struct Session
 	char	   *claims;			/* the token's claims (JSON, malloc'd) */
 	int64_t		auth_deadline;	/* AWAITING: closed at this time (s) */
 	int64_t		token_exp;		/* OK: the token's exp (s), 0 if none */
+	bool		role_counted;	/* counted in its role's clients */
 	struct Session *auth_prev,	/* in ws_auth.c's list of timed sessions */
 			   *auth_next;
 	struct lws *wsi;

@@ -49,6 +49,7 @@
 #include "fanout/fanout.h"
 #include "guc.h"
 #include "net/ws_fd_budget.h"
+#include "net/ws_auth.h"
 #include "net/ws_server.h"
 #include "pgsync.h"
 #include "protocol/client_protocol.h"
@@ -563,6 +564,7 @@ apply_reloadable_settings(void)
 	fanout_set_max_subs(fanout, pgsync_max_subs_per_client);
 	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
 	worker_auth_configure();
+	ws_auth_set_max_per_role(pgsync_max_clients_per_role);
 	ws_server_set_request_rate(pgsync_max_requests_per_second);
 }
 

@@ -15,6 +15,8 @@ Promises (docs/SECURITY.md, "Authentication"):
   - an expired token closes the connection with token_expired unless a
     fresh token of the same role came first; a fresh token of another role
     is role_mismatch;
+  - pgsync.max_clients_per_role bounds the clients of one role
+    (server_full), and a place frees when one leaves;
   - through all of it, a good client keeps receiving every change;
   - pgsync.auth = trust refuses a listen address that is not loopback.
 """
@@ -224,6 +226,24 @@ async def main(c):
     T.check("refreshed client still receives after the old exp",
             await receives(c, b, sub=False))
     await b.close()
+
+    # clients per role
+    c.sql("ALTER SYSTEM SET pgsync.max_clients_per_role = 2")
+    c.sql("SELECT pg_reload_conf()")
+    await asyncio.sleep(0.5)
+    w1 = await connect(c, jwt.hs256(SECRET, claims(role="web_anon")))
+    w2 = await connect(c, jwt.hs256(SECRET, claims(role="web_anon")))
+    w3 = await connect(c, jwt.hs256(SECRET, claims(role="web_anon")))
+    await closed_with(w3, "server_full", 1013, "third client of a role over pgsync.max_clients_per_role = 2")
+    T.check("the first two clients of the role are served", await receives(c, w1) and await receives(c, w2))
+    await w1.close()
+    await asyncio.sleep(0.3)
+    w4 = await connect(c, jwt.hs256(SECRET, claims(role="web_anon")))
+    T.check("a client of the role is admitted again once one left", await receives(c, w4))
+    for w in (w2, w4):
+        await w.close()
+    c.sql("ALTER SYSTEM RESET pgsync.max_clients_per_role")
+    c.sql("SELECT pg_reload_conf()")
 
     # the good client saw every row inserted meanwhile
     n = c.sql("SELECT count(*) FROM items")[0][0]
