@@ -34,7 +34,13 @@
  *
  * Cost: a row is decoded into Datums once per change (not per principal),
  * and each principal's compiled policy is evaluated once per change
- * whatever the number of its clients (the fan-out's memo per tick).
+ * whatever the number of its clients (the fan-out's memo per tick).  A
+ * folded policy that is, or is ANDed with, "column = constant" (the
+ * per-user policy "owner = auth.uid()" becomes "owner = 'u42'") has that
+ * test as its key: a row whose column differs is rejected by one call of
+ * the equality function, without evaluating the policy or opening a
+ * subtransaction.  So the full evaluation runs only for the principals
+ * that can see the row; the others cost a hash lookup and a comparison.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +59,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -85,6 +92,11 @@ typedef struct RlsCompiled
 	TupleDesc	desc;
 	TupleTableSlot *slot;
 	ExprContext *econtext;
+	/* the key: "column key_attno = key_value" is one of the ANDed tests */
+	AttrNumber	key_attno;		/* 0: no key */
+	FmgrInfo	key_eq;
+	Oid			key_collation;
+	Datum		key_value;
 	MemoryContext mcxt;			/* everything above */
 } RlsCompiled;
 
@@ -272,6 +284,48 @@ in_subxact(void (*fn) (void *), void *arg)
 	return ok;
 }
 
+/*
+ * Find a test "Var = Const" (either order) among the ANDed quals, with a
+ * strict equality operator (a btree or hash equality, so "=" means equal
+ * values), and make it e's key.
+ */
+static void
+find_key(RlsCompiled *e, Node *folded)
+{
+	List	   *conj = make_ands_implicit((Expr *) folded);
+	ListCell   *lc;
+
+	foreach(lc, conj)
+	{
+		OpExpr	   *op = (OpExpr *) lfirst(lc);
+		Node	   *l,
+				   *r;
+		Var		   *var;
+		Const	   *cst;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+			continue;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if (IsA(l, Var) && IsA(r, Const))
+			var = (Var *) l, cst = (Const *) r;
+		else if (IsA(r, Var) && IsA(l, Const))
+			var = (Var *) r, cst = (Const *) l;
+		else
+			continue;
+		if (var->varno != 1 || var->varattno <= 0 || cst->constisnull ||
+			!(op_mergejoinable(op->opno, exprType((Node *) var)) ||
+			  op_hashjoinable(op->opno, exprType((Node *) var))) ||
+			!func_strict(op->opfuncid) || exprType((Node *) cst) != exprType((Node *) var))
+			continue;
+		e->key_attno = var->varattno;
+		fmgr_info_cxt(op->opfuncid, &e->key_eq, e->mcxt);
+		e->key_collation = op->inputcollid;
+		e->key_value = datumCopy(cst->constvalue, cst->constbyval, cst->constlen);
+		return;
+	}
+}
+
 typedef struct CompileArgs
 {
 	RlsCompiled *e;
@@ -333,6 +387,7 @@ compile_cb(void *arg)
 			{
 				e->qual = ExecInitQual(make_ands_implicit((Expr *) folded), NULL);
 				pull_varattnos(folded, 1, &e->attrs);
+				find_key(e, folded);
 				e->desc = CreateTupleDescCopy(RelationGetDescr(rel));
 				e->slot = MakeSingleTupleTableSlot(e->desc, &TTSOpsVirtual);
 				e->econtext = CreateStandaloneExprContext();
@@ -586,6 +641,13 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 		if (attno <= 0 || attno > row_natts || !row_known[attno - 1])
 			return false;		/* and system columns, whole-row refs */
 	}
+	/* the key first: most principals of a per-user policy stop here */
+	if (e->key_attno > 0 &&
+		(row_isnull[e->key_attno - 1] ||
+		 !DatumGetBool(FunctionCall2Coll(&e->key_eq, e->key_collation,
+										 row_values[e->key_attno - 1],
+										 e->key_value))))
+		return false;
 	a.e = e;
 	a.visible = false;
 	if (!in_subxact(eval_cb, &a))
