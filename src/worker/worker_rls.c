@@ -41,6 +41,9 @@
  * the equality function, without evaluating the policy or opening a
  * subtransaction.  So the full evaluation runs only for the principals
  * that can see the row; the others cost a hash lookup and a comparison.
+ * And principals whose policy folds to the same expression (a tenant
+ * policy read by 100 users of one tenant) share one evaluation per change
+ * (RlsShape).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +51,7 @@
 
 #include "access/relation.h"
 #include "access/transam.h"
+#include "common/hashfn.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -81,6 +85,26 @@ typedef struct RlsKey
 	Oid			relid;
 } RlsKey;
 
+/*
+ * Principals whose policy folds to the same expression (same role, same
+ * claims where the policy reads them: 100 clients of one tenant with
+ * different "sub" claims) share one evaluation per change.
+ */
+typedef struct RlsShapeKey
+{
+	Oid			relid;
+	Oid			role;
+	uint64		hash;			/* of nodeToString(folded) */
+} RlsShapeKey;
+
+typedef struct RlsShape
+{
+	RlsShapeKey key;
+	char	   *text;			/* nodeToString(folded), in rls_mcxt */
+	uint64		tick;			/* the change last evaluated, */
+	bool		visible;		/* and the answer */
+} RlsShape;
+
 typedef struct RlsCompiled
 {
 	RlsKey		key;
@@ -97,11 +121,13 @@ typedef struct RlsCompiled
 	FmgrInfo	key_eq;
 	Oid			key_collation;
 	Datum		key_value;
+	RlsShape   *shape;			/* shared evaluation */
 	MemoryContext mcxt;			/* everything above */
 } RlsCompiled;
 
 static MemoryContext rls_mcxt = NULL;	/* compiled policies; reset when stale */
 static HTAB *compiled = NULL;
+static HTAB *shapes = NULL;
 static bool stale = true;
 
 /* The decoded row of the current tick */
@@ -156,6 +182,10 @@ ensure_fresh(void)
 	ctl.hcxt = rls_mcxt;
 	compiled = hash_create("pgsync RLS policies", 64, &ctl,
 						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(RlsShapeKey);
+	ctl.entrysize = sizeof(RlsShape);
+	shapes = hash_create("pgsync RLS policy shapes", 64, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	stale = false;
 }
 
@@ -326,6 +356,35 @@ find_key(RlsCompiled *e, Node *folded)
 	}
 }
 
+/* The shape of a folded policy, shared by principals folding alike. */
+static RlsShape *
+shape_for(Oid relid, Oid role, Node *folded)
+{
+	char	   *text = nodeToString(folded);
+	RlsShapeKey key;
+	RlsShape   *sh;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.role = role;
+	key.hash = hash_bytes_extended((const unsigned char *) text,
+								   (int) strlen(text), 0);
+	for (;;)
+	{
+		sh = hash_search(shapes, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			sh->text = MemoryContextStrdup(rls_mcxt, text);
+			sh->tick = 0;
+			return sh;
+		}
+		if (strcmp(sh->text, text) == 0)
+			return sh;
+		key.hash++;				/* a 64-bit collision */
+	}
+}
+
 typedef struct CompileArgs
 {
 	RlsCompiled *e;
@@ -388,6 +447,7 @@ compile_cb(void *arg)
 				e->qual = ExecInitQual(make_ands_implicit((Expr *) folded), NULL);
 				pull_varattnos(folded, 1, &e->attrs);
 				find_key(e, folded);
+				e->shape = shape_for(e->key.relid, e->role, folded);
 				e->desc = CreateTupleDescCopy(RelationGetDescr(rel));
 				e->slot = MakeSingleTupleTableSlot(e->desc, &TTSOpsVirtual);
 				e->econtext = CreateStandaloneExprContext();
@@ -648,9 +708,13 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 										 row_values[e->key_attno - 1],
 										 e->key_value))))
 		return false;
+	if (e->shape->tick == tick)
+		return e->shape->visible;
 	a.e = e;
 	a.visible = false;
 	if (!in_subxact(eval_cb, &a))
-		return false;
+		a.visible = false;
+	e->shape->tick = tick;
+	e->shape->visible = a.visible;
 	return a.visible;
 }
