@@ -7,7 +7,10 @@
 // arrives.  MODE "latency": for every insert, latency = arrival time minus
 // the row's clock_timestamp() (column 2).  MODE "count": only counts
 // messages.  On SIGUSR2 or stdin end it prints one JSON line of results
-// and exits.
+// and exits.  With PGSYNC_BENCH_PLAN set to a JSON file
+// [{"token":..., "tables":[...], "filter":...}, ...], client i uses entry
+// i: its token in the Authorization header, its tables and filter
+// (bench/rls); the row's timestamp is still its 2nd column.
 'use strict';
 const WebSocket = require('ws');
 const { monitorEventLoopDelay, PerformanceObserver } = require('perf_hooks');
@@ -33,6 +36,8 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 const socks = [];
+const plan = process.env.PGSYNC_BENCH_PLAN ?
+  JSON.parse(require('fs').readFileSync(process.env.PGSYNC_BENCH_PLAN, 'utf8')) : null;
 
 function nowUs() {
   return (performance.timeOrigin + performance.now()) * 1000;
@@ -76,9 +81,14 @@ function insertTsUs(buf) {
 }
 
 function open(i) {
-  const ws = new WebSocket(url, 'pgsync.v1', { perMessageDeflate: false, maxPayload: 1 << 30, skipUTF8Validation: true });
+  const p = plan ? plan[i] : null;
+  const opts = { perMessageDeflate: false, maxPayload: 1 << 30, skipUTF8Validation: true };
+  if (p && p.token) opts.headers = { Authorization: 'Bearer ' + p.token };
+  const ws = new WebSocket(url, 'pgsync.v1', opts);
   socks.push(ws);
-  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: i, tables: ['public.lat'] })));
+  const req = { type: 'subscribe', id: i, tables: p ? p.tables : ['public.lat'] };
+  if (p && p.filter) req.filter = p.filter;
+  ws.on('open', () => ws.send(JSON.stringify(req)));
   ws.on('message', (data) => {
     const t = nowUs();
     if (data[0] === 0x7b) {            // '{': control message

@@ -58,8 +58,9 @@
 
 typedef struct AccessKey
 {
-	Oid			role;
+	Oid			role;			/* the principal */
 	Oid			relid;
+	bool		historic;		/* as of a decoded change (decode_in_pass) */
 } AccessKey;
 
 typedef struct AccessEntry
@@ -223,6 +224,9 @@ fail:
 static void
 auth_inval_cb(Datum arg, int cacheid, uint32 hashvalue)
 {
+	/* each side keeps its own entries: not a change of the catalog */
+	if (decode_flushing_caches())
+		return;
 	/* flags only: this may run inside decoding */
 	access_stale = true;
 	if (cacheid == AUTHOID || cacheid == AUTHMEMROLEMEM)
@@ -240,6 +244,8 @@ static bool row_check_cb(uint32_t principal, uint32_t relid,
 static void
 auth_relcache_cb(Datum arg, Oid relid)
 {
+	if (decode_flushing_caches())
+		return;
 	worker_rls_invalidate(relid);
 	access_stale = true;
 	fanout_access_changed();
@@ -557,6 +563,7 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 	memset(&key, 0, sizeof(key));
 	key.role = (Oid) principal;
 	key.relid = (Oid) relid;
+	key.historic = decode_in_pass();
 	e = hash_search(access_cache, &key, HASH_ENTER, &found);
 	if (!found)
 	{

@@ -97,6 +97,7 @@ static TimestampTz last_service = 0;
  * if it differs from the one last sent.
  */
 static bool in_pass = false;
+static bool flushing = false;	/* in one of our InvalidateSystemCaches() */
 static bool xact_callback_registered = false;
 static bool caches_hold_now = false;	/* present-time xact since a pass */
 static bool caches_hold_past = false;	/* replay since the last flush */
@@ -118,8 +119,22 @@ decode_use_current_catalog(void)
 {
 	if (!caches_hold_past)
 		return;
+	flushing = true;
 	InvalidateSystemCaches();
+	flushing = false;
 	caches_hold_past = false;
+}
+
+bool
+decode_flushing_caches(void)
+{
+	return flushing;
+}
+
+bool
+decode_in_pass(void)
+{
+	return in_pass;
 }
 
 static void
@@ -287,7 +302,9 @@ decode_pass(int budget_ms)
 	if (caches_hold_now)
 	{
 		Assert(!IsTransactionState());
+		flushing = true;
 		InvalidateSystemCaches();
+		flushing = false;
 		caches_hold_now = false;
 	}
 

@@ -50,6 +50,15 @@ extern void decode_confirm(XLogRecPtr upto);
  */
 extern void decode_use_current_catalog(void);
 
+/*
+ * Caches of our own that depend on the catalog keep one entry per side
+ * (decode_in_pass(): built as of a decoded change, or as of now), and
+ * ignore the side-switching flushes above (decode_flushing_caches():
+ * inside one).  Real invalidations still reach them.
+ */
+extern bool decode_flushing_caches(void);
+extern bool decode_in_pass(void);
+
 /* Position decoded up to (the reader's EndRecPtr). */
 extern XLogRecPtr decode_position(void);
 

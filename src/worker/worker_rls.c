@@ -83,6 +83,7 @@ typedef struct RlsKey
 {
 	uint32		principal;
 	Oid			relid;
+	bool		historic;		/* compiled as of a decoded change */
 } RlsKey;
 
 /*
@@ -481,6 +482,7 @@ compiled_for(uint32 principal, Oid role, const char *claims, Oid relid)
 	memset(&key, 0, sizeof(key));
 	key.principal = principal;
 	key.relid = relid;
+	key.historic = decode_in_pass();
 	e = hash_search(compiled, &key, HASH_ENTER, &found);
 	if (found)
 		return e;
