@@ -79,40 +79,47 @@
 #include "worker/worker_decode.h"
 #include "worker/worker_rls.h"
 
-typedef struct RlsKey
-{
-	uint32		principal;
-	Oid			relid;
-	bool		historic;		/* compiled as of a decoded change */
-} RlsKey;
-
 /*
- * Principals whose policy folds to the same expression (same role, same
- * claims where the policy reads them: 100 clients of one tenant with
- * different "sub" claims) share one evaluation per change.
+ * Three levels, each compiled once:
+ *	- RlsBase, per (table, role, side): the policies PostgreSQL applies to
+ *	  SELECT by that role, SQL functions inlined, checked (or why not);
+ *	- RlsShape, per (table, role, side, folded expression): the policy
+ *	  folded for some claims, compiled, with its key test; principals
+ *	  whose claims fold it alike (the users of one tenant under a tenant
+ *	  policy) share it, and one evaluation per change;
+ *	- RlsPrincipal, per (principal, table, side): which shape, or none.
+ * "Side": built as of a decoded change or as of now (worker_decode.h).
  */
+typedef struct RlsBaseKey
+{
+	Oid			relid;
+	Oid			role;
+	bool		historic;
+} RlsBaseKey;
+
+typedef struct RlsBase
+{
+	RlsBaseKey	key;
+	WorkerRlsKind kind;
+	const char *why;			/* RLS_UNSUPPORTED: static text */
+	Node	   *inlined;		/* RLS_POLICY: the ANDed policy, inlined */
+	TupleDesc	desc;
+	MemoryContext mcxt;
+} RlsBase;
+
 typedef struct RlsShapeKey
 {
 	Oid			relid;
 	Oid			role;
+	bool		historic;
 	uint64		hash;			/* of nodeToString(folded) */
 } RlsShapeKey;
 
 typedef struct RlsShape
 {
 	RlsShapeKey key;
-	char	   *text;			/* nodeToString(folded), in rls_mcxt */
-	uint64		tick;			/* the change last evaluated, */
-	bool		visible;		/* and the answer */
-} RlsShape;
-
-typedef struct RlsCompiled
-{
-	RlsKey		key;
-	WorkerRlsKind kind;
-	const char *why;			/* RLS_UNSUPPORTED: static text */
-	Oid			role;
-	ExprState  *qual;			/* RLS_POLICY */
+	char	   *text;			/* nodeToString(folded) */
+	ExprState  *qual;
 	Bitmapset  *attrs;			/* attnums the policy reads */
 	TupleDesc	desc;
 	TupleTableSlot *slot;
@@ -122,13 +129,31 @@ typedef struct RlsCompiled
 	FmgrInfo	key_eq;
 	Oid			key_collation;
 	Datum		key_value;
-	RlsShape   *shape;			/* shared evaluation */
-	MemoryContext mcxt;			/* everything above */
-} RlsCompiled;
+	uint64		tick;			/* the change last evaluated, */
+	bool		visible;		/* and the answer */
+	MemoryContext mcxt;
+} RlsShape;
 
-static MemoryContext rls_mcxt = NULL;	/* compiled policies; reset when stale */
-static HTAB *compiled = NULL;
+typedef struct RlsPrincipalKey
+{
+	uint32		principal;
+	Oid			relid;
+	bool		historic;
+} RlsPrincipalKey;
+
+typedef struct RlsPrincipal
+{
+	RlsPrincipalKey key;
+	WorkerRlsKind kind;
+	const char *why;
+	Oid			role;
+	RlsShape   *shape;			/* RLS_POLICY */
+} RlsPrincipal;
+
+static MemoryContext rls_mcxt = NULL;	/* all of it; reset when stale */
+static HTAB *bases = NULL;
 static HTAB *shapes = NULL;
+static HTAB *principals = NULL;
 static bool stale = true;
 
 /* The decoded row of the current tick */
@@ -145,48 +170,66 @@ void
 worker_rls_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
-	RlsCompiled *e;
+	RlsBase    *b;
+	RlsShape   *sh;
+	RlsPrincipal *p;
 
 	row_tick = 0;
-	if (!OidIsValid(relid) || compiled == NULL)
+	if (!OidIsValid(relid) || bases == NULL)
 	{
 		stale = true;
 		return;
 	}
-	hash_seq_init(&seq, compiled);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->key.relid == relid)
+	hash_seq_init(&seq, principals);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->key.relid == relid)
+			hash_search(principals, &p->key, HASH_REMOVE, NULL);
+	hash_seq_init(&seq, shapes);
+	while ((sh = hash_seq_search(&seq)) != NULL)
+		if (sh->key.relid == relid)
 		{
-			if (e->econtext != NULL)
-				FreeExprContext(e->econtext, false);
-			if (e->mcxt != NULL)
-				MemoryContextDelete(e->mcxt);
-			hash_search(compiled, &e->key, HASH_REMOVE, NULL);
+			if (sh->econtext != NULL)
+				FreeExprContext(sh->econtext, false);
+			if (sh->mcxt != NULL)
+				MemoryContextDelete(sh->mcxt);
+			hash_search(shapes, &sh->key, HASH_REMOVE, NULL);
 		}
+	hash_seq_init(&seq, bases);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		if (b->key.relid == relid)
+		{
+			if (b->mcxt != NULL)
+				MemoryContextDelete(b->mcxt);
+			hash_search(bases, &b->key, HASH_REMOVE, NULL);
+		}
+}
+
+static HTAB *
+table_in(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = rls_mcxt;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 static void
 ensure_fresh(void)
 {
-	HASHCTL		ctl;
-
-	if (!stale && compiled != NULL)
+	if (!stale && bases != NULL)
 		return;
 	if (rls_mcxt == NULL)
 		rls_mcxt = AllocSetContextCreate(TopMemoryContext, "pgsync RLS",
 										 ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(rls_mcxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RlsKey);
-	ctl.entrysize = sizeof(RlsCompiled);
-	ctl.hcxt = rls_mcxt;
-	compiled = hash_create("pgsync RLS policies", 64, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.keysize = sizeof(RlsShapeKey);
-	ctl.entrysize = sizeof(RlsShape);
-	shapes = hash_create("pgsync RLS policy shapes", 64, &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	bases = table_in("pgsync RLS policies", sizeof(RlsBaseKey), sizeof(RlsBase));
+	shapes = table_in("pgsync RLS shapes", sizeof(RlsShapeKey), sizeof(RlsShape));
+	principals = table_in("pgsync RLS principals", sizeof(RlsPrincipalKey),
+						  sizeof(RlsPrincipal));
 	stale = false;
 }
 
@@ -318,10 +361,10 @@ in_subxact(void (*fn) (void *), void *arg)
 /*
  * Find a test "Var = Const" (either order) among the ANDed quals, with a
  * strict equality operator (a btree or hash equality, so "=" means equal
- * values), and make it e's key.
+ * values), and make it the shape's key.
  */
 static void
-find_key(RlsCompiled *e, Node *folded)
+find_key(RlsShape *sh, Node *folded)
 {
 	List	   *conj = make_ands_implicit((Expr *) folded);
 	ListCell   *lc;
@@ -349,110 +392,52 @@ find_key(RlsCompiled *e, Node *folded)
 			  op_hashjoinable(op->opno, exprType((Node *) var))) ||
 			!func_strict(op->opfuncid) || exprType((Node *) cst) != exprType((Node *) var))
 			continue;
-		e->key_attno = var->varattno;
-		fmgr_info_cxt(op->opfuncid, &e->key_eq, e->mcxt);
-		e->key_collation = op->inputcollid;
-		e->key_value = datumCopy(cst->constvalue, cst->constbyval, cst->constlen);
+		sh->key_attno = var->varattno;
+		fmgr_info_cxt(op->opfuncid, &sh->key_eq, sh->mcxt);
+		sh->key_collation = op->inputcollid;
+		sh->key_value = datumCopy(cst->constvalue, cst->constbyval, cst->constlen);
 		return;
 	}
 }
 
-/* The shape of a folded policy, shared by principals folding alike. */
-static RlsShape *
-shape_for(Oid relid, Oid role, Node *folded)
-{
-	char	   *text = nodeToString(folded);
-	RlsShapeKey key;
-	RlsShape   *sh;
-	bool		found;
-
-	memset(&key, 0, sizeof(key));
-	key.relid = relid;
-	key.role = role;
-	key.hash = hash_bytes_extended((const unsigned char *) text,
-								   (int) strlen(text), 0);
-	for (;;)
-	{
-		sh = hash_search(shapes, &key, HASH_ENTER, &found);
-		if (!found)
-		{
-			sh->text = MemoryContextStrdup(rls_mcxt, text);
-			sh->tick = 0;
-			return sh;
-		}
-		if (strcmp(sh->text, text) == 0)
-			return sh;
-		key.hash++;				/* a 64-bit collision */
-	}
-}
-
-typedef struct CompileArgs
-{
-	RlsCompiled *e;
-	const char *claims;
-} CompileArgs;
-
+/* Build base (kind, inlined policy) for its table and role. */
 static void
-compile_cb(void *arg)
+base_cb(void *arg)
 {
-	CompileArgs *a = (CompileArgs *) arg;
-	RlsCompiled *e = a->e;
-	Relation	rel = relation_open(e->key.relid, NoLock);
-	MemoryContext old;
+	RlsBase    *b = (RlsBase *) arg;
+	Relation	rel = relation_open(b->key.relid, NoLock);
+	MemoryContext old = MemoryContextSwitchTo(b->mcxt);
+	bool		snapshot = !ActiveSnapshotSet();
 	bool		has_sublinks;
 	List	   *quals;
-	Node	   *volatile folded = NULL;
 
-	bool		snapshot = !ActiveSnapshotSet();
-
-	e->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
-									ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(e->mcxt);
-	/* folding may run SQL functions, which want an active snapshot */
+	/* inlining may look at SQL functions, folding run them: a snapshot */
 	if (snapshot)
 		PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		quals = policy_quals(rel, e->role, &has_sublinks);
+		quals = policy_quals(rel, b->key.role, &has_sublinks);
 		if (has_sublinks)
-		{
-			e->kind = RLS_UNSUPPORTED;
-			e->why = "a row-level security policy of this table has a subquery, which pgsync cannot evaluate on pushed changes: the table is refused";
-		}
+			b->why = "a row-level security policy of this table has a subquery, which pgsync cannot evaluate on pushed changes: the table is refused";
 		else
 		{
 			/*
-			 * First inline SQL functions (auth.uid() and the like: only a
-			 * single SELECT without FROM can be inlined, so they read no
-			 * table), then check that only the catalog's own non-volatile
-			 * functions remain, and only then evaluate them for the
-			 * principal: nothing of the user's runs while folding.
+			 * Inline SQL functions (auth.uid() and the like: only a single
+			 * SELECT without FROM can be inlined, so they read no table),
+			 * then check that only the catalog's own non-volatile functions
+			 * remain: nothing of the user's runs when folding for a
+			 * principal.
 			 */
 			Node	   *inlined = eval_const_expressions(NULL,
 														 (Node *) make_ands_explicit(quals));
 
 			if (unsupported_walker(inlined, NULL) || contain_volatile_functions(inlined))
-			{
-				e->kind = RLS_UNSUPPORTED;
-				e->why = "a row-level security policy of this table calls a user-defined or volatile function, which pgsync does not evaluate on pushed changes: the table is refused";
-			}
+				b->why = "a row-level security policy of this table calls a user-defined or volatile function, which pgsync does not evaluate on pushed changes: the table is refused";
 			else
-				folded = fold_for(list_make1(inlined), e->role, a->claims);
-			if (folded != NULL && unsupported_walker(folded, NULL))
 			{
-				e->kind = RLS_UNSUPPORTED;
-				e->why = "a row-level security policy of this table cannot be evaluated on pushed changes: the table is refused";
-			}
-			else if (folded != NULL)
-			{
-				e->qual = ExecInitQual(make_ands_implicit((Expr *) folded), NULL);
-				pull_varattnos(folded, 1, &e->attrs);
-				find_key(e, folded);
-				e->shape = shape_for(e->key.relid, e->role, folded);
-				e->desc = CreateTupleDescCopy(RelationGetDescr(rel));
-				e->slot = MakeSingleTupleTableSlot(e->desc, &TTSOpsVirtual);
-				e->econtext = CreateStandaloneExprContext();
-				e->kind = RLS_POLICY;
+				b->inlined = inlined;
+				b->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+				b->kind = RLS_POLICY;
 			}
 		}
 	}
@@ -466,50 +451,156 @@ compile_cb(void *arg)
 	PG_END_TRY();
 }
 
-/*
- * The compiled policy of (principal, relid), compiled if needed.  NULL
- * when the table has no policy for the role.  Needs a transaction.
- */
-static RlsCompiled *
-compiled_for(uint32 principal, Oid role, const char *claims, Oid relid)
+static RlsBase *
+base_for(Oid relid, Oid role, bool historic)
 {
-	RlsKey		key;
-	RlsCompiled *e;
+	RlsBaseKey	key;
+	RlsBase    *b;
 	bool		found;
-	CompileArgs a;
+
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.role = role;
+	key.historic = historic;
+	b = hash_search(bases, &key, HASH_ENTER, &found);
+	if (found)
+		return b;
+	b->inlined = NULL;
+	b->desc = NULL;
+	b->mcxt = NULL;
+	if (check_enable_rls(relid, role, true) != RLS_ENABLED)
+	{
+		b->kind = RLS_NO_POLICY;
+		b->why = NULL;
+		return b;
+	}
+	b->kind = RLS_UNSUPPORTED;
+	b->why = "the table's row-level security policies could not be prepared (see the server log)";
+	b->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
+									ALLOCSET_SMALL_SIZES);
+	if (!in_subxact(base_cb, b))
+		b->kind = RLS_UNSUPPORTED;
+	return b;
+}
+
+typedef struct FoldArgs
+{
+	RlsBase    *base;
+	const char *claims;
+	RlsShape   *shape;			/* out */
+} FoldArgs;
+
+/* Fold base's policy for some claims; find or make its shape. */
+static void
+shape_cb(void *arg)
+{
+	FoldArgs   *a = (FoldArgs *) arg;
+	RlsBase    *b = a->base;
+	bool		snapshot = !ActiveSnapshotSet();
+	Node	   *volatile folded = NULL;
+	char	   *text;
+	RlsShapeKey key;
+	RlsShape   *sh;
+	bool		found;
+
+	if (snapshot)
+		PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		folded = fold_for(list_make1(b->inlined), b->key.role, a->claims);
+	}
+	PG_FINALLY();
+	{
+		if (snapshot)
+			PopActiveSnapshot();
+	}
+	PG_END_TRY();
+	if (unsupported_walker(folded, NULL))
+		return;					/* a->shape stays NULL: refused */
+	text = nodeToString(folded);
+	memset(&key, 0, sizeof(key));
+	key.relid = b->key.relid;
+	key.role = b->key.role;
+	key.historic = b->key.historic;
+	key.hash = hash_bytes_extended((const unsigned char *) text,
+								   (int) strlen(text), 0);
+	for (;;)
+	{
+		sh = hash_search(shapes, &key, HASH_ENTER, &found);
+		if (!found || strcmp(sh->text, text) == 0)
+			break;
+		key.hash++;				/* a 64-bit collision */
+	}
+	if (!found)
+	{
+		MemoryContext old;
+
+		memset(((char *) sh) + sizeof(RlsShapeKey), 0,
+			   sizeof(RlsShape) - sizeof(RlsShapeKey));
+		sh->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS shape",
+										 ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(sh->mcxt);
+		sh->text = pstrdup(text);
+		folded = copyObject(folded);
+		sh->qual = ExecInitQual(make_ands_implicit((Expr *) folded), NULL);
+		pull_varattnos(folded, 1, &sh->attrs);
+		sh->desc = CreateTupleDescCopy(b->desc);
+		sh->slot = MakeSingleTupleTableSlot(sh->desc, &TTSOpsVirtual);
+		sh->econtext = CreateStandaloneExprContext();
+		find_key(sh, folded);
+		MemoryContextSwitchTo(old);
+	}
+	a->shape = sh;
+}
+
+/*
+ * What applies to (principal, relid) on this side, prepared if needed.
+ * Needs a transaction.
+ */
+static RlsPrincipal *
+principal_for(uint32 principal, Oid role, const char *claims, Oid relid)
+{
+	RlsPrincipalKey key;
+	RlsPrincipal *p;
+	RlsBase    *b;
+	bool		found;
+	FoldArgs	a;
 
 	ensure_fresh();
 	memset(&key, 0, sizeof(key));
 	key.principal = principal;
 	key.relid = relid;
 	key.historic = decode_in_pass();
-	e = hash_search(compiled, &key, HASH_ENTER, &found);
+	p = hash_search(principals, &key, HASH_ENTER, &found);
 	if (found)
-		return e;
-	memset(((char *) e) + sizeof(RlsKey), 0, sizeof(RlsCompiled) - sizeof(RlsKey));
-	e->role = role;
-	if (check_enable_rls(relid, role, true) != RLS_ENABLED)
-	{
-		e->kind = RLS_NO_POLICY;
-		return e;
-	}
-	e->kind = RLS_UNSUPPORTED;
-	e->why = "the table's row-level security policies could not be prepared for this token (see the server log)";
-	a.e = e;
+		return p;
+	p->role = role;
+	p->shape = NULL;
+	b = base_for(relid, role, key.historic);
+	p->kind = b->kind;
+	p->why = b->why;
+	if (b->kind != RLS_POLICY)
+		return p;
+	a.base = b;
 	a.claims = claims;
-	if (!in_subxact(compile_cb, &a))
-		e->kind = RLS_UNSUPPORTED;
-	return e;
+	a.shape = NULL;
+	if (!in_subxact(shape_cb, &a) || a.shape == NULL)
+	{
+		p->kind = RLS_UNSUPPORTED;
+		p->why = "the table's row-level security policies could not be evaluated for this token's claims";
+	}
+	p->shape = a.shape;
+	return p;
 }
 
 WorkerRlsKind
 worker_rls_prepare(uint32 principal, Oid role, const char *claims, Oid relid,
 				   const char **why)
 {
-	RlsCompiled *e = compiled_for(principal, role, claims, relid);
+	RlsPrincipal *p = principal_for(principal, role, claims, relid);
 
-	*why = e->why;
-	return e->kind;
+	*why = p->why;
+	return p->kind;
 }
 
 /* ----------------------------------------------------------------
@@ -645,7 +736,8 @@ decode_row(Oid relid, const FoMsg *rel_msg, const FoMsg *change, uint64 tick)
 
 typedef struct EvalArgs
 {
-	RlsCompiled *e;
+	RlsShape   *sh;
+	Oid			role;
 	bool		visible;
 } EvalArgs;
 
@@ -653,7 +745,7 @@ static void
 eval_cb(void *arg)
 {
 	EvalArgs   *a = (EvalArgs *) arg;
-	RlsCompiled *e = a->e;
+	RlsShape   *e = a->sh;
 	Oid			save_user;
 	int			save_sec;
 
@@ -668,7 +760,7 @@ eval_cb(void *arg)
 	ExecStoreVirtualTuple(e->slot);
 	e->econtext->ecxt_scantuple = e->slot;
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(e->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(a->role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
 		a->visible = ExecQual(e->qual, e->econtext);
@@ -686,17 +778,21 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 					   Oid relid, const FoMsg *rel_msg, const FoMsg *change,
 					   uint64 tick)
 {
-	RlsCompiled *e = compiled_for(principal, role, claims, relid);
+	RlsPrincipal *p = principal_for(principal, role, claims, relid);
+	RlsShape   *sh = p->shape;
 	EvalArgs	a;
 	int			att = -1;
 
-	if (e->kind == RLS_NO_POLICY)
+	if (p->kind == RLS_NO_POLICY)
 		return true;
-	if (e->kind != RLS_POLICY || !decode_row(relid, rel_msg, change, tick) ||
-		row_natts != e->desc->natts)
+	if (p->kind != RLS_POLICY || sh == NULL)
+		return false;
+	if (sh->tick == tick)
+		return sh->visible;		/* shared with principals folding alike */
+	if (!decode_row(relid, rel_msg, change, tick) || row_natts != sh->desc->natts)
 		return false;
 	/* a column the policy reads and the change does not carry: hidden */
-	while ((att = bms_next_member(e->attrs, att)) >= 0)
+	while ((att = bms_next_member(sh->attrs, att)) >= 0)
 	{
 		int			attno = att + FirstLowInvalidHeapAttributeNumber;
 
@@ -704,19 +800,18 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 			return false;		/* and system columns, whole-row refs */
 	}
 	/* the key first: most principals of a per-user policy stop here */
-	if (e->key_attno > 0 &&
-		(row_isnull[e->key_attno - 1] ||
-		 !DatumGetBool(FunctionCall2Coll(&e->key_eq, e->key_collation,
-										 row_values[e->key_attno - 1],
-										 e->key_value))))
+	if (sh->key_attno > 0 &&
+		(row_isnull[sh->key_attno - 1] ||
+		 !DatumGetBool(FunctionCall2Coll(&sh->key_eq, sh->key_collation,
+										 row_values[sh->key_attno - 1],
+										 sh->key_value))))
 		return false;
-	if (e->shape->tick == tick)
-		return e->shape->visible;
-	a.e = e;
+	a.sh = sh;
+	a.role = role;
 	a.visible = false;
 	if (!in_subxact(eval_cb, &a))
 		a.visible = false;
-	e->shape->tick = tick;
-	e->shape->visible = a.visible;
+	sh->tick = tick;
+	sh->visible = a.visible;
 	return a.visible;
 }
