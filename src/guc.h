@@ -25,6 +25,13 @@ extern int	pgsync_max_snapshots;
 extern int	pgsync_slot_wal_warning_mb;
 extern int	pgsync_max_client_lag_mb;
 extern int	pgsync_max_value_bytes;
+extern bool pgsync_ssl;
+extern char *pgsync_ssl_cert_file;
+extern char *pgsync_ssl_key_file;
+extern int	pgsync_ssl_plain_from;	/* WsPlainFrom (net/ws_tls.h) */
+extern char *pgsync_allowed_origins;
+extern int	pgsync_handshake_timeout_s;
+extern int	pgsync_idle_timeout_s;
 
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);

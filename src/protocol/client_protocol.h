@@ -41,6 +41,7 @@
 #define CP_ERR_RESUME_CONFLICT		"resume_conflict"
 #define CP_ERR_SNAPSHOT_FAILED		"snapshot_failed"
 #define CP_ERR_BAD_UTF8				"bad_utf8"
+#define CP_ERR_IDLE_TIMEOUT			"idle_timeout"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01
