@@ -76,11 +76,11 @@ UPGRADE_HEADERS = ["GET / HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
                    "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: pgsync.v1"]
 
 
-def upgrade_status(port, host="127.0.0.1", extra=()):
-    """(status code or None, body) of a plain upgrade request with the
-    extra header lines; a 101 is not read further."""
+def http_exchange(port, request, host="127.0.0.1"):
+    """What the server answers to request (bytes, plain TCP) until it
+    closes the connection, or up to the end of a 101 answer's headers."""
     s = socket.create_connection((host, port), timeout=5)
-    s.sendall(("\r\n".join(UPGRADE_HEADERS + list(extra)) + "\r\n\r\n").encode())
+    s.sendall(request)
     buf = b""
     try:
         while True:
@@ -93,6 +93,14 @@ def upgrade_status(port, host="127.0.0.1", extra=()):
     except OSError:
         pass
     s.close()
+    return buf
+
+
+def upgrade_status(port, host="127.0.0.1", extra=()):
+    """(status code or None, body) of a plain upgrade request with the
+    extra header lines."""
+    buf = http_exchange(port, ("\r\n".join(UPGRADE_HEADERS + list(extra)) + "\r\n\r\n").encode(),
+                        host)
     head, _, body = buf.partition(b"\r\n\r\n")
     parts = head.split(b"\r\n", 1)[0].split(b" ")
     code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None

@@ -151,18 +151,7 @@ async def slow_loris(c):
     code, _ = upgrade(c.ws_port)
     T.check("slow loris: a new client is served afterwards", code == 101, code)
 
-    s = socket.create_connection(("127.0.0.1", c.ws_port), timeout=5)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    buf = b""
-    try:
-        while True:
-            d = s.recv(4096)
-            if not d:
-                break
-            buf += d
-    except OSError:
-        pass
-    s.close()
+    buf = wsutil.http_exchange(c.ws_port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     T.check("a plain HTTP request gets 404 and the connection is closed (no keep-alive)",
             buf.startswith(b"HTTP/1.1 404"), buf[:80])
 
