@@ -31,8 +31,8 @@ REGRESS = init format xacts types identity toast truncate messages options ddl s
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare \
 	-fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
-SHLIB_LINK = $(shell pkg-config --libs libwebsockets libcrypto) -luv
-PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv libcrypto 2>/dev/null)
+SHLIB_LINK = $(shell pkg-config --libs libwebsockets libssl libcrypto) -luv
+PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv libssl libcrypto 2>/dev/null)
 ifdef PROBE
 PG_CPPFLAGS += -DPGSYNC_LAT_PROBE
 endif

@@ -9,9 +9,12 @@
  * max_client_lag, slot_wal_warning, max_subscriptions_per_client,
  * max_requests_per_second, max_value_bytes (the latter applies
  * when the worker next starts decoding, and to snapshots started after
- * the reload).  Everything else needs a server
- * restart: the database, slot and listening socket are set up once by the
- * worker, and max_clients sizes shared memory.
+ * the reload), ssl_cert_file and ssl_key_file (new connections get the
+ * new certificate), ssl_plain_from, allowed_origins, handshake_timeout
+ * (sockets accepted after the reload), idle_timeout.  Everything else
+ * needs a server restart: the database, slot and listening socket are set
+ * up once by the worker (ssl decides what the socket speaks), and
+ * max_clients sizes shared memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,8 +26,10 @@
 
 #include "auth/jwt_verify.h"
 #include "guc.h"
+#include "net/ws_tls.h"
 #include "plugin/decoder_options.h"
 #include "protocol/rate_limit.h"
+#include "protocol/handshake.h"
 
 char	   *pgsync_database = NULL;
 char	   *pgsync_slot_name = NULL;
@@ -102,6 +107,37 @@ pgsync_parse_jwt_algorithms(const char *list)
 }
 int			pgsync_max_subs_per_client = 32;
 int			pgsync_max_requests_per_second = 100;
+bool		pgsync_ssl = false;
+char	   *pgsync_ssl_cert_file = NULL;
+char	   *pgsync_ssl_key_file = NULL;
+int			pgsync_ssl_plain_from = WS_PLAIN_FROM_LOOPBACK;
+char	   *pgsync_allowed_origins = NULL;
+int			pgsync_handshake_timeout_s = 10;
+int			pgsync_idle_timeout_s = 60;
+
+static const struct config_enum_entry plain_from_options[] = {
+	{"loopback", WS_PLAIN_FROM_LOOPBACK, false},
+	{"none", WS_PLAIN_FROM_NONE, false},
+	{"any", WS_PLAIN_FROM_ANY, false},
+	{NULL, 0, false}
+};
+
+/* pgsync.allowed_origins: every entry an origin or "*" */
+static bool
+check_allowed_origins(char **newval, void **extra, GucSource source)
+{
+	const char *bad = NULL;
+	size_t		bad_len = 0;
+
+	if (handshake_origin_list_valid(*newval, &bad, &bad_len))
+		return true;
+	if (bad_len == 0)
+		GUC_check_errdetail("The list has an empty entry.");
+	else
+		GUC_check_errdetail("Entry \"%.*s\" is not \"*\" or an origin of the form scheme://host[:port].",
+							(int) bad_len, bad);
+	return false;
+}
 
 void
 pgsync_define_gucs(void)
@@ -254,5 +290,39 @@ pgsync_define_gucs(void)
 							"Off by default: in the PostgREST model every end user shares one role.",
 							&pgsync_max_clients_per_role, 0, 0, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgsync.ssl",
+							 "Serve WebSocket clients over TLS (wss://).",
+							 "Plain ws:// connections are then governed by pgsync.ssl_plain_from.",
+							 &pgsync_ssl, false,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.ssl_cert_file",
+							   "TLS certificate file (PEM, with its chain) of the WebSocket server.",
+							   "Empty: the server's ssl_cert_file.  Relative paths are relative to the data directory.",
+							   &pgsync_ssl_cert_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.ssl_key_file",
+							   "TLS private key file (PEM) of the WebSocket server.",
+							   "Empty: the server's ssl_key_file.  Relative paths are relative to the data directory.",
+							   &pgsync_ssl_key_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("pgsync.ssl_plain_from",
+							 "With pgsync.ssl on, which peers may still connect with plain ws://.",
+							 "loopback: only peers on a loopback address; none: nobody; any: everybody.",
+							 &pgsync_ssl_plain_from, WS_PLAIN_FROM_LOOPBACK,
+							 plain_from_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pgsync.allowed_origins",
+							   "Comma-separated origins a browser client may connect from; empty allows any.",
+							   "A request with another Origin header is refused with 403; requests without one (non-browser clients) are allowed.",
+							   &pgsync_allowed_origins, "",
+							   PGC_SIGHUP, 0, check_allowed_origins, NULL, NULL);
+	DefineCustomIntVariable("pgsync.handshake_timeout",
+							"Time a socket has, from its accept, to complete the WebSocket upgrade (TLS included).",
+							NULL, &pgsync_handshake_timeout_s, 10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.idle_timeout",
+							"Time a client with no subscription may stay silent before it is closed; 0 disables it.",
+							NULL, &pgsync_idle_timeout_s, 60, 0, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgsync");
 }

@@ -53,6 +53,13 @@ extern int	pgsync_max_clients_per_role;
 
 /* pgsync.jwt_algorithms as JWT_ALG_* bits (auth/jwt_verify.h), -1 if invalid */
 extern int	pgsync_parse_jwt_algorithms(const char *list);
+extern bool pgsync_ssl;
+extern char *pgsync_ssl_cert_file;
+extern char *pgsync_ssl_key_file;
+extern int	pgsync_ssl_plain_from;	/* WsPlainFrom (net/ws_tls.h) */
+extern char *pgsync_allowed_origins;
+extern int	pgsync_handshake_timeout_s;
+extern int	pgsync_idle_timeout_s;
 
 /* Define every parameter; call from _PG_init when preloading. */
 extern void pgsync_define_gucs(void);

@@ -478,7 +478,7 @@ sweep_cb(uv_timer_t *t)
 
 		if (s->client == NULL || fanout_client_closing(s->client))
 			timed_unlink(s);
-		else if (s->auth == WS_AUTH_AWAITING && now >= s->auth_deadline)
+		else if (s->auth == WS_AUTH_AWAITING && now > s->auth_deadline)
 		{
 			timed_unlink(s);
 			ws_session_close_with(s, CP_ERR_AUTH_REQUIRED,

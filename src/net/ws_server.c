@@ -10,11 +10,12 @@
  * thread, in lws callbacks: nothing may ERROR (a longjmp out of lws would
  * corrupt it), so memory is malloc'd and logging is LOG/WARNING.
  *
- * The WebSocket server is three modules on one private header
+ * The WebSocket server is five modules on one private header
  * (ws_server_int.h): this one (setup and dispatch), ws_session.c (one
- * connection: handshake checks, receive, requests, its end) and ws_send.c
- * (queues -> lws_write).  ws_fd_budget.c decides how many sockets the
- * worker may hold.
+ * connection: handshake checks, receive, requests, its end), ws_send.c
+ * (queues -> lws_write), ws_tls.c (TLS) and ws_timeouts.c (handshake and
+ * idle timeouts).  ws_fd_budget.c decides how many sockets the worker may
+ * hold.
  *
  * Accepting.  Every accepted socket is counted (WSI_CREATE/WSI_DESTROY),
  * and one beyond the file descriptor budget is answered "503 Service
@@ -24,6 +25,14 @@
  * "accept: errno 24" and returns with the listening socket still readable,
  * i.e. a busy loop: we then stop polling the listening socket for
  * WS_ACCEPT_PAUSE_MS, and repeated lws log lines are folded into one.
+ *
+ * Transport and timeouts (docs/SECURITY.md).  With a TLS credential loaded
+ * (ws_tls.c) the vhost speaks TLS and still lets plain HTTP in on the same
+ * port; a plain upgrade is refused here, before any other check, when
+ * pgsync.ssl_plain_from says so.  Nothing is served over plain HTTP: a
+ * request that is not an upgrade gets 404 and the connection is closed
+ * (no keep-alive that would start the handshake clock again).  The
+ * handshake and idle timeouts are ws_timeouts.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +50,7 @@
 #include "net/ws_fd_budget.h"
 #include "net/ws_server.h"
 #include "net/ws_server_int.h"
+#include "net/ws_tls.h"
 #include "protocol/client_protocol.h"
 
 #define WS_ACCEPT_PAUSE_MS	1000
@@ -48,6 +58,7 @@
 
 Fanout	   *ws_fanout = NULL;
 size_t		ws_max_message = 64 * 1024;
+char	   *ws_allowed_origins = NULL;
 
 static struct lws_context *context = NULL;
 static struct lws_vhost *vhost = NULL;
@@ -119,6 +130,44 @@ lws_log_emit(int level, const char *line)
 	emit_line(level, line, len);
 }
 
+/*
+ * A refused upgrade (plain connection, Origin): logged, but a refusal for
+ * the same reason within WS_LOG_REPEAT_MS of the last one logged is only
+ * counted, and the count goes with the next line.
+ */
+void
+ws_log_refusal(struct lws *wsi, const char *fmt,...)
+{
+	static TimestampTz last_at = 0;
+	static char last_why[256];
+	static int	unlogged = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	char		peer[64];
+	char		why[256];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (strcmp(why, last_why) == 0 &&
+		!TimestampDifferenceExceeds(last_at, now, WS_LOG_REPEAT_MS))
+	{
+		unlogged++;
+		return;
+	}
+	strlcpy(last_why, why, sizeof(last_why));
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (unlogged > 0)
+		ereport(LOG,
+				(errmsg("pgsync: WebSocket upgrade from %s refused: %s (and %d more refusals since the last such message)",
+						peer, why, unlogged)));
+	else
+		ereport(LOG,
+				(errmsg("pgsync: WebSocket upgrade from %s refused: %s", peer, why)));
+	last_at = now;
+	unlogged = 0;
+}
+
 /* ----------------------------------------------------------------
  * Accepting
  * ----------------------------------------------------------------
@@ -175,6 +224,16 @@ accept_check_cb(uv_check_t *h)
 	uv_timer_start(&accept_timer, accept_timer_cb, WS_ACCEPT_PAUSE_MS, 0);
 }
 
+/* With TLS on, a plain upgrade that pgsync.ssl_plain_from refuses: 403. */
+static int
+refuse_plain(struct lws *wsi)
+{
+	ws_log_refusal(wsi, "plain ws:// while TLS is on (pgsync.ssl_plain_from = %s)",
+				   ws_tls_plain_from_name());
+	return ws_session_refuse(wsi, 403, "Forbidden",
+							 "TLS required: connect with wss://\n");
+}
+
 /* ----------------------------------------------------------------
  * The protocol callback
  * ----------------------------------------------------------------
@@ -202,15 +261,34 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		case LWS_CALLBACK_WSI_CREATE:
 			ws_fd_budget_socket_opened();
 			return 0;
+		case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+			ws_timeouts_accepted(wsi);
+			return 0;
 		case LWS_CALLBACK_WSI_DESTROY:
 			if (wsi != listen_wsi)
 				ws_fd_budget_socket_closed();
+			ws_timeouts_forget(wsi);
 			return 0;
+		case LWS_CALLBACK_SSL_INFO:
+			ws_timeouts_tls_info(wsi, (const struct lws_ssl_info *) in);
+			return 0;
+		case LWS_CALLBACK_HTTP:
+			/* not an upgrade: nothing to serve, and no keep-alive */
+			(void) lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+			return -1;
+		case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+			/* user: the vhost's SSL_CTX */
+			return ws_tls_install(user);
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 			if (in != NULL && strcasecmp((const char *) in, "websocket") == 0)
+			{
+				if (ws_tls_plain_refused(wsi))
+					return refuse_plain(wsi);
 				return ws_session_confirm_upgrade(wsi);
+			}
 			break;
 		case LWS_CALLBACK_ESTABLISHED:
+			ws_timeouts_upgraded(wsi);
 			return ws_session_established(wsi, s) ? 0 : -1;
 		case LWS_CALLBACK_RECEIVE:
 			ws_session_receive(wsi, s, (const char *) in, len);
@@ -324,6 +402,7 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	foreign_loops[0] = loop;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 		LWS_SERVER_OPTION_DISABLE_IPV6;
+	ws_tls_context_options(&info);
 	info.foreign_loops = foreign_loops;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
@@ -353,10 +432,16 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	info.retry_and_idle_policy = &keepalive;
 	info.vhost_name = "pgsync";
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* lws's own timer from accept, until ws_timeouts.c sets it */
+	info.timeout_secs_ah_idle = (unsigned int) ws_handshake_timeout_s;
+	ws_tls_vhost_options(&info);
 	vhost = lws_create_vhost(context, &info);
 	if (vhost == NULL)
 	{
-		*errmsg = "could not listen (address in use or invalid pgsync.listen_address?)";
+		*errmsg = ws_tls_enabled() && !ws_tls_installed() ?
+			"could not set up TLS (see the messages before)" :
+			"could not listen (address in use or invalid pgsync.listen_address?)";
+		ws_tls_forget();
 		lws_context_destroy(context);
 		context = NULL;
 		return false;
@@ -364,6 +449,7 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	fanout_set_want_write(fo, ws_send_want_write, NULL);
 	ws_send_start(loop);
 	ws_auth_start(loop);
+	ws_timeouts_start(loop);
 	if (!accept_timer_started)
 	{
 		/* unreferenced: they must not keep the loop alive by themselves */
@@ -381,6 +467,24 @@ void
 ws_server_set_max_message(size_t bytes)
 {
 	ws_max_message = bytes;
+}
+
+void
+ws_server_set_allowed_origins(const char *list)
+{
+	char	   *copy = strdup(list != NULL ? list : "");
+
+	if (copy == NULL)
+	{
+		/* keep the previous list rather than allow any origin */
+		ereport(WARNING,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("pgsync.allowed_origins keeps its previous value.")));
+		return;
+	}
+	free(ws_allowed_origins);
+	ws_allowed_origins = copy;
 }
 
 void
@@ -413,6 +517,7 @@ ws_server_destroy(uv_loop_t *loop)
 		return;
 	ws_send_stop();
 	ws_auth_stop();
+	ws_timeouts_stop();
 	if (accept_timer_started)
 	{
 		uv_timer_stop(&accept_timer);
@@ -421,6 +526,7 @@ ws_server_destroy(uv_loop_t *loop)
 		uv_close((uv_handle_t *) &accept_check, NULL);
 		accept_timer_started = false;
 	}
+	ws_tls_forget();
 	listen_wsi = NULL;
 	lws_context_destroy(context);
 	for (int i = 0; i < 10; i++)

@@ -3,11 +3,12 @@
  * ws_server.h
  *	  The WebSocket server: libwebsockets on the worker's libuv loop.
  *
- * The interface of three modules (private header ws_server_int.h):
+ * The interface of five modules (private header ws_server_int.h):
  * ws_server.c owns the lws context, accepting and the status slots;
  * ws_session.c one session per connection bound to a FoClient of the
  * fan-out (handshake checks, receive path, requests, replies); ws_send.c
- * the send path (queue -> lws_write).  Subscribe requests need the catalog
+ * the send path (queue -> lws_write); ws_tls.c TLS (its worker-side
+ * interface is ws_tls.h); ws_timeouts.c the handshake and idle timeouts.  Subscribe requests need the catalog
  * (unknown_table, row filters compiled against the tables:
  * worker_subscribe.c), which must not be used inside an lws callback:
  * they are parked in a pending list that the worker's main loop drains
@@ -71,6 +72,15 @@ extern void ws_server_destroy(uv_loop_t *loop);
  */
 extern void ws_server_set_max_message(size_t bytes);
 extern void ws_server_set_request_rate(int per_second);
+
+/* pgsync.allowed_origins (validated by its GUC check hook); reloadable. */
+extern void ws_server_set_allowed_origins(const char *list);
+
+/*
+ * pgsync.handshake_timeout (for sockets accepted from now on) and
+ * pgsync.idle_timeout (0: off; at once); reloadable.
+ */
+extern void ws_server_set_timeouts(int handshake_s, int idle_s);
 
 /* Take the list of parked subscribe requests (caller frees with
  * ws_pending_free, or parks one again with ws_server_park_again). */

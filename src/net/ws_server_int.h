@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ws_server_int.h
- *	  Private to the WebSocket server (ws_server.c, ws_session.c, ws_send.c).
+ *	  Private to the WebSocket server (ws_server.c, ws_session.c, ws_send.c,
+ *	  ws_tls.c, ws_timeouts.c).
  *
  * Vocabulary.  A *socket* is a TCP connection lws accepted, upgraded to
  * WebSocket or not.  A *session* is the per-connection state lws keeps for
@@ -16,6 +17,7 @@
 #define PGSYNC_WS_SERVER_INT_H
 
 #include <libwebsockets.h>
+#include <uv.h>
 
 #include "auth/jwt_verify.h"
 #include "fanout/fanout.h"
@@ -61,11 +63,16 @@ typedef struct Session
 			   *auth_next;
 	struct lws *wsi;
 	RateLimit	rate;			/* its requests (handle_request) */
+	int64		last_rx;		/* TimestampTz: admission, then each data frame */
 } Session;
 
 /* ws_server.c: the context's state */
 extern Fanout *ws_fanout;
 extern size_t ws_max_message;
+extern char *ws_allowed_origins;	/* pgsync.allowed_origins; NULL or "": any */
+
+/* A refused request, for the server log (rate-limited: ws_server.c). */
+extern void ws_log_refusal(struct lws *wsi, const char *fmt,...) pg_attribute_printf(2, 3);
 
 /* Status slots (ws_server.c): take one, or -1; give it back. */
 extern int	ws_slot_take(void);
@@ -73,6 +80,9 @@ extern void ws_slot_release(int slot);
 
 /* ws_session.c: handshake, receive, requests, the end of a session */
 extern int	ws_session_confirm_upgrade(struct lws *wsi);
+extern int	ws_session_refuse(struct lws *wsi, int status, const char *reason,
+							  const char *body);
+extern bool ws_session_waiting(FoClient *c);
 extern bool ws_session_established(struct lws *wsi, Session *s);
 extern void ws_session_receive(struct lws *wsi, Session *s, const char *in,
 							   size_t len);
@@ -89,6 +99,24 @@ extern void ws_auth_message(Session *s, const char *id_json, const char *token);
 extern void ws_auth_forget(Session *s);
 extern void ws_auth_start(uv_loop_t *loop);
 extern void ws_auth_stop(void);
+
+/* ws_tls.c: TLS on the vhost (ws_tls.h is the worker's side) */
+extern void ws_tls_context_options(struct lws_context_creation_info *info);
+extern void ws_tls_vhost_options(struct lws_context_creation_info *info);
+extern int	ws_tls_install(void *ssl_ctx);
+extern bool ws_tls_installed(void);
+extern void ws_tls_forget(void);
+extern bool ws_tls_plain_refused(struct lws *wsi);
+extern const char *ws_tls_plain_from_name(void);
+
+/* ws_timeouts.c: pgsync.handshake_timeout, pgsync.idle_timeout */
+extern int	ws_handshake_timeout_s;
+extern void ws_timeouts_start(uv_loop_t *loop);
+extern void ws_timeouts_stop(void);
+extern void ws_timeouts_accepted(struct lws *wsi);
+extern void ws_timeouts_tls_info(struct lws *wsi, const struct lws_ssl_info *si);
+extern void ws_timeouts_upgraded(struct lws *wsi);
+extern void ws_timeouts_forget(struct lws *wsi);
 
 /* ws_send.c: the send path */
 extern void ws_send_start(uv_loop_t *loop);

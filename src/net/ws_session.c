@@ -23,6 +23,10 @@
  *	  unmasks only frames that have one; no API exposes it, so unmasked
  *	  client frames cannot be refused here (fixed upstream after 4.1).
  *
+ * Origin (docs/SECURITY.md): with pgsync.allowed_origins set, an upgrade
+ * whose Origin header is not in the list gets 403, after every other
+ * check; one without Origin is not a browser's and is not judged by it.
+ *
  * The end of a session.  The client's fan-out state (queue, subscriptions,
  * status slot, and through its fan-out any snapshot or replay it is
  * taking) is released as soon as the peer sends a Close frame, not when
@@ -77,6 +81,40 @@ refuse_upgrade(struct lws *wsi, int status, const char *reason,
 	return -1;
 }
 
+/* An upgrade refused elsewhere in the server (ws_server.c), same answer. */
+int
+ws_session_refuse(struct lws *wsi, int status, const char *reason,
+				  const char *body)
+{
+	return refuse_upgrade(wsi, status, reason, "", body);
+}
+
+/*
+ * pgsync.allowed_origins: true if the request carries an Origin the list
+ * does not allow (answered 403).  An Origin too long to be one is refused.
+ */
+static bool
+origin_refused(struct lws *wsi)
+{
+	char		origin[256];
+
+	if (ws_allowed_origins == NULL || ws_allowed_origins[0] == '\0' ||
+		lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return false;
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
+		strlcpy(origin, "(too long)", sizeof(origin));
+	else if (handshake_origin_allowed(ws_allowed_origins, origin, strlen(origin)))
+		return false;
+	/* the client's bytes go to the server log: printable ASCII only */
+	for (unsigned char *p = (unsigned char *) origin; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	ws_log_refusal(wsi, "Origin \"%s\" is not in pgsync.allowed_origins", origin);
+	(void) refuse_upgrade(wsi, 403, "Forbidden", "",
+						  "origin not allowed (pgsync.allowed_origins)\n");
+	return true;
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to go on, -1 refused (answered). */
 int
 ws_session_confirm_upgrade(struct lws *wsi)
@@ -93,6 +131,10 @@ ws_session_confirm_upgrade(struct lws *wsi)
 	if (n <= 0 || !handshake_key_valid(buf, (size_t) n))
 		return refuse_upgrade(wsi, 400, "Bad Request", "",
 							  "Sec-WebSocket-Key must be the base64 of 16 bytes\n");
+
+	/* the Origin allow-list, then the token */
+	if (origin_refused(wsi))
+		return -1;
 	return ws_auth_confirm_upgrade(wsi);
 }
 
@@ -310,6 +352,16 @@ drop_pending_of(FoClient *c)
 		pending_tail = &(*pending_tail)->next;
 }
 
+/* Does c have a subscribe request parked for the worker? */
+bool
+ws_session_waiting(FoClient *c)
+{
+	for (WsPending *p = pending_head; p != NULL; p = p->next)
+		if (p->client == c)
+			return true;
+	return false;
+}
+
 WsPending *
 ws_server_take_pending(void)
 {
@@ -353,8 +405,9 @@ ws_session_established(struct lws *wsi, Session *s)
 	if (c == NULL)
 		return false;
 	s->client = c;
+	s->last_rx = GetCurrentTimestamp();
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	fanout_client_set_peer(c, peer, GetCurrentTimestamp());
+	fanout_client_set_peer(c, peer, s->last_rx);
 	if (!ws_fd_budget_admit())
 	{
 		ws_session_close_with(s, CP_ERR_SERVER_FULL,
@@ -433,6 +486,7 @@ ws_session_receive(struct lws *wsi, Session *s, const char *in, size_t len)
 
 	if (s->client == NULL || fanout_client_closing(s->client))
 		return;
+	s->last_rx = GetCurrentTimestamp();
 	if (first)
 		s->rx_len = 0;
 	if (lws_frame_is_binary(wsi))

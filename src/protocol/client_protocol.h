@@ -48,6 +48,7 @@
 #define CP_ERR_INVALID_ROLE			"invalid_role"
 #define CP_ERR_PERMISSION_DENIED	"permission_denied"
 #define CP_ERR_RATE_LIMITED			"rate_limited"
+#define CP_ERR_IDLE_TIMEOUT			"idle_timeout"
 
 /* Operation bits of a subscription. */
 #define CP_OP_INSERT	0x01

@@ -51,6 +51,7 @@
 #include "net/ws_fd_budget.h"
 #include "net/ws_auth.h"
 #include "net/ws_server.h"
+#include "net/ws_tls.h"
 #include "pgsync.h"
 #include "protocol/client_protocol.h"
 #include "shared_state.h"
@@ -322,8 +323,12 @@ try_start_decoding(void)
 		decode_start(pgsync_slot_name, sink_cb, service_cb, DECODE_BUDGET_MS);
 		worker_changelog_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
 		pgsync_set_state("streaming");
-		pgsync_set_error(NULL);
-		last_logged_error[0] = '\0';
+		/* a listening error stays shown until the server listens */
+		if (listening)
+		{
+			pgsync_set_error(NULL);
+			last_logged_error[0] = '\0';
+		}
 	}
 	PG_CATCH();
 	{
@@ -340,7 +345,9 @@ try_listen(void)
 {
 	const char *err = NULL;
 
-	if (!worker_auth_listen_allowed(pgsync_listen_address, &err))
+	/* the files are read again at every attempt: fixed, they are used */
+	if (!worker_auth_listen_allowed(pgsync_listen_address, &err) ||
+		(pgsync_ssl && !ws_tls_load(pgsync_ssl_cert_file, pgsync_ssl_key_file, &err)))
 	{
 		report_error("cannot start WebSocket server", err, NULL);
 		return;
@@ -349,10 +356,17 @@ try_listen(void)
 						pgsync_max_clients, &err))
 	{
 		listening = true;
-		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d",
-							 pgsync_listen_address, pgsync_port),
+		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d%s",
+							 pgsync_listen_address, pgsync_port,
+							 ws_tls_enabled() ? " (TLS)" : ""),
 					  pgsync_auth == PGSYNC_AUTH_TRUST ?
 					  errdetail("pgsync.auth = trust: clients are not authenticated and read every table.") : 0));
+		/* the error that kept it from listening is over */
+		if (decode_started())
+		{
+			pgsync_set_error(NULL);
+			last_logged_error[0] = '\0';
+		}
 		return;
 	}
 	report_error("cannot start WebSocket server", err, NULL);
@@ -566,6 +580,25 @@ apply_reloadable_settings(void)
 	worker_auth_configure();
 	ws_auth_set_max_per_role(pgsync_max_clients_per_role);
 	ws_server_set_request_rate(pgsync_max_requests_per_second);
+	ws_server_set_allowed_origins(pgsync_allowed_origins);
+	ws_server_set_timeouts(pgsync_handshake_timeout_s, pgsync_idle_timeout_s);
+	ws_tls_set_plain_from((WsPlainFrom) pgsync_ssl_plain_from);
+}
+
+/* SIGHUP while serving with TLS: new handshakes get the files' credential. */
+static void
+reload_tls(void)
+{
+	const char *err = NULL;
+
+	if (!listening || !ws_tls_enabled())
+		return;
+	if (ws_tls_load(pgsync_ssl_cert_file, pgsync_ssl_key_file, &err))
+		ereport(LOG, (errmsg("pgsync: TLS certificate and key reloaded")));
+	else
+		ereport(WARNING,
+				(errmsg("pgsync: TLS certificate and key not reloaded: %s", err),
+				 errdetail("The previous certificate and key stay in use.")));
 }
 
 static long
@@ -660,6 +693,7 @@ pgsync_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			apply_reloadable_settings();
+			reload_tls();
 		}
 
 		now = GetCurrentTimestamp();

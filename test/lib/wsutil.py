@@ -10,8 +10,17 @@ import websockets
 
 
 async def connect(cluster, **kw):
+    """A client of the worker; over TLS (wss://) when cluster.ws_ssl holds
+    an ssl.SSLContext (test/t/ws_tls.py); with the token cluster.ws_token
+    when the cluster runs pgsync.auth = jwt."""
     kw.setdefault("max_size", 64 * 1024 * 1024)
-    return await websockets.connect(cluster.ws_url(), subprotocols=["pgsync.v1"], **kw)
+    url = cluster.ws_url()
+    if getattr(cluster, "ws_ssl", None) is not None:
+        url = "wss://127.0.0.1:%d/" % cluster.ws_port
+        kw.setdefault("ssl", cluster.ws_ssl)
+    if getattr(cluster, "ws_token", None) is not None:
+        kw.setdefault("extra_headers", {"Authorization": "Bearer " + cluster.ws_token})
+    return await websockets.connect(url, subprotocols=["pgsync.v1"], **kw)
 
 
 async def request(ws, msg, timeout=5):
@@ -63,6 +72,42 @@ async def quiet(ws, secs=0.5, heartbeats=False):
         if isinstance(m, dict) and m.get("type") == "heartbeat" and not heartbeats:
             continue
         got.append(m)
+
+
+UPGRADE_HEADERS = ["GET / HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
+                   "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                   "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: pgsync.v1"]
+
+
+def http_exchange(port, request, host="127.0.0.1"):
+    """What the server answers to request (bytes, plain TCP) until it
+    closes the connection, or up to the end of a 101 answer's headers."""
+    s = socket.create_connection((host, port), timeout=5)
+    s.sendall(request)
+    buf = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+            if buf.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in buf:
+                break
+    except OSError:
+        pass
+    s.close()
+    return buf
+
+
+def upgrade_status(port, host="127.0.0.1", extra=()):
+    """(status code or None, body) of a plain upgrade request with the
+    extra header lines."""
+    buf = http_exchange(port, ("\r\n".join(UPGRADE_HEADERS + list(extra)) + "\r\n\r\n").encode(),
+                        host)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    parts = head.split(b"\r\n", 1)[0].split(b" ")
+    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    return code, body.decode(errors="replace")
 
 
 def lsn_value(s):
