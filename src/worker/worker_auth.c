@@ -12,17 +12,18 @@
  *	  granted to pgsync.authenticator_role (PostgREST's model).  Checked
  *	  when a client authenticates and again whenever roles change;
  *	- the read rule, worker_auth_denies(): a role may read a table if it
- *	  has SELECT on the whole table and no row-level security policy
- *	  applies to it.  Column privileges and RLS are not evaluated yet, so
- *	  a role that has only some columns, or that RLS would filter, is
- *	  refused the table rather than shown rows or columns it may not see
- *	  (fail closed);
+ *	  has SELECT on the whole table, or on some of its columns (then it
+ *	  reads those only: worker_columns.c), and no row-level security
+ *	  policy applies to it.  RLS is not evaluated yet, so a role that RLS
+ *	  would filter is refused the table rather than shown rows it may not
+ *	  see (fail closed);
  *	- the fan-out's access check, a cache of that rule per (role, table),
- *	  emptied by catalog invalidations of pg_class, roles and role
- *	  memberships (GRANT, REVOKE, ALTER TABLE ... ROW LEVEL SECURITY, DROP
- *	  ROLE).  The check is asked while decoding (the catalog as of the
- *	  change: a REVOKE takes effect from the transactions that commit after
- *	  it) and while replaying the log (the catalog as of now).
+ *	  emptied by catalog invalidations of pg_class, pg_attribute (column
+ *	  privileges live there), roles and role memberships (GRANT, REVOKE,
+ *	  ALTER TABLE ... ROW LEVEL SECURITY, DROP ROLE).  The check is asked
+ *	  while decoding (the catalog as of the change: a REVOKE takes effect
+ *	  from the transactions that commit after it) and while replaying the
+ *	  log (the catalog as of now).
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +48,7 @@
 #include "net/ws_auth.h"
 #include "net/ws_server.h"
 #include "worker/worker_auth.h"
+#include "worker/worker_columns.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
 #include "worker/worker_serve_snapshot.h"
@@ -61,6 +63,7 @@ typedef struct AccessEntry
 {
 	AccessKey	key;
 	bool		allowed;
+	uint32		columns;		/* FoGrant.columns */
 } AccessEntry;
 
 static HTAB *access_cache = NULL;
@@ -220,6 +223,8 @@ worker_auth_configure(void)
 		if (!callbacks_registered)
 		{
 			CacheRegisterSyscacheCallback(RELOID, auth_inval_cb, (Datum) 0);
+			/* GRANT and REVOKE on columns update pg_attribute only */
+			CacheRegisterSyscacheCallback(ATTNUM, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHOID, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, auth_inval_cb, (Datum) 0);
 			fanout_set_access_check(access_check_cb, NULL);
@@ -343,18 +348,23 @@ worker_auth_recheck_roles(Fanout *live)
  */
 
 const char *
-worker_auth_denies(Oid role, Oid relid)
+worker_auth_denies(Oid role, Oid relid, uint32 *columns)
 {
 	bool		missing = false;
 
+	*columns = 0;
 	if (!OidIsValid(role))
 		return NULL;
 	if (role == (Oid) WS_PRINCIPAL_UNCHECKED ||
 		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		return "the role does not exist";
 	if (pg_class_aclcheck_ext(relid, role, ACL_SELECT, &missing) != ACLCHECK_OK)
-		return missing ? "the table does not exist" :
-			"permission denied: the role needs SELECT on the whole table (column privileges are not supported yet)";
+	{
+		if (missing)
+			return "the table does not exist";
+		if (!worker_columns_readable(role, relid, columns))
+			return "permission denied: the role has SELECT on no column of this table";
+	}
 	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
 		return "row-level security applies to the role on this table, and is not supported yet: the table is refused rather than sent unfiltered";
 	return NULL;
@@ -389,6 +399,7 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 	if (found)
 	{
 		grant->readable = e->allowed;
+		grant->columns = e->columns;
 		return;
 	}
 
@@ -401,8 +412,11 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 		StartTransactionCommand();
 		decode_use_current_catalog();
 	}
-	e->allowed = worker_auth_denies(key.role, key.relid) == NULL;
+	e->allowed = false;			/* if the check ERRORs */
+	e->columns = 0;
+	e->allowed = worker_auth_denies(key.role, key.relid, &e->columns) == NULL;
 	if (own_xact)
 		CommitTransactionCommand();
 	grant->readable = e->allowed;
+	grant->columns = e->columns;
 }

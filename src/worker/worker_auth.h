@@ -38,10 +38,11 @@ extern void worker_auth_check_role(FoClient *c, const char *role);
 extern void worker_auth_recheck_roles(Fanout *live);
 
 /*
- * May role (InvalidOid: unrestricted) read table relid?  NULL if so, else
- * the reason (static text).  The one rule for subscribe checks and the
- * fan-out's access check.
+ * May role (InvalidOid: unrestricted) read table relid?  NULL if so, with
+ * *columns the column set it may read (0: every column; see
+ * worker_columns.h), else the reason (static text).  The one rule for
+ * subscribe checks, snapshots and the fan-out's access check.
  */
-extern const char *worker_auth_denies(Oid role, Oid relid);
+extern const char *worker_auth_denies(Oid role, Oid relid, uint32 *columns);
 
 #endif							/* PGSYNC_WORKER_AUTH_H */
