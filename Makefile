@@ -66,7 +66,8 @@ check-pure:
 UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
-	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log \
+	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_fanout_columns \
+	test/unit/test_change_log \
 	test/unit/test_jwt_verify test/unit/test_rate_limit
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
@@ -115,6 +116,9 @@ test/unit/test_rate_limit: test/unit/test_rate_limit.c $(PROTOCOL_SRCS) $(PURE_H
 test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout.c $(FANOUT_SRCS) -lm
 
+test/unit/test_fanout_columns: test/unit/test_fanout_columns.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout_columns.c $(FANOUT_SRCS) -lm
+
 .PHONY: unit
 unit: check-pure $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do \
@@ -126,7 +130,7 @@ unit: check-pure $(UNIT_TESTS)
 # test/fuzz/corpus/<name>/ (never written to) plus a working corpus under
 # FUZZ_WORK, where crash/timeout reproducers go too.
 FUZZ_NAMES = fuzz_json_escape fuzz_table_pattern fuzz_json_value fuzz_row_filter \
-	fuzz_jwt_verify
+	fuzz_jwt_verify fuzz_fanout_columns
 FUZZ_TARGETS = $(addprefix test/fuzz/,$(FUZZ_NAMES))
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Isrc
@@ -147,6 +151,9 @@ test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(PURE_HDR
 
 test/fuzz/fuzz_jwt_verify: test/fuzz/fuzz_jwt_verify.c test/fuzz/jwt_sign.h $(AUTH_SRCS) $(PURE_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jwt_verify.c $(AUTH_SRCS) -lcrypto -lm
+
+test/fuzz/fuzz_fanout_columns: test/fuzz/fuzz_fanout_columns.c $(FANOUT_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_fanout_columns.c $(FANOUT_SRCS) -lm
 
 .PHONY: fuzz fuzz-run
 fuzz: $(FUZZ_TARGETS)

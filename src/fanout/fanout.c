@@ -8,6 +8,8 @@
  *	  fanout.c			this file: fan-outs, clients, subscriptions, replies
  *	  fanout_route.c	routing of plugin messages (fanout_publish)
  *	  fanout_filter.c	row filters of subscriptions
+ *	  fanout_project.c	column privileges: projected relation messages
+ *						and changes
  *	  fanout_rel.c		the relation table, the routing clock
  *	  fanout_queue.c	messages, client queues, positions, lagging, culling
  * FoClient is opaque outside fanout/: other modules use the accessors.
@@ -83,6 +85,7 @@ fanout_destroy(Fanout *fo)
 	fo_msg_unref(fo->cur_begin);
 	free(fo->txn_clients);
 	fo_filter_destroy(fo);
+	fo_project_destroy(fo);
 	free(fo);
 }
 

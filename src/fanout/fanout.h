@@ -265,7 +265,7 @@ typedef struct FoGrant
 	bool		readable;		/* false: the relation is skipped */
 	uint32_t	columns;		/* 0: every column; else the id of the
 								 * column set it may read (column
-								 * privileges) */
+								 * privileges, fanout_columns.h) */
 	bool		rows;			/* a row policy decides each change (RLS) */
 } FoGrant;
 

@@ -5,9 +5,13 @@
  *	  (docs/FILTERS.md), over the relation table and the queues.
  *
  * Owns the compiled filters of each subscription, one per relation it
- * meets, keyed by the version of that relation's "R" message: a filter is
- * compiled lazily, the first time a change of the relation is routed to
- * the subscription, and again after a new relation message (ALTER TABLE).
+ * meets, keyed by the version of that relation's "R" message and the
+ * columns the client may read there: a filter is compiled lazily, the
+ * first time a change of the relation is routed to the subscription, and
+ * again after a new relation message (ALTER TABLE) or a change of column
+ * privileges.  Columns the client may not read cannot be named
+ * (fanout_project.c), so a filter on one is a bad_filter like a filter on
+ * a column that does not exist.
  * A filter that does not compile against a relation (unknown column,
  * literal not of the column's type, ...) sends the client a bad_filter
  * error event naming the subscription and table, and that relation is
@@ -147,12 +151,14 @@ report_compile_error(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r,
 }
 
 /*
- * Compile s's filter against r's current relation message, and record r's
- * key columns for that version.  NULL (error reported to c) if it does
- * not compile.
+ * Compile s's filter against r's current relation message, the columns c
+ * may not read left unnameable (a filter naming one gets "no column"), and
+ * record r's key columns for that version.  NULL (error reported to c) if
+ * it does not compile.
  */
 static RowFilter *
-compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r)
+compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r,
+			uint32_t columns)
 {
 	size_t		flen = strlen(s->filter_json);
 	JsonDoc    *rdoc = doc_for(r->rel_msg->len, JSON_DEFAULT_MAX_DEPTH);
@@ -184,6 +190,8 @@ compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r)
 	r->key_cols = keys;
 	r->nkeys = nkeys;
 	keys = NULL;
+	if (!fo_project_mask_filter_columns(fo, c, r, columns, cols, ncols))
+		goto done;
 	/* the text was written by client_protocol.c from a parsed filter */
 	f = row_filter_compile(json_parse(fdoc, s->filter_json, flen, NULL),
 						   cols, ncols, &err);
@@ -197,16 +205,19 @@ done:
 	return f;
 }
 
-/* s's filter for r's current relation message, compiled if needed. */
+/*
+ * s's filter for r's current relation message and the columns s's client
+ * may read there, compiled if needed.
+ */
 static const RowFilter *
-filter_for(Fanout *fo, FoClient *c, FoSub *s, FoRel *r)
+filter_for(Fanout *fo, FoClient *c, FoSub *s, FoRel *r, uint32_t columns)
 {
 	FoSubFilter *e = NULL;
 
 	for (int i = 0; i < s->nfilters && e == NULL; i++)
 		if (s->filters[i].relid == r->relid)
 			e = &s->filters[i];
-	if (e != NULL && e->rel_version == r->version)
+	if (e != NULL && e->rel_version == r->version && e->columns == columns)
 		return e->filter;
 	if (e == NULL)
 	{
@@ -219,13 +230,14 @@ filter_for(Fanout *fo, FoClient *c, FoSub *s, FoRel *r)
 	}
 	row_filter_free(e->filter);
 	e->rel_version = r->version;
-	e->filter = r->rel_msg != NULL ? compile_for(fo, c, s, r) : NULL;
+	e->columns = columns;
+	e->filter = r->rel_msg != NULL ? compile_for(fo, c, s, r, columns) : NULL;
 	return e->filter;
 }
 
 bool
 fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
-					 const FoMsg *m)
+					 uint32_t columns, const FoMsg *m)
 {
 	const RowFilter *f;
 	const JsonValue *change;
@@ -233,7 +245,7 @@ fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s, FoRel *r,
 	/* a truncate removes every row, the matching ones included */
 	if (s->filter_json == NULL || m->op == 'T')
 		return true;
-	if ((f = filter_for(fo, c, s, r)) == NULL ||
+	if ((f = filter_for(fo, c, s, r, columns)) == NULL ||
 		(change = change_parse(fo, m)) == NULL)
 		return false;
 

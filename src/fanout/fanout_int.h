@@ -11,13 +11,18 @@
 #define PGSYNC_FANOUT_INT_H
 
 #include "fanout/fanout.h"
+#include "fanout/fanout_columns.h"
 #include "json/json_value.h"
 
-/* A subscription's filter compiled for one version of a relation. */
+/*
+ * A subscription's filter compiled for one version of a relation, with the
+ * columns its client may read there.
+ */
 typedef struct FoSubFilter
 {
 	uint32_t	relid;
 	uint64_t	rel_version;	/* FoRel.version it was compiled against */
+	uint32_t	columns;		/* FoGrant.columns it was compiled for */
 	struct RowFilter *filter;	/* NULL: does not compile, relation skipped */
 } FoSubFilter;
 
@@ -131,6 +136,26 @@ typedef struct FoMatch
 	FoGrant		grant;			/* what client may read of the relation */
 } FoMatch;
 
+/*
+ * A relation version seen through one column set (fanout_project.c): the
+ * view, and the relation message projected through it.
+ */
+typedef struct FoRelView
+{
+	uint32_t	columns;		/* the column set (FoGrant.columns) */
+	uint64_t	rel_version;	/* FoRel.version built for; 0: none yet */
+	FoColumnView view;
+	FoMsg	   *rel_msg;		/* projected (ref held), or FoRel.rel_msg
+								 * itself when nothing is hidden */
+} FoRelView;
+
+/* A change of the message being routed, projected for one column set. */
+typedef struct FoProjected
+{
+	uint32_t	columns;
+	FoMsg	   *msg;			/* ref held until the routed message ends */
+} FoProjected;
+
 struct FoRel
 {
 	uint32_t	relid;			/* 0: free hash slot */
@@ -146,6 +171,9 @@ struct FoRel
 	FoMatch    *match;
 	int			nmatch;
 	int			match_cap;
+	FoRelView  *views;			/* per column set met (fanout_project.c) */
+	int			nviews;
+	int			views_cap;
 };
 
 struct Fanout
@@ -185,12 +213,22 @@ struct Fanout
 	const JsonValue *parsed;	/* the change being routed, or NULL */
 	uint64_t	change_parses;	/* changes parsed for filters (tests) */
 
+	/* column privileges (fanout_project.c) */
+	FoProjected *projected;		/* of the message being routed */
+	int			nprojected;
+	int			projected_cap;
+	uint64_t	change_projections; /* changes projected (tests) */
+	uint64_t	relation_projections;	/* relation messages projected */
+
 	uint64_t	msgs_sent;
 	uint64_t	bytes_sent;
 	uint64_t	msgs_published;
 };
 
 /* ---- fanout_queue.c ---- */
+
+/* A message of len 0 with room for cap payload bytes (and a NUL). */
+extern FoMsg *fo_msg_alloc(size_t cap, char op, uint64_t lsn);
 
 /*
  * Queue m to c.  false when it was not queued: c is closing, lags (live
@@ -242,8 +280,36 @@ extern uint64_t fo_route_clock_tick(void);
 extern FoRel *fo_rel_find(Fanout *fo, uint32_t relid);
 extern FoRel *fo_rel_lookup(Fanout *fo, uint32_t relid, bool create);
 
-/* Free what a relation entry owns. */
+/* Free what a relation entry owns; what one of its views holds. */
 extern void fo_rel_clear(FoRel *r);
+extern void fo_rel_view_clear(FoRelView *v);
+
+/* ---- fanout_project.c ---- */
+
+/*
+ * Column privileges in routing; columns is a match's FoGrant.columns (0:
+ * every column, nothing to do).
+ *	fo_project_relation(): r's relation message as a client with these
+ *	  columns gets it, projected once per relation version and column set.
+ *	fo_project_change(): change m of r for such a client, projected once
+ *	  per routed message and column set, shared by every client with that
+ *	  set (m itself for a truncate, or when nothing is hidden).  The
+ *	  fan-out holds it until fo_project_route_end().
+ *	fo_project_mask_filter_columns(): make the hidden columns of cols (r's
+ *	  description) unnameable by a row filter.
+ * Each returns NULL (false) after culling c when it cannot do so (out of
+ * memory, a message it cannot read): a client is never sent what its
+ * columns do not allow.
+ */
+extern FoMsg *fo_project_relation(Fanout *fo, FoClient *c, FoRel *r,
+								  uint32_t columns);
+extern FoMsg *fo_project_change(Fanout *fo, FoClient *c, FoRel *r, FoMsg *m,
+								uint32_t columns);
+extern bool fo_project_mask_filter_columns(Fanout *fo, FoClient *c, FoRel *r,
+										   uint32_t columns,
+										   RowFilterColumn *cols, int ncols);
+extern void fo_project_route_end(Fanout *fo);
+extern void fo_project_destroy(Fanout *fo);
 
 /* ---- fanout_access.c ---- */
 
@@ -266,11 +332,14 @@ extern void fo_sub_access_free(FoSub *s);
 /*
  * Row filters (fanout_filter.c).  fo_sub_filter_passes(): does change m of
  * relation r pass s's filter (always for no filter and for truncates)?
- * The change is parsed once per routed message, whatever the number of
- * subscriptions.  fo_filter_route_end() after each routed message.
+ * columns is what s's client may read of r (FoGrant.columns): the filter
+ * is compiled with the other columns unnameable, and evaluated on m as
+ * routed.  The change is parsed once per routed message, whatever the
+ * number of subscriptions.  fo_filter_route_end() after each routed
+ * message.
  */
 extern bool fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s,
-								 FoRel *r, const FoMsg *m);
+								 FoRel *r, uint32_t columns, const FoMsg *m);
 extern void fo_filter_route_end(Fanout *fo);
 extern void fo_sub_filters_free(FoSub *s);
 extern void fo_filter_destroy(Fanout *fo);

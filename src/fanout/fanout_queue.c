@@ -23,17 +23,29 @@
 #include "json/json_encode.h"
 
 FoMsg *
-fo_msg_new(const char *data, size_t len, char op, uint64_t lsn)
+fo_msg_alloc(size_t cap, char op, uint64_t lsn)
 {
-	FoMsg	   *m = malloc(sizeof(FoMsg) + FO_HEADROOM + len + 1);
+	FoMsg	   *m = malloc(sizeof(FoMsg) + FO_HEADROOM + cap + 1);
 
 	if (m == NULL)
 		return NULL;
 	m->refcnt = 1;
 	m->op = op;
-	m->len = (uint32_t) len;
+	m->len = 0;
 	m->lsn = lsn;
 	m->payload = m->buf + FO_HEADROOM;
+	m->payload[0] = '\0';
+	return m;
+}
+
+FoMsg *
+fo_msg_new(const char *data, size_t len, char op, uint64_t lsn)
+{
+	FoMsg	   *m = fo_msg_alloc(len, op, lsn);
+
+	if (m == NULL)
+		return NULL;
+	m->len = (uint32_t) len;
 	memcpy(m->payload, data, len);
 	m->payload[len] = '\0';
 	return m;

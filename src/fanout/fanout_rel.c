@@ -2,8 +2,9 @@
  *
  * fanout_rel.c
  *	  Pure fan-out, lower layer: the relation table of a fan-out (one FoRel
- *	  per relation oid seen, open addressing on the oid) and the routing
- *	  clock.  Used by routing and by the row filters, calls neither.
+ *	  per relation oid seen, open addressing on the oid, with what it
+ *	  owns) and the routing clock.  Used by routing, row filters and
+ *	  projections, calls none of them.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +44,18 @@ fo_rel_clear(FoRel *r)
 	fo_msg_unref(r->rel_msg);
 	free(r->match);
 	free(r->key_cols);
+	for (int i = 0; i < r->nviews; i++)
+		fo_rel_view_clear(&r->views[i]);
+	free(r->views);
+}
+
+void
+fo_rel_view_clear(FoRelView *v)
+{
+	fanout_column_view_free(&v->view);
+	fo_msg_unref(v->rel_msg);
+	v->rel_msg = NULL;
+	v->rel_version = 0;
 }
 
 FoRel *

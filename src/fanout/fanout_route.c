@@ -16,6 +16,8 @@
  *	- per client, the relation messages already queued: the latest "R" of a
  *	  relation is queued before the first change of it the client gets, and
  *	  again when the relation changed.
+ * A client whose role may read only some columns of a relation gets its
+ * relation message and row changes projected onto them (fanout_project.c).
  *
  * A change goes to a subscription when its table patterns, ops and row
  * filter (fanout_filter.c) all let it through.
@@ -86,43 +88,51 @@ fanout_in_transaction(Fanout *fo)
 	return fo->in_txn;
 }
 
+/*
+ * Queue r's relation message to c unless c has it: as projected for the
+ * columns c may read (fanout_project.c), so a change of those columns
+ * (GRANT, REVOKE) sends it again too.
+ */
 static bool
-ensure_relsent(Fanout *fo, FoClient *c, FoRel *r)
+ensure_relsent(Fanout *fo, FoClient *c, FoRel *r, uint32_t columns)
 {
+	FoMsg	   *rel_msg;
 	int			i;
 
 	if (r->rel_msg == NULL)
 		return true;
+	if ((rel_msg = fo_project_relation(fo, c, r, columns)) == NULL)
+		return false;
 	for (i = 0; i < c->nrelsent; i++)
 	{
 		if (c->relsent[i].relid != r->relid)
 			continue;
-		if (c->relsent[i].rel_msg == r->rel_msg)
+		if (c->relsent[i].rel_msg == rel_msg)
 			return true;
 
 		/*
 		 * Another fan-out's copy of the same description (the client moved
 		 * from a replay to live push): the client has it already.
 		 */
-		if (c->relsent[i].rel_msg->len != r->rel_msg->len ||
-			memcmp(c->relsent[i].rel_msg->payload, r->rel_msg->payload,
-				   r->rel_msg->len) != 0)
+		if (c->relsent[i].rel_msg->len != rel_msg->len ||
+			memcmp(c->relsent[i].rel_msg->payload, rel_msg->payload,
+				   rel_msg->len) != 0)
 		{
-			if (!fo_enqueue(fo, c, r->rel_msg))
+			if (!fo_enqueue(fo, c, rel_msg))
 				return false;
 		}
 		fo_msg_unref(c->relsent[i].rel_msg);
-		c->relsent[i].rel_msg = r->rel_msg;
-		r->rel_msg->refcnt++;
+		c->relsent[i].rel_msg = rel_msg;
+		rel_msg->refcnt++;
 		return true;
 	}
 	if (!fo_reserve(fo, c, (void **) &c->relsent, c->nrelsent, &c->relsent_cap,
 					sizeof(FoRelSent), 4) ||
-		!fo_enqueue(fo, c, r->rel_msg))
+		!fo_enqueue(fo, c, rel_msg))
 		return false;
 	c->relsent[c->nrelsent].relid = r->relid;
-	c->relsent[c->nrelsent].rel_msg = r->rel_msg;
-	r->rel_msg->refcnt++;
+	c->relsent[c->nrelsent].rel_msg = rel_msg;
+	rel_msg->refcnt++;
 	c->nrelsent++;
 	return true;
 }
@@ -135,9 +145,13 @@ txn_clients_reserve(Fanout *fo, FoClient *c)
 					  &fo->txn_cap, sizeof(FoClient *), 16);
 }
 
-/* Queue begin (if needed), relation messages, then m, to client c. */
+/*
+ * Queue begin (if needed), relation messages (of rels, each for the columns
+ * c may read of it), then m, to client c.
+ */
 static void
-deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
+deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels,
+		const uint32_t *columns, int nrels)
 {
 	int			i;
 
@@ -151,9 +165,19 @@ deliver(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels)
 		fo->txn_clients[fo->ntxn++] = c;
 	}
 	for (i = 0; i < nrels; i++)
-		if (!ensure_relsent(fo, c, rels[i]))
+		if (!ensure_relsent(fo, c, rels[i], columns[i]))
 			return;
 	fo_enqueue(fo, c, m);
+}
+
+/* A row change of r to c, projected onto the columns c may read of r. */
+static void
+deliver_change(Fanout *fo, FoClient *c, FoMsg *m, FoRel *r, uint32_t columns)
+{
+	FoMsg	   *projected = fo_project_change(fo, c, r, m, columns);
+
+	if (projected != NULL)
+		deliver(fo, c, projected, &r, &columns, 1);
 }
 
 /*
@@ -166,11 +190,14 @@ deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
 				 uint32_t bit)
 {
 	FoRel	  **mine = malloc(sizeof(FoRel *) * nrels);
+	uint32_t   *columns = malloc(sizeof(uint32_t) * nrels);
 	int			n = 0;
 	FoGrant		grant;
 
-	if (mine == NULL)
+	if (mine == NULL || columns == NULL)
 	{
+		free(mine);
+		free(columns);
 		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -179,11 +206,13 @@ deliver_truncate(Fanout *fo, FoClient *c, FoMsg *m, FoRel **rels, int nrels,
 			if ((c->subs[i]->ops & bit) && sub_matches_rel(c->subs[i], rels[k]) &&
 				fo_access_allows(fo, c, c->subs[i], rels[k], &grant))
 			{
+				columns[n] = grant.columns;
 				mine[n++] = rels[k];
 				break;
 			}
-	deliver(fo, c, m, mine, n);
+	deliver(fo, c, m, mine, columns, n);
 	free(mine);
+	free(columns);
 }
 
 static uint32_t
@@ -233,17 +262,18 @@ route_change(Fanout *fo, const char *data, size_t len, uint64_t lsn,
 				continue;
 			if (m == NULL && (m = fo_msg_new(data, len, op, lsn)) == NULL)
 				return;
-			if (!fo_sub_filter_passes(fo, c, s, r, m) ||
+			if (!fo_sub_filter_passes(fo, c, s, r, r->match[i].grant.columns, m) ||
 				(r->match[i].grant.rows && !fo_row_visible(c, r, m)))
 				continue;
 			c->route_mark = tick;
 			if (nrels == 1)
-				deliver(fo, c, m, rels, 1);
+				deliver_change(fo, c, m, r, r->match[i].grant.columns);
 			else
 				deliver_truncate(fo, c, m, rels, nrels, bit);
 		}
 	}
 	fo_filter_route_end(fo);
+	fo_project_route_end(fo);
 	fo_msg_unref(m);
 }
 

@@ -436,7 +436,7 @@ compile_comparison(Compiler *c, const JsonValue *v)
 	if (op == NULL || op->kind != JSON_STRING)
 		return cfail(c, FILTER_SYNTAX, "\"op\" must be a string");
 	for (i = 0; (int) i < c->ncols && col == NULL; i++)
-		if (c->cols[i].name_len == colname->len &&
+		if (c->cols[i].name != NULL && c->cols[i].name_len == colname->len &&
 			memcmp(c->cols[i].name, colname->u.str, colname->len) == 0)
 			col = &c->cols[i];
 	if (c->ncols < 0)

@@ -50,7 +50,11 @@ typedef struct RowFilterError
 /* "syntax", "unknown_column", ...: the code's stable name. */
 extern const char *row_filter_error_name(RowFilterErrorCode code);
 
-/* One column of the relation message: name and type name (not NUL-ended). */
+/*
+ * One column of the relation message: name and type name (not NUL-ended).
+ * A column whose name is NULL keeps its position but no filter can name
+ * it: a column the client may not read (fanout_columns.h).
+ */
 typedef struct RowFilterColumn
 {
 	const char *name;

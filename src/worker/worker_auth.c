@@ -12,17 +12,18 @@
  *	  granted to pgsync.authenticator_role (PostgREST's model).  Checked
  *	  when a client authenticates and again whenever roles change;
  *	- the read rule, worker_auth_denies(): a role may read a table if it
- *	  has SELECT on the whole table and no row-level security policy
- *	  applies to it.  Column privileges and RLS are not evaluated yet, so
- *	  a role that has only some columns, or that RLS would filter, is
- *	  refused the table rather than shown rows or columns it may not see
- *	  (fail closed);
+ *	  has SELECT on the whole table, or on some of its columns (then it
+ *	  reads those only: worker_columns.c), and no row-level security
+ *	  policy applies to it.  RLS is not evaluated yet, so a role that RLS
+ *	  would filter is refused the table rather than shown rows it may not
+ *	  see (fail closed);
  *	- the fan-out's access check, a cache of that rule per (role, table),
- *	  emptied by catalog invalidations of pg_class, roles and role
- *	  memberships (GRANT, REVOKE, ALTER TABLE ... ROW LEVEL SECURITY, DROP
- *	  ROLE).  The check is asked while decoding (the catalog as of the
- *	  change: a REVOKE takes effect from the transactions that commit after
- *	  it) and while replaying the log (the catalog as of now).
+ *	  emptied by catalog invalidations of pg_class, pg_attribute (column
+ *	  privileges live there), roles and role memberships (GRANT, REVOKE,
+ *	  ALTER TABLE ... ROW LEVEL SECURITY, DROP ROLE).  The check is asked
+ *	  while decoding (the catalog as of the change: a REVOKE takes effect
+ *	  from the transactions that commit after it) and while replaying the
+ *	  log (the catalog as of now).
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +52,7 @@
 #include "net/ws_auth.h"
 #include "net/ws_server.h"
 #include "worker/worker_auth.h"
+#include "worker/worker_columns.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
 #include "worker/worker_rls.h"
@@ -67,6 +69,7 @@ typedef struct AccessEntry
 {
 	AccessKey	key;
 	bool		allowed;
+	uint32		columns;		/* FoGrant.columns */
 	bool		rows;			/* a row policy decides each change */
 } AccessEntry;
 
@@ -276,6 +279,8 @@ worker_auth_configure(void)
 		if (!callbacks_registered)
 		{
 			CacheRegisterSyscacheCallback(RELOID, auth_inval_cb, (Datum) 0);
+			/* GRANT and REVOKE on columns update pg_attribute only */
+			CacheRegisterSyscacheCallback(ATTNUM, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHOID, auth_inval_cb, (Datum) 0);
 			CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, auth_inval_cb, (Datum) 0);
 			CacheRegisterRelcacheCallback(auth_relcache_cb, (Datum) 0);
@@ -510,12 +515,13 @@ worker_auth_recheck_roles(Fanout *live)
  */
 
 const char *
-worker_auth_denies(uint32 principal, Oid relid, bool *rows)
+worker_auth_denies(uint32 principal, Oid relid, uint32 *columns, bool *rows)
 {
 	const Audience *a;
 	bool		missing = false;
 	const char *why = NULL;
 
+	*columns = 0;
 	*rows = false;
 	if (principal == 0)
 		return NULL;
@@ -523,8 +529,12 @@ worker_auth_denies(uint32 principal, Oid relid, bool *rows)
 	if (a == NULL || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(a->role)))
 		return "the role does not exist";
 	if (pg_class_aclcheck_ext(relid, a->role, ACL_SELECT, &missing) != ACLCHECK_OK)
-		return missing ? "the table does not exist" :
-			"permission denied: the role needs SELECT on the whole table (column privileges are not supported yet)";
+	{
+		if (missing)
+			return "the table does not exist";
+		if (!worker_columns_readable(a->role, relid, columns))
+			return "permission denied: the role has SELECT on no column of this table";
+	}
 	switch (worker_rls_prepare(principal, a->role, a->claims, relid, &why))
 	{
 		case RLS_NO_POLICY:
@@ -567,6 +577,10 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 	e = hash_search(access_cache, &key, HASH_ENTER, &found);
 	if (!found)
 	{
+		e->allowed = false;		/* if the check ERRORs */
+		e->columns = 0;
+		e->rows = false;
+
 		/*
 		 * Decoding asks inside the reorder buffer's transaction, as of the
 		 * change; a replay of the log asks outside any, as of now.
@@ -576,11 +590,13 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 			StartTransactionCommand();
 			decode_use_current_catalog();
 		}
-		e->allowed = worker_auth_denies(principal, key.relid, &e->rows) == NULL;
+		e->allowed = worker_auth_denies(principal, key.relid, &e->columns,
+										&e->rows) == NULL;
 		if (own_xact)
 			CommitTransactionCommand();
 	}
 	grant->readable = e->allowed;
+	grant->columns = e->columns;
 	grant->rows = e->rows;
 }
 

@@ -42,13 +42,15 @@ extern void worker_auth_check_role(FoClient *c, const char *role,
 extern void worker_auth_recheck_roles(Fanout *live);
 
 /*
- * May principal (0: unrestricted) read table relid?  NULL if so, else the
- * reason (static text); *rows is set when a row-level security policy
- * then decides each change (worker_rls.c).  The one rule for subscribe
- * checks and the fan-out's access check.  Needs a transaction.
+ * May principal (0: unrestricted) read table relid?  NULL if so, with
+ * *columns the column set it may read (0: every column; see
+ * worker_columns.h) and *rows set when a row-level security policy then
+ * decides each change (worker_rls.c); else the reason (static text).  The
+ * one rule for subscribe checks, snapshots and the fan-out's access
+ * check.  Needs a transaction.
  */
 extern const char *worker_auth_denies(uint32 principal, Oid relid,
-									  bool *rows);
+									  uint32 *columns, bool *rows);
 
 /* The role and claims (canonical JSON) of a principal; false if unknown. */
 extern bool worker_auth_principal(uint32 principal, Oid *role,

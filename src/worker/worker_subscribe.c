@@ -11,7 +11,9 @@
  *	- a row filter must be a valid filter (bad_filter), and must compile
  *	  against the current definition of every table that such a literal
  *	  pattern names: columns and types are read from the catalog the way
- *	  the output plugin writes them in its relation message.
+ *	  the output plugin writes them in its relation message, and only the
+ *	  columns the role may read are there (worker_columns.c), so a filter
+ *	  on another is refused like one on a column that does not exist.
  * Tables that only match a wildcard pattern later are checked when their
  * first change is routed (fanout_filter.c).
  * The network loop must never wait for a lock: a table is opened only if
@@ -39,6 +41,7 @@
 #include "json/json_value.h"
 #include "plugin/relation_info.h"
 #include "worker/worker_auth.h"
+#include "worker/worker_columns.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_subscribe.h"
 
@@ -99,13 +102,15 @@ literal_pattern_tables(const TablePattern *pat, bool *literal,
 
 /*
  * Compile filter against the table's current columns (live columns, types
- * as format_type writes them, like the relation message).  NULL if it
- * compiles, else the error text (palloc'd).  Sets *would_wait (and
- * returns NULL) when the table's lock is not free; a table dropped
- * meanwhile is skipped (its subscription simply never sees it).
+ * as format_type writes them, like the relation message) that are in the
+ * column set columns (0: all).  NULL if it compiles, else the error text
+ * (palloc'd).  Sets *would_wait (and returns NULL) when the table's lock
+ * is not free; a table dropped meanwhile is skipped (its subscription
+ * simply never sees it).
  */
 static char *
-filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
+filter_error_for_table(const JsonValue *filter, Oid relid, uint32 columns,
+					   bool *would_wait)
 {
 	Relation	rel;
 	TupleDesc	desc;
@@ -132,7 +137,7 @@ filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (!relation_column_is_live(att))
+		if (!relation_column_is_live(att) || !worker_column_in_set(columns, att))
 			continue;
 		cols[ncols].name = pstrdup(NameStr(att->attname));
 		cols[ncols].name_len = strlen(cols[ncols].name);
@@ -148,6 +153,36 @@ filter_error_for_table(const JsonValue *filter, Oid relid, bool *would_wait)
 	row_filter_free(f);
 	table_close(rel, AccessShareLock);
 	return result;
+}
+
+/*
+ * A table named literally: may role read it (permission_denied), and does
+ * the filter (or NULL) compile against what it may read (bad_filter)?
+ */
+static const char *
+check_literal_table(const JsonValue *filter, uint32 principal, Oid relid,
+					char *msg, size_t msgsize, bool *would_wait)
+{
+	const char *denied;
+	uint32		columns;
+	bool		rows;
+	char	   *e;
+
+	if ((denied = worker_auth_denies(principal, relid, &columns, &rows)) != NULL)
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+		snprintf(msg, msgsize, "table %s.%s: %s", nsp ? nsp : "?",
+				 get_rel_name(relid), denied);
+		return CP_ERR_PERMISSION_DENIED;
+	}
+	if (filter != NULL &&
+		(e = filter_error_for_table(filter, relid, columns, would_wait)) != NULL)
+	{
+		snprintf(msg, msgsize, "%s", e);
+		return CP_ERR_BAD_FILTER;
+	}
+	return NULL;
 }
 
 const char *
@@ -197,32 +232,10 @@ subscribe_check(const ClientRequest *req, uint32 principal, char *msg,
 		}
 		foreach(lc, matching)
 		{
-			const char *denied;
-			bool		rows;
-
-			if (code != NULL || principal == 0)
+			if (code != NULL || *would_wait)
 				break;
-			if ((denied = worker_auth_denies(principal, lfirst_oid(lc), &rows)) != NULL)
-			{
-				char	   *nsp = get_namespace_name(get_rel_namespace(lfirst_oid(lc)));
-
-				snprintf(msg, msgsize, "table %s.%s: %s", nsp ? nsp : "?",
-						 get_rel_name(lfirst_oid(lc)), denied);
-				code = CP_ERR_PERMISSION_DENIED;
-			}
-		}
-		foreach(lc, matching)
-		{
-			char	   *e;
-
-			if (filter == NULL || code != NULL || *would_wait)
-				break;
-			if ((e = filter_error_for_table(filter, lfirst_oid(lc),
-											would_wait)) != NULL)
-			{
-				snprintf(msg, msgsize, "%s", e);
-				code = CP_ERR_BAD_FILTER;
-			}
+			code = check_literal_table(filter, principal, lfirst_oid(lc), msg,
+									   msgsize, would_wait);
 		}
 		if (*would_wait)
 			break;

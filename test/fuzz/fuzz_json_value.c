@@ -8,13 +8,16 @@
  * tree is written back with json_value_write() and parsed again, which
  * must give the same tree, and writing that gives the same bytes.  A
  * json_doc_copy() must be equal too, and every object member must be
- * found by its key.
+ * found by its key.  json_span.c must stay inside any input, and on a
+ * parsed array or object find exactly its elements (keys and values): each
+ * span, parsed alone, equals the parser's element.
  *
  *-------------------------------------------------------------------------
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/json_span.h"
 #include "json/json_value.h"
 
 #define MAX_INPUT	(1 << 16)
@@ -50,6 +53,29 @@ check_lookups(const JsonValue *v)
 	}
 }
 
+/* json_spans() of the input against the parsed tree a (or NULL). */
+static void
+check_spans(const char *text, size_t size, const JsonValue *a)
+{
+	static JsonSpan spans[MAX_NODES];
+	int			n = json_spans(text, size, spans, MAX_NODES);
+
+	for (int i = 0; i < n; i++)
+		if (spans[i].off > size || spans[i].len > size - spans[i].off)
+			abort();
+	if (a == NULL || (a->kind != JSON_ARRAY && a->kind != JSON_OBJECT))
+		return;
+	if (n != (int) (a->kind == JSON_OBJECT ? 2 * a->len : a->len))
+		abort();
+	for (int i = 0; i < n; i++)
+	{
+		const JsonValue *e = json_parse(doc3, text + spans[i].off, spans[i].len, NULL);
+
+		if (e == NULL || !json_value_equal(e, a->u.items[i]))
+			abort();
+	}
+}
+
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -73,6 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > MAX_INPUT)
 		return 0;
 	a = json_parse(doc, (const char *) data, size, &err);
+	check_spans((const char *) data, size, a);
 	if (a == NULL)
 	{
 		if (err.offset > size || err.message == NULL)

@@ -3,8 +3,10 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import socket
 import struct
+import tempfile
 
 import websockets
 
@@ -21,6 +23,32 @@ async def connect(cluster, **kw):
     if getattr(cluster, "ws_token", None) is not None:
         kw.setdefault("extra_headers", {"Authorization": "Bearer " + cluster.ws_token})
     return await websockets.connect(url, subprotocols=["pgsync.v1"], **kw)
+
+
+class JwtSecret:
+    """An HS256 secret in a file the server can read, the settings that make
+    the worker use it (conf), and connections with a token for a role.
+    cleanup() removes the file."""
+
+    def __init__(self, secret, prefix="pgsync-keys."):
+        self.secret = secret
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.dir, 0o755)
+        path = os.path.join(self.dir, "secret")
+        with open(path, "w") as f:
+            f.write(secret)
+        os.chmod(path, 0o644)
+        self.conf = ["pgsync.auth = jwt", "pgsync.jwt_secret_file = '%s'" % path]
+
+    async def connect(self, cluster, role, **kw):
+        import jwt  # test/lib/jwt.py: needs python3-cryptography
+        kw.setdefault("max_size", 64 * 1024 * 1024)
+        token = jwt.hs256(self.secret, jwt.claims(role, 600))
+        return await websockets.connect(cluster.ws_url(), subprotocols=["pgsync.v1"],
+                                        extra_headers={"Authorization": "Bearer " + token}, **kw)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 async def request(ws, msg, timeout=5):

@@ -2,13 +2,14 @@
  *
  * test_json_value.c
  *	  Unit tests of src/json/json_value.c: grammar, strings, numbers, errors
- *	  with offsets, limits, lookups, writer, copy.
+ *	  with offsets, limits, lookups, writer, copy; and of json_span.c.
  *
  *-------------------------------------------------------------------------
  */
 #include <math.h>
 #include <stdlib.h>
 
+#include "json/json_span.h"
 #include "json/json_value.h"
 #include "unit.h"
 
@@ -288,6 +289,60 @@ test_write_copy_equal(void)
 	json_doc_free(d2);
 }
 
+/* The spans of s, joined by '|' into out. */
+static int
+spans_of(const char *s, char *out, int max)
+{
+	JsonSpan	sp[16];
+	int			n = json_spans(s, strlen(s), sp, max);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		sprintf(out + strlen(out), "%s%.*s", i ? "|" : "", (int) sp[i].len,
+				s + sp[i].off);
+	return n;
+}
+
+static void
+test_spans(void)
+{
+	char		out[256];
+	JsonSpan	sp[4];
+	const char *list = "[null,12,\"k\",012a]";
+
+	CHECK_EQ_INT(spans_of("[\"I\",16384,\"0/1\",[1,\"a\\\"]\"],null]", out, 16), 5);
+	CHECK_EQ_STR(out, "\"I\"|16384|\"0/1\"|[1,\"a\\\"]\"]|null");
+	/* whitespace around elements is not part of them; nested objects */
+	CHECK_EQ_INT(spans_of(" [ 1 , {\"a\": [2, \"}\"]} ,true ] ", out, 16), 3);
+	CHECK_EQ_STR(out, "1|{\"a\": [2, \"}\"]}|true");
+	/* objects: key and value */
+	CHECK_EQ_INT(spans_of("{\"k\":[1,2],\"x\":\"y:z\"}", out, 16), 4);
+	CHECK_EQ_STR(out, "\"k\"|[1,2]|\"x\"|\"y:z\"");
+	CHECK_EQ_INT(spans_of("[]", out, 16), 0);
+	CHECK_EQ_INT(spans_of(" {} ", out, 16), 0);
+	/* what cannot be delimited, or more than max */
+	CHECK_EQ_INT(spans_of("[1,2,3]", out, 2), -1);
+	CHECK_EQ_INT(spans_of("[\"abc]", out, 16), -1);
+	CHECK_EQ_INT(spans_of("[1,[2]", out, 16), -1);
+	CHECK_EQ_INT(spans_of("[1,,2]", out, 16), -1);
+	CHECK_EQ_INT(spans_of("[1,2] x", out, 16), -1);
+	CHECK_EQ_INT(spans_of("[1}", out, 16), -1);
+	CHECK_EQ_INT(spans_of("17", out, 16), -1);
+	CHECK_EQ_INT(spans_of("", out, 16), -1);
+	CHECK_EQ_INT(spans_of("[\"a\\", out, 16), -1);
+	/* reading spans */
+	CHECK(json_spans(list, strlen(list), sp, 4) == 4);
+	CHECK(json_span_is(list, sp[0], "null"));
+	CHECK(!json_span_is(list, sp[1], "1"));
+	CHECK(json_span_is(list, sp[2], "\"k\""));
+	CHECK_EQ_INT(json_span_index(list, sp[1]), 12);
+	CHECK_EQ_INT(json_span_index(list, sp[0]), -1);
+	CHECK_EQ_INT(json_span_index(list, sp[3]), -1);
+	CHECK(json_spans("[1234567890,-1]", 15, sp, 4) == 2);
+	CHECK_EQ_INT(json_span_index("[1234567890,-1]", sp[0]), -1);
+	CHECK_EQ_INT(json_span_index("[1234567890,-1]", sp[1]), -1);
+}
+
 int
 main(void)
 {
@@ -298,6 +353,7 @@ main(void)
 	test_containers();
 	test_limits();
 	test_write_copy_equal();
+	test_spans();
 	json_doc_free(doc);
 	return unit_summary();
 }
