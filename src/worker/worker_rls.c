@@ -78,6 +78,7 @@
 #include "json/json_value.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_rls.h"
+#include "worker/worker_rls_int.h"
 
 /*
  * Three levels, each compiled once:
@@ -157,15 +158,6 @@ static HTAB *shapes = NULL;
 static HTAB *principals = NULL;
 static bool stale = true;
 
-/* The decoded row of the current tick */
-static MemoryContext row_mcxt = NULL;
-static uint64 row_tick = 0;
-static Oid	row_relid = InvalidOid;
-static bool row_ok = false;
-static int	row_natts = 0;
-static Datum *row_values = NULL;
-static bool *row_isnull = NULL;
-static bool *row_known = NULL;
 
 void
 worker_rls_invalidate(Oid relid)
@@ -175,7 +167,7 @@ worker_rls_invalidate(Oid relid)
 	RlsShape   *sh;
 	RlsPrincipal *p;
 
-	row_tick = 0;
+	rls_row_forget();
 	if (!OidIsValid(relid) || bases == NULL)
 	{
 		stale = true;
@@ -325,8 +317,8 @@ fold_for(List *quals, Oid role, const char *claims)
  * if it raised an error.  Works inside the reorder buffer's transaction
  * and in a transaction of our own.
  */
-static bool
-in_subxact(void (*fn) (void *), void *arg)
+bool
+rls_in_subxact(void (*fn) (void *), void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -481,7 +473,7 @@ base_for(Oid relid, Oid role, bool historic)
 	b->why = "the table's row-level security policies could not be prepared (see the server log)";
 	b->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
 									ALLOCSET_SMALL_SIZES);
-	if (!in_subxact(base_cb, b))
+	if (!rls_in_subxact(base_cb, b))
 		b->kind = RLS_UNSUPPORTED;
 	return b;
 }
@@ -615,7 +607,7 @@ principal_for(uint32 principal, Oid role, const char *claims, Oid relid)
 	a.base = b;
 	a.claims = claims;
 	a.shape = NULL;
-	if (!in_subxact(shape_cb, &a) || a.shape == NULL)
+	if (!rls_in_subxact(shape_cb, &a) || a.shape == NULL)
 	{
 		p->kind = RLS_UNSUPPORTED;
 		p->why = "the table's row-level security policies could not be evaluated for this token's claims";
@@ -634,140 +626,10 @@ worker_rls_prepare(uint32 principal, Oid role, const char *claims, Oid relid,
 	return p->kind;
 }
 
-/* ----------------------------------------------------------------
- * Rows
- * ----------------------------------------------------------------
- */
-
-/* The text a type's input function reads for a JSON value; NULL: none. */
-static char *
-value_text(const JsonValue *v)
-{
-	switch (v->kind)
-	{
-		case JSON_STRING:
-			return pnstrdup(v->u.str, v->len);
-		case JSON_NUMBER:
-			return pnstrdup(v->u.str, v->len);
-		case JSON_BOOL:
-			return pstrdup(v->boolean ? "true" : "false");
-		default:
-			{
-				/* json/jsonb values are sent as JSON: give their text */
-				size_t		cap = 64 * 1024;
-				char	   *buf = palloc(cap);
-				size_t		n = json_value_write(v, buf, cap);
-
-				if (n == (size_t) -1)
-					return NULL;
-				buf[n] = '\0';
-				return buf;
-			}
-	}
-}
-
-typedef struct DecodeArgs
-{
-	Relation	rel;
-	const FoMsg *rel_msg;
-	const FoMsg *change;
-} DecodeArgs;
-
-/* Decode the change's row into row_values by attnum of the current desc. */
-static void
-decode_cb(void *arg)
-{
-	DecodeArgs *a = (DecodeArgs *) arg;
-	TupleDesc	desc = RelationGetDescr(a->rel);
-	JsonDoc    *rdoc = json_doc_create(a->rel_msg->len, a->rel_msg->len / 2 + 2, 64);
-	JsonDoc    *cdoc = json_doc_create(a->change->len, a->change->len / 2 + 2, 64);
-	RowFilterColumn *cols = palloc(sizeof(RowFilterColumn) * ROW_FILTER_MAX_COLUMNS);
-	int		   *keys = palloc(sizeof(int) * ROW_FILTER_MAX_COLUMNS);
-	int			nkeys = 0;
-	int			ncols = -1;
-	const JsonValue *rel = NULL,
-			   *change = NULL;
-
-	row_natts = desc->natts;
-	row_values = palloc0(sizeof(Datum) * Max(row_natts, 1));
-	row_isnull = palloc0(sizeof(bool) * Max(row_natts, 1));
-	row_known = palloc0(sizeof(bool) * Max(row_natts, 1));
-	if (rdoc != NULL)
-		rel = json_parse(rdoc, (const char *) a->rel_msg->payload, a->rel_msg->len, NULL);
-	if (cdoc != NULL)
-		change = json_parse(cdoc, (const char *) a->change->payload, a->change->len, NULL);
-	if (rel != NULL)
-		ncols = row_filter_relation_columns(rel, cols, keys, &nkeys,
-											ROW_FILTER_MAX_COLUMNS);
-	for (int col = 0; change != NULL && col < ncols; col++)
-	{
-		const JsonValue *v = row_filter_change_value(change, keys, nkeys, col);
-		char	   *name = pnstrdup(cols[col].name, cols[col].name_len);
-		int			att;
-
-		if (v == NULL)
-			continue;			/* not carried: stays unknown */
-		for (att = 0; att < desc->natts; att++)
-			if (!TupleDescAttr(desc, att)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(desc, att)->attname), name) == 0)
-				break;
-		if (att == desc->natts)
-			continue;
-		if (v->kind == JSON_NULL)
-			row_isnull[att] = true;
-		else
-		{
-			Form_pg_attribute at = TupleDescAttr(desc, att);
-			Oid			infunc,
-						ioparam;
-			char	   *text = value_text(v);
-
-			if (text == NULL)
-				continue;
-			getTypeInputInfo(at->atttypid, &infunc, &ioparam);
-			row_values[att] = OidInputFunctionCall(infunc, text, ioparam,
-												   at->atttypmod);
-		}
-		row_known[att] = true;
-	}
-	json_doc_free(rdoc);
-	json_doc_free(cdoc);
-	row_ok = change != NULL && ncols >= 0;
-}
-
-/* Make row_* the row of change (once per tick). */
-static bool
-decode_row(Oid relid, const FoMsg *rel_msg, const FoMsg *change, uint64 tick)
-{
-	DecodeArgs	a;
-	MemoryContext old;
-
-	if (row_tick == tick && row_relid == relid)
-		return row_ok;
-	if (row_mcxt == NULL)
-		row_mcxt = AllocSetContextCreate(TopMemoryContext, "pgsync RLS row",
-										 ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(row_mcxt);
-	row_tick = tick;
-	row_relid = relid;
-	row_ok = false;
-	old = MemoryContextSwitchTo(row_mcxt);
-	a.rel = RelationIdGetRelation(relid);
-	if (RelationIsValid(a.rel))
-	{
-		a.rel_msg = rel_msg;
-		a.change = change;
-		if (!in_subxact(decode_cb, &a))
-			row_ok = false;
-		RelationClose(a.rel);
-	}
-	MemoryContextSwitchTo(old);
-	return row_ok;
-}
-
 typedef struct EvalArgs
 {
 	RlsShape   *sh;
+	const RlsRow *row;
 	Oid			role;
 	bool		visible;
 } EvalArgs;
@@ -781,12 +643,12 @@ eval_cb(void *arg)
 	int			save_sec;
 
 	ExecClearTuple(e->slot);
-	for (int i = 0; i < e->desc->natts && i < row_natts; i++)
+	for (int i = 0; i < e->desc->natts && i < a->row->natts; i++)
 	{
-		e->slot->tts_values[i] = row_values[i];
-		e->slot->tts_isnull[i] = row_known[i] ? row_isnull[i] : true;
+		e->slot->tts_values[i] = a->row->values[i];
+		e->slot->tts_isnull[i] = a->row->known[i] ? a->row->isnull[i] : true;
 	}
-	for (int i = row_natts; i < e->desc->natts; i++)
+	for (int i = a->row->natts; i < e->desc->natts; i++)
 		e->slot->tts_isnull[i] = true;
 	ExecStoreVirtualTuple(e->slot);
 	e->econtext->ecxt_scantuple = e->slot;
@@ -811,6 +673,7 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 {
 	RlsPrincipal *p = principal_for(principal, role, claims, relid);
 	RlsShape   *sh = p->shape;
+	const RlsRow *row;
 	EvalArgs	a;
 	int			att = -1;
 
@@ -820,27 +683,29 @@ worker_rls_row_visible(uint32 principal, Oid role, const char *claims,
 		return false;
 	if (sh->tick == tick)
 		return sh->visible;		/* shared with principals folding alike */
-	if (!decode_row(relid, rel_msg, change, tick) || row_natts != sh->desc->natts)
+	row = rls_row_decode(relid, rel_msg, change, tick);
+	if (row == NULL || row->natts != sh->desc->natts)
 		return false;
 	/* a column the policy reads and the change does not carry: hidden */
 	while ((att = bms_next_member(sh->attrs, att)) >= 0)
 	{
 		int			attno = att + FirstLowInvalidHeapAttributeNumber;
 
-		if (attno <= 0 || attno > row_natts || !row_known[attno - 1])
+		if (attno <= 0 || attno > row->natts || !row->known[attno - 1])
 			return false;		/* and system columns, whole-row refs */
 	}
 	/* the key first: most principals of a per-user policy stop here */
 	if (sh->key_attno > 0 &&
-		(row_isnull[sh->key_attno - 1] ||
+		(row->isnull[sh->key_attno - 1] ||
 		 !DatumGetBool(FunctionCall2Coll(&sh->key_eq, sh->key_collation,
-										 row_values[sh->key_attno - 1],
+										 row->values[sh->key_attno - 1],
 										 sh->key_value))))
 		return false;
 	a.sh = sh;
+	a.row = row;
 	a.role = role;
 	a.visible = false;
-	if (!in_subxact(eval_cb, &a))
+	if (!rls_in_subxact(eval_cb, &a))
 		a.visible = false;
 	sh->tick = tick;
 	sh->visible = a.visible;

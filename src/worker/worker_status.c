@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_status.c
+ *	  What the worker shows in shared memory for the pgsync.status and
+ *	  pgsync.clients views (sql_status.c reads it): one line per client,
+ *	  live or replaying or taking a snapshot, and the worker's totals.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
+#include "log/change_log.h"
+#include "net/ws_server.h"
+#include "shared_state.h"
+#include "worker/worker_changelog.h"
+#include "worker/worker_decode.h"
+#include "worker/worker_resume.h"
+#include "worker/worker_serve_snapshot.h"
+#include "worker/worker_status.h"
+
+/* One client's line of pgsync.clients; phase is NULL for live push. */
+static void
+publish_client(FoClient *c, const char *phase)
+{
+	PgsyncClientStat *st;
+
+	if (fanout_client_stat_slot(c) < 0)
+		return;
+	st = &pgsync_shared->clients[fanout_client_stat_slot(c)];
+	st->in_use = true;
+	strlcpy(st->peer, fanout_client_peer(c), PGSYNC_PEER_LEN);
+	fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
+	if (phase != NULL)
+	{
+		size_t		n = strlen(st->subscriptions);
+
+		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
+	}
+	st->last_lsn_sent = fanout_client_sent_position(c);
+	st->queued_bytes = fanout_client_queued_bytes(c);
+	st->msgs_sent = fanout_client_msgs_sent(c);
+	st->bytes_sent = fanout_client_bytes_sent(c);
+	st->connected_since = (TimestampTz) fanout_client_connected_at(c);
+}
+
+void
+worker_status_publish(Fanout *fanout)
+{
+	int			slot;
+	FoClient   *c;
+
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	while ((slot = ws_server_take_released_slot()) >= 0)
+		pgsync_shared->clients[slot].in_use = false;
+	for (c = fanout_first_client(fanout); c != NULL; c = fanout_next_client(c))
+		publish_client(c, NULL);
+	resume_foreach_client(publish_client, "replaying the change log");
+	snapshot_foreach_client(publish_client, "initial snapshot");
+	pgsync_shared->nclients = fanout_client_count(fanout) + resume_count() +
+		snapshot_count();
+	pgsync_shared->decode_lsn = decode_position();
+	pgsync_shared->confirmed_lsn = decode_confirmed();
+	pgsync_shared->msgs_decoded = fanout_msgs_published(fanout);
+	pgsync_shared->msgs_sent = fanout_msgs_sent(fanout);
+	pgsync_shared->bytes_sent = fanout_bytes_sent(fanout);
+	if (worker_changelog() != NULL)
+	{
+		pgsync_shared->log_bytes = changelog_total_bytes(worker_changelog());
+		pgsync_shared->log_oldest_lsn = changelog_oldest_resume_key(worker_changelog());
+		pgsync_shared->log_last_lsn = changelog_last_key(worker_changelog());
+	}
+	LWLockRelease(pgsync_shared->lock);
+}
