@@ -106,6 +106,7 @@ typedef struct RlsBase
 	Node	   *inlined;		/* RLS_POLICY: the ANDed policy, inlined */
 	char	   *text;			/* nodeToString(inlined) */
 	TupleDesc	desc;
+	bool		recheck;		/* its table was invalidated: compare */
 	MemoryContext mcxt;
 } RlsBase;
 
@@ -157,22 +158,17 @@ static HTAB *bases = NULL;
 static HTAB *shapes = NULL;
 static HTAB *principals = NULL;
 static bool stale = true;
+static bool recheck_pending = false;
 
 
-void
-worker_rls_invalidate(Oid relid)
+/* Forget the shapes and principals of relid (its policies changed). */
+static void
+drop_folds_of(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
-	RlsBase    *b;
 	RlsShape   *sh;
 	RlsPrincipal *p;
 
-	rls_row_forget();
-	if (!OidIsValid(relid) || bases == NULL)
-	{
-		stale = true;
-		return;
-	}
 	hash_seq_init(&seq, principals);
 	while ((p = hash_seq_search(&seq)) != NULL)
 		if (p->key.relid == relid)
@@ -187,13 +183,33 @@ worker_rls_invalidate(Oid relid)
 				MemoryContextDelete(sh->mcxt);
 			hash_search(shapes, &sh->key, HASH_REMOVE, NULL);
 		}
+}
+
+/*
+ * A relcache invalidation of relid comes for a policy change, but also for
+ * every ANALYZE, autovacuum and index build: the table's bases are only
+ * marked, and compared with a fresh build when next used (on their side);
+ * the folds of a thousand principals are dropped only if the policies or
+ * the table's columns really changed.
+ */
+void
+worker_rls_invalidate(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	RlsBase    *b;
+
+	rls_row_forget();
+	if (!OidIsValid(relid) || bases == NULL)
+	{
+		stale = true;
+		return;
+	}
 	hash_seq_init(&seq, bases);
 	while ((b = hash_seq_search(&seq)) != NULL)
 		if (b->key.relid == relid)
 		{
-			if (b->mcxt != NULL)
-				MemoryContextDelete(b->mcxt);
-			hash_search(bases, &b->key, HASH_REMOVE, NULL);
+			b->recheck = true;
+			recheck_pending = true;
 		}
 }
 
@@ -445,6 +461,76 @@ base_cb(void *arg)
 	PG_END_TRY();
 }
 
+/* (Re)build b's contents for its key: kind, why, the inlined policy. */
+static void
+base_build(RlsBase *b)
+{
+	b->inlined = NULL;
+	b->text = NULL;
+	b->desc = NULL;
+	b->mcxt = NULL;
+	b->recheck = false;
+	if (check_enable_rls(b->key.relid, b->key.role, true) != RLS_ENABLED)
+	{
+		b->kind = RLS_NO_POLICY;
+		b->why = NULL;
+		return;
+	}
+	b->kind = RLS_UNSUPPORTED;
+	b->why = "the table's row-level security policies could not be prepared (see the server log)";
+	b->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
+									ALLOCSET_SMALL_SIZES);
+	if (!rls_in_subxact(base_cb, b))
+		b->kind = RLS_UNSUPPORTED;
+}
+
+static bool
+same_base(const RlsBase *a, const RlsBase *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind != RLS_POLICY)
+		return true;
+	return strcmp(a->text, b->text) == 0 && equalTupleDescs(a->desc, b->desc);
+}
+
+/* Compare the marked bases of this side with a fresh build. */
+static void
+process_rechecks(bool historic)
+{
+	HASH_SEQ_STATUS seq;
+	RlsBase    *b;
+	bool		left = false;
+
+	hash_seq_init(&seq, bases);
+	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		RlsBase		fresh;
+
+		if (!b->recheck)
+			continue;
+		if (b->key.historic != historic)
+		{
+			left = true;		/* the other side's catalog decides it */
+			continue;
+		}
+		fresh.key = b->key;
+		base_build(&fresh);
+		if (same_base(b, &fresh))
+		{
+			if (fresh.mcxt != NULL)
+				MemoryContextDelete(fresh.mcxt);
+			b->recheck = false;
+			continue;
+		}
+		drop_folds_of(b->key.relid);
+		if (b->mcxt != NULL)
+			MemoryContextDelete(b->mcxt);
+		*b = fresh;
+	}
+	recheck_pending = left;
+}
+
 static RlsBase *
 base_for(Oid relid, Oid role, bool historic)
 {
@@ -457,24 +543,8 @@ base_for(Oid relid, Oid role, bool historic)
 	key.role = role;
 	key.historic = historic;
 	b = hash_search(bases, &key, HASH_ENTER, &found);
-	if (found)
-		return b;
-	b->inlined = NULL;
-	b->text = NULL;
-	b->desc = NULL;
-	b->mcxt = NULL;
-	if (check_enable_rls(relid, role, true) != RLS_ENABLED)
-	{
-		b->kind = RLS_NO_POLICY;
-		b->why = NULL;
-		return b;
-	}
-	b->kind = RLS_UNSUPPORTED;
-	b->why = "the table's row-level security policies could not be prepared (see the server log)";
-	b->mcxt = AllocSetContextCreate(rls_mcxt, "pgsync RLS policy",
-									ALLOCSET_SMALL_SIZES);
-	if (!rls_in_subxact(base_cb, b))
-		b->kind = RLS_UNSUPPORTED;
+	if (!found)
+		base_build(b);
 	return b;
 }
 
@@ -562,6 +632,8 @@ principal_for(uint32 principal, Oid role, const char *claims, Oid relid)
 	FoldArgs	a;
 
 	ensure_fresh();
+	if (recheck_pending)
+		process_rechecks(decode_in_pass());
 	memset(&key, 0, sizeof(key));
 	key.principal = principal;
 	key.relid = relid;
