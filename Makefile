@@ -66,7 +66,7 @@ check-pure:
 UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
-	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_fanout_columns \
+	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_fanout_access test/unit/test_fanout_columns \
 	test/unit/test_change_log \
 	test/unit/test_jwt_verify test/unit/test_rate_limit
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -113,8 +113,11 @@ test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_H
 test/unit/test_rate_limit: test/unit/test_rate_limit.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rate_limit.c $(PROTOCOL_SRCS) -lm
 
-test/unit/test_fanout: test/unit/test_fanout.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
+test/unit/test_fanout: test/unit/test_fanout.c test/unit/fanout_util.h $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout.c $(FANOUT_SRCS) -lm
+
+test/unit/test_fanout_access: test/unit/test_fanout_access.c test/unit/fanout_util.h $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout_access.c $(FANOUT_SRCS) -lm
 
 test/unit/test_fanout_columns: test/unit/test_fanout_columns.c $(FANOUT_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -o $@ test/unit/test_fanout_columns.c $(FANOUT_SRCS) -lm

@@ -35,6 +35,9 @@
 #include "fanout/fanout.h"
 #include "fanout/fanout_int.h"
 
+static const char denied_message[] =
+"permission denied: the role may not read this table; the subscription skips it";
+
 static FoAccessCheck access_check = NULL;
 static void *access_arg = NULL;
 static uint64_t access_gen = 1;
@@ -150,23 +153,6 @@ names_literally(const FoSub *s, const FoRel *r)
 	return false;
 }
 
-static void
-report_denied(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r)
-{
-	size_t		len;
-	char	   *text = cp_table_error(CP_ERR_PERMISSION_DENIED, s->id,
-									  r->schema, r->table,
-									  "permission denied: the role may not read this table; the subscription skips it",
-									  &len);
-
-	if (text == NULL)
-	{
-		fo_cull(fo, c, CP_ERR_INTERNAL, "out of memory");
-		return;
-	}
-	fanout_send_private(fo, c, text, len);
-	free(text);
-}
 
 bool
 fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r, FoGrant *grant)
@@ -192,11 +178,11 @@ fo_access_allows(Fanout *fo, FoClient *c, FoSub *s, FoRel *r, FoGrant *grant)
 		e->relid = r->relid;
 		e->allowed = allowed;
 		if (!allowed && names_literally(s, r))
-			report_denied(fo, c, s, r);
+			fo_table_event(fo, c, s, r, CP_ERR_PERMISSION_DENIED, denied_message);
 		return allowed;
 	}
 	if (e->allowed && !allowed)
-		report_denied(fo, c, s, r);
+		fo_table_event(fo, c, s, r, CP_ERR_PERMISSION_DENIED, denied_message);
 	e->allowed = allowed;
 	return allowed;
 }

@@ -132,14 +132,13 @@ fanout_release_idle_filters(Fanout *fo)
 	fo->filters_idle_mark = fo_route_clock();
 }
 
-/* Tell c that s skips r: {"type":"error","code":"bad_filter",...}. */
-static void
-report_compile_error(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r,
-					 const char *message)
+void
+fo_table_event(Fanout *fo, FoClient *c, const FoSub *s, const FoRel *r,
+			   const char *code, const char *message)
 {
 	size_t		len;
-	char	   *text = cp_table_error(CP_ERR_BAD_FILTER, s->id, r->schema, r->table, message,
-									   &len);
+	char	   *text = cp_table_error(code, s->id, r->schema, r->table, message,
+									  &len);
 
 	if (text == NULL)
 	{
@@ -183,7 +182,7 @@ compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r,
 											ROW_FILTER_MAX_COLUMNS);
 	if (ncols < 0)
 	{
-		report_compile_error(fo, c, s, r, "unreadable relation message");
+		fo_table_event(fo, c, s, r, CP_ERR_BAD_FILTER, "unreadable relation message");
 		goto done;
 	}
 	free(r->key_cols);
@@ -196,7 +195,7 @@ compile_for(Fanout *fo, FoClient *c, const FoSub *s, FoRel *r,
 	f = row_filter_compile(json_parse(fdoc, s->filter_json, flen, NULL),
 						   cols, ncols, &err);
 	if (f == NULL)
-		report_compile_error(fo, c, s, r, err.message);
+		fo_table_event(fo, c, s, r, CP_ERR_BAD_FILTER, err.message);
 done:
 	json_doc_free(rdoc);
 	json_doc_free(fdoc);

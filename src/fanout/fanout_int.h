@@ -341,6 +341,15 @@ extern void fo_sub_access_free(FoSub *s);
 extern bool fo_sub_filter_passes(Fanout *fo, FoClient *c, FoSub *s,
 								 FoRel *r, uint32_t columns, const FoMsg *m);
 extern void fo_filter_route_end(Fanout *fo);
+
+/*
+ * Tell c that its subscription s skips relation r from now on, for the
+ * reason code says: {"type":"error","code":...,"subscription":...,
+ * "table":...,"message":...} (bad_filter, permission_denied).
+ */
+extern void fo_table_event(Fanout *fo, FoClient *c, const FoSub *s,
+						   const FoRel *r, const char *code,
+						   const char *message);
 extern void fo_sub_filters_free(FoSub *s);
 extern void fo_filter_destroy(Fanout *fo);
 

@@ -179,7 +179,7 @@ async def main(c):
     # or update, old row of a delete) its principal may see.  Inserts and
     # updates are checked on the new row, so a row that leaves a view stays
     # in that replica as it was last seen: the model says which.
-    for rep, claims in clients:
+    def replay(claims, events):
         model = {}
         for kind, row in events:
             if may_see(claims, row):
@@ -187,6 +187,24 @@ async def main(c):
                     model.pop(row[0], None)
                 else:
                     model[row[0]] = row
+        return model
+
+    # the checker can fail: a model missing one visible insert (a gap), or
+    # showing one invisible insert (a leak), differs from the replica
+    rep0, claims0 = clients[0]
+    ins = [i for i, (k, row) in enumerate(events) if k == "I"]
+    vis = next(i for i in ins if may_see(claims0, events[i][1]) and
+               all(e[1][0] != events[i][1][0] for e in events[i + 1:]))
+    hid = next(i for i in ins if not may_see(claims0, events[i][1]) and
+               all(e[1][0] != events[i][1][0] for e in events[i + 1:]))
+    T.check("the comparison sees a gap (one visible insert left out)",
+            replay(claims0, events[:vis] + events[vis + 1:]) != rep0.rows)
+    leak = dict(replay(claims0, events))
+    leak[events[hid][1][0]] = events[hid][1]
+    T.check("the comparison sees a leak (one invisible insert shown)", leak != rep0.rows)
+
+    for rep, claims in clients:
+        model = replay(claims, events)
         T.check("%s: exactly the changes its principal may see (%d rows)" % (rep.name, len(model)),
                 rep.rows == model,
                 sorted(set(rep.rows.items()) ^ set(model.items()) if False else

@@ -13,56 +13,7 @@
 #include "fanout/fanout_int.h"
 #include "protocol/client_protocol.h"
 #include "unit.h"
-
-static bool
-parse(const char *s, ClientRequest *req, const char **code)
-{
-	char		msg[256];
-
-	return client_request_parse(s, strlen(s), req, code, msg, sizeof(msg));
-}
-
-static int	writes_wanted = 0;
-
-static void
-want_write(FoClient *c, void *arg)
-{
-	writes_wanted++;
-}
-
-static void
-pub(Fanout *fo, const char *s, uint64_t lsn)
-{
-	CHECK(fanout_publish(fo, s, strlen(s), lsn));
-}
-
-/* Drain a client's queue into a string of ops ("BRIC"), '!' for errors. */
-static void
-drain(Fanout *fo, FoClient *c, char *out)
-{
-	FoMsg	   *m;
-	size_t		off;
-	int			n = 0;
-
-	while (fanout_peek(c, &m, &off))
-	{
-		out[n++] = m->op ? m->op : (strstr((char *) m->payload, "\"error\"") ? '!' : '?');
-		fanout_advance(fo, c, m->len - off);
-	}
-	out[n] = '\0';
-}
-
-static void
-sub(Fanout *fo, FoClient *c, const char *json)
-{
-	ClientRequest req;
-	const char *code;
-
-	CHECK(parse(json, &req, &code));
-	CHECK(c->home == fo);
-	CHECK(fanout_subscribe(c, &req, &code) != NULL);
-	client_request_free(&req);
-}
+#include "fanout_util.h"
 
 static void
 test_fanout(void)
@@ -686,88 +637,6 @@ test_replies(void)
 	fanout_destroy(fo);
 }
 
-/* access check for test_access: principal 7 may read relation 1 only,
- * unless revoked; principal 8 may read nothing */
-static bool revoked = false;
-static int	access_asks = 0;
-
-static void
-may_read(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
-{
-	access_asks++;
-	grant->readable = principal == 7 && relid == 1 && !revoked;
-}
-
-static void
-test_access(void)
-{
-	Fanout	   *fo = fanout_create(1000000, want_write, NULL);
-	FoClient   *r = fanout_client_add(fo, NULL);	/* principal 7, wildcard */
-	FoClient   *lit = fanout_client_add(fo, NULL);	/* principal 7, literal */
-	FoClient   *none = fanout_client_add(fo, NULL); /* principal 8 */
-	FoClient   *free_ = fanout_client_add(fo, NULL);	/* unrestricted */
-	char		got[256];
-	int			asks;
-
-	fanout_set_access_check(may_read, NULL);
-	fanout_client_set_principal(r, 7);
-	fanout_client_set_principal(lit, 7);
-	fanout_client_set_principal(none, 8);
-	CHECK(fanout_client_principal(free_) == 0);
-	sub(fo, r, "{\"type\":\"subscribe\",\"tables\":[\"public.*\"]}");
-	sub(fo, lit, "{\"type\":\"subscribe\",\"tables\":[\"public.t\",\"public.u\"]}");
-	sub(fo, none, "{\"type\":\"subscribe\",\"tables\":[\"public.*\"]}");
-	sub(fo, free_, "{\"type\":\"subscribe\",\"tables\":[\"public.*\"]}");
-
-	/* one transaction over t (readable) and u (not) */
-	pub(fo, "[\"B\",1,\"0/10\"]", 0x10);
-	pub(fo, "[\"R\",1,\"public\",\"t\",[\"id\"],[\"integer\"],[0],\"default\"]", 0x10);
-	pub(fo, "[\"R\",2,\"public\",\"u\",[\"id\"],[\"integer\"],[0],\"default\"]", 0x10);
-	pub(fo, "[\"I\",1,\"0/10\",[1]]", 0x10);
-	pub(fo, "[\"I\",2,\"0/10\",[1]]", 0x10);
-	pub(fo, "[\"I\",2,\"0/10\",[2]]", 0x10);
-	pub(fo, "[\"C\",1,\"0/10\",\"0/20\"]", 0x20);
-	drain(fo, r, got);
-	CHECK(strcmp(got, "BRIC") == 0);	/* u skipped silently: a wildcard */
-	drain(fo, lit, got);
-	CHECK(strcmp(got, "BRI!C") == 0);	/* u named literally: one event */
-	drain(fo, none, got);
-	CHECK(strcmp(got, "") == 0);
-	drain(fo, free_, got);
-	CHECK(strcmp(got, "BRIRIIC") == 0);
-
-	/* asked when matches are built, not per change */
-	asks = access_asks;
-	pub(fo, "[\"B\",2,\"0/30\"]", 0x30);
-	pub(fo, "[\"I\",1,\"0/30\",[2]]", 0x30);
-	pub(fo, "[\"I\",1,\"0/30\",[3]]", 0x30);
-	pub(fo, "[\"C\",2,\"0/30\",\"0/40\"]", 0x40);
-	CHECK(access_asks == asks);
-	drain(fo, lit, got);
-	CHECK(strcmp(got, "BIIC") == 0);
-
-	/* revoked: the next change is not sent, one event per subscription */
-	revoked = true;
-	fanout_access_changed();
-	pub(fo, "[\"B\",3,\"0/50\"]", 0x50);
-	pub(fo, "[\"I\",1,\"0/50\",[4]]", 0x50);
-	pub(fo, "[\"I\",1,\"0/50\",[5]]", 0x50);
-	pub(fo, "[\"C\",3,\"0/50\",\"0/60\"]", 0x60);
-	drain(fo, r, got);
-	CHECK(strcmp(got, "BIIC!") == 0);	/* txn 2, then the event */
-	drain(fo, lit, got);
-	CHECK(strcmp(got, "!") == 0);
-	drain(fo, free_, got);
-	CHECK(strcmp(got, "BIICBIIC") == 0);
-	/* granted again: silently back */
-	revoked = false;
-	fanout_access_changed();
-	pub(fo, "[\"B\",4,\"0/70\"]", 0x70);
-	pub(fo, "[\"I\",1,\"0/70\",[6]]", 0x70);
-	pub(fo, "[\"C\",4,\"0/70\",\"0/80\"]", 0x80);
-	drain(fo, r, got);
-	CHECK(strcmp(got, "BIC") == 0);
-	fanout_set_access_check(NULL, NULL);
 /* Subscribe c to public.t<k>; the subscription, or NULL with *code. */
 static FoSub *
 try_sub(FoClient *c, int k, const char **code)
@@ -887,7 +756,6 @@ main(void)
 	test_catch_up();
 	test_accessors();
 	test_replies();
-	test_access();
 	test_sub_limit();
 	return unit_summary();
 }
