@@ -67,7 +67,7 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
 	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_change_log \
-	test/unit/test_jwt_verify
+	test/unit/test_jwt_verify test/unit/test_handshake
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Each pure folder's sources, with those of the pure folders it uses.
@@ -105,6 +105,9 @@ test/unit/test_jwt_verify: test/unit/test_jwt_verify.c test/fuzz/jwt_sign.h $(AU
 
 test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_client_protocol.c $(PROTOCOL_SRCS) -lm
+
+test/unit/test_handshake: test/unit/test_handshake.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_handshake.c $(PROTOCOL_SRCS) -lm
 
 test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stream_msg.c $(PROTOCOL_SRCS) -lm
