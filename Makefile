@@ -126,7 +126,7 @@ unit: check-pure $(UNIT_TESTS)
 # test/fuzz/corpus/<name>/ (never written to) plus a working corpus under
 # FUZZ_WORK, where crash/timeout reproducers go too.
 FUZZ_NAMES = fuzz_json_escape fuzz_table_pattern fuzz_json_value fuzz_row_filter \
-	fuzz_jwt_verify
+	fuzz_jwt_verify fuzz_handshake fuzz_client_request
 FUZZ_TARGETS = $(addprefix test/fuzz/,$(FUZZ_NAMES))
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Isrc
@@ -147,6 +147,12 @@ test/fuzz/fuzz_row_filter: test/fuzz/fuzz_row_filter.c $(FILTER_SRCS) $(PURE_HDR
 
 test/fuzz/fuzz_jwt_verify: test/fuzz/fuzz_jwt_verify.c test/fuzz/jwt_sign.h $(AUTH_SRCS) $(PURE_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jwt_verify.c $(AUTH_SRCS) -lcrypto -lm
+
+test/fuzz/fuzz_handshake: test/fuzz/fuzz_handshake.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_handshake.c $(PROTOCOL_SRCS) -lm
+
+test/fuzz/fuzz_client_request: test/fuzz/fuzz_client_request.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_client_request.c $(PROTOCOL_SRCS) -lm
 
 .PHONY: fuzz fuzz-run
 fuzz: $(FUZZ_TARGETS)
