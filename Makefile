@@ -36,6 +36,14 @@ PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv libcrypto 2>/dev/
 ifdef PROBE
 PG_CPPFLAGS += -DPGSYNC_LAT_PROBE
 endif
+# `make SANITIZE=1`: pgsync.so with AddressSanitizer and UBSan, for
+# `SANITIZE=1 test/run` (the test clusters preload the sanitizer runtime
+# into the uninstrumented postgres; test/README.md).  `make clean` first
+# when switching: objects are not rebuilt for a change of flags.
+ifeq ($(SANITIZE),1)
+PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=address,undefined
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -46,6 +54,21 @@ include $(PGXS)
 # leaves an object compiled against the old layout.
 PGSYNC_HDRS = $(wildcard src/*.h src/*/*.h)
 $(OBJS): $(PGSYNC_HDRS)
+
+# The sanitizer mode's preload stub for the test clusters (see its header).
+ifeq ($(SANITIZE),1)
+all: test/lib/sanitizer_preload.so
+endif
+test/lib/sanitizer_preload.so: test/lib/sanitizer_preload.c
+	$(CC) -shared -fPIC -O2 -Wall -Wno-unused-parameter -o $@ $<
+
+# The extension's control and SQL files without the library: what
+# `SANITIZE=1 test/run` installs, since the tests load this tree's
+# pgsync.so and a sanitized one must not replace the installed library
+# (it loads only with the sanitizer runtime preloaded).
+.PHONY: install-extension-files
+install-extension-files: installdirs
+	$(INSTALL_DATA) $(addprefix $(srcdir)/, $(addsuffix .control, $(EXTENSION)) $(DATA)) '$(DESTDIR)$(datadir)/extension/'
 
 # The pure modules include only system headers and headers of pure modules.
 .PHONY: check-pure
@@ -171,4 +194,4 @@ fuzz-run: $(FUZZ_TARGETS)
 bench/filter_bench: bench/filter_bench.c $(FILTER_SRCS) $(PURE_HDRS)
 	$(CC) -O2 -g -Isrc -o $@ bench/filter_bench.c $(FILTER_SRCS) -lm
 
-EXTRA_CLEAN = src/debug/*.o src/debug/*.bc $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out
+EXTRA_CLEAN = src/debug/*.o src/debug/*.bc test/lib/sanitizer_preload.so $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out
