@@ -42,6 +42,14 @@ def free_port():
 
 SANITIZER_SH = os.path.join(ROOT, "test", "lib", "sanitizer.sh")
 sanitizer_failures = []     # clusters whose sanitizer reports were seen
+SANITIZER_SLOWDOWN = 3      # latency bounds scale by this under ASan/UBSan
+sanitized = False           # has a cluster run in sanitizer mode?
+
+
+def time_factor():
+    """What latency bounds are multiplied by: 1, or SANITIZER_SLOWDOWN
+    once a cluster runs in sanitizer mode (pgsync.so under ASan/UBSan)."""
+    return SANITIZER_SLOWDOWN if sanitized else 1
 
 
 class SanitizerReport(RuntimeError):
@@ -98,6 +106,8 @@ class Cluster:
         self.port = free_port()
         self.ws_port = free_port()
         self.env = sanitizer_env(self.tmp)
+        global sanitized
+        sanitized = sanitized or bool(self.env)
         data = os.path.join(self.tmp, "data")
         r = subprocess.run(as_owner([os.path.join(self.bindir, "initdb"), "-D", data,
                                      "-U", "postgres", "--auth=trust", "--encoding=UTF8",

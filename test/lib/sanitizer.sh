@@ -59,7 +59,7 @@ env)
 	# UBSan finds the stub's __ubsan_default_options (see there)
 	ubsan=$(ldd "$lib" 2>/dev/null | awk '$1 ~ /^libubsan\.so/ { print $3 }')
 	echo "LD_PRELOAD=$asan $PRELOAD${ubsan:+ $ubsan}"
-	echo "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$dir/asan"
+	echo "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=16:log_path=$dir/asan"
 	echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$dir/ubsan"
 	;;
 reports)
