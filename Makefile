@@ -36,6 +36,14 @@ PG_CPPFLAGS += $(shell pkg-config --cflags libwebsockets libuv libssl libcrypto 
 ifdef PROBE
 PG_CPPFLAGS += -DPGSYNC_LAT_PROBE
 endif
+# `make SANITIZE=1`: pgsync.so with AddressSanitizer and UBSan, for
+# `SANITIZE=1 test/run` (the test clusters preload the sanitizer runtime
+# into the uninstrumented postgres; test/README.md).  `make clean` first
+# when switching: objects are not rebuilt for a change of flags.
+ifeq ($(SANITIZE),1)
+PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=address,undefined
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -46,6 +54,21 @@ include $(PGXS)
 # leaves an object compiled against the old layout.
 PGSYNC_HDRS = $(wildcard src/*.h src/*/*.h)
 $(OBJS): $(PGSYNC_HDRS)
+
+# The sanitizer mode's preload stub for the test clusters (see its header).
+ifeq ($(SANITIZE),1)
+all: test/lib/sanitizer_preload.so
+endif
+test/lib/sanitizer_preload.so: test/lib/sanitizer_preload.c
+	$(CC) -shared -fPIC -O2 -Wall -Wno-unused-parameter -o $@ $<
+
+# The extension's control and SQL files without the library: what
+# `SANITIZE=1 test/run` installs, since the tests load this tree's
+# pgsync.so and a sanitized one must not replace the installed library
+# (it loads only with the sanitizer runtime preloaded).
+.PHONY: install-extension-files
+install-extension-files: installdirs
+	$(INSTALL_DATA) $(addprefix $(srcdir)/, $(addsuffix .control, $(EXTENSION)) $(DATA)) '$(DESTDIR)$(datadir)/extension/'
 
 # The pure modules include only system headers and headers of pure modules.
 .PHONY: check-pure
@@ -68,7 +91,7 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
 	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_fanout_access test/unit/test_fanout_columns \
 	test/unit/test_change_log \
-	test/unit/test_jwt_verify test/unit/test_rate_limit
+	test/unit/test_jwt_verify test/unit/test_rate_limit test/unit/test_handshake
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Each pure folder's sources, with those of the pure folders it uses.
@@ -107,6 +130,9 @@ test/unit/test_jwt_verify: test/unit/test_jwt_verify.c test/fuzz/jwt_sign.h $(AU
 test/unit/test_client_protocol: test/unit/test_client_protocol.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_client_protocol.c $(PROTOCOL_SRCS) -lm
 
+test/unit/test_handshake: test/unit/test_handshake.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_handshake.c $(PROTOCOL_SRCS) -lm
+
 test/unit/test_stream_msg: test/unit/test_stream_msg.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stream_msg.c $(PROTOCOL_SRCS) -lm
 
@@ -133,7 +159,7 @@ unit: check-pure $(UNIT_TESTS)
 # test/fuzz/corpus/<name>/ (never written to) plus a working corpus under
 # FUZZ_WORK, where crash/timeout reproducers go too.
 FUZZ_NAMES = fuzz_json_escape fuzz_table_pattern fuzz_json_value fuzz_row_filter \
-	fuzz_jwt_verify fuzz_fanout_columns
+	fuzz_jwt_verify fuzz_fanout_columns fuzz_handshake fuzz_client_request
 FUZZ_TARGETS = $(addprefix test/fuzz/,$(FUZZ_NAMES))
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Isrc
@@ -158,6 +184,12 @@ test/fuzz/fuzz_jwt_verify: test/fuzz/fuzz_jwt_verify.c test/fuzz/jwt_sign.h $(AU
 test/fuzz/fuzz_fanout_columns: test/fuzz/fuzz_fanout_columns.c $(FANOUT_SRCS) $(PURE_HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_fanout_columns.c $(FANOUT_SRCS) -lm
 
+test/fuzz/fuzz_handshake: test/fuzz/fuzz_handshake.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_handshake.c $(PROTOCOL_SRCS) -lm
+
+test/fuzz/fuzz_client_request: test/fuzz/fuzz_client_request.c $(PROTOCOL_SRCS) $(PURE_HDRS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_client_request.c $(PROTOCOL_SRCS) -lm
+
 .PHONY: fuzz fuzz-run
 fuzz: $(FUZZ_TARGETS)
 
@@ -175,4 +207,4 @@ fuzz-run: $(FUZZ_TARGETS)
 bench/filter_bench: bench/filter_bench.c $(FILTER_SRCS) $(PURE_HDRS)
 	$(CC) -O2 -g -Isrc -o $@ bench/filter_bench.c $(FILTER_SRCS) -lm
 
-EXTRA_CLEAN = src/debug/*.o src/debug/*.bc $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out
+EXTRA_CLEAN = src/debug/*.o src/debug/*.bc test/lib/sanitizer_preload.so $(UNIT_TESTS) $(FUZZ_TARGETS) bench/filter_bench results regression.diffs regression.out

@@ -169,19 +169,23 @@ origin_equal(const OriginParts *a, const OriginParts *b)
 		(a->port_len == 0 || memcmp(a->port, b->port, a->port_len) == 0);
 }
 
-/* The next entry of a comma list, spaces trimmed; false at the end. */
+/*
+ * The next entry of a comma list, spaces trimmed; false at the end.  The
+ * cursor starts at a non-empty list and is NULL after the last entry, so
+ * a trailing comma yields an empty last entry, as a leading one does.
+ */
 static bool
 next_entry(const char **cursor, const char **entry, size_t *entry_len)
 {
 	const char *p = *cursor;
 	const char *e;
 
-	if (*p == '\0')
+	if (p == NULL)
 		return false;
 	e = strchr(p, ',');
 	if (e == NULL)
 		e = p + strlen(p);
-	*cursor = *e == ',' ? e + 1 : e;
+	*cursor = *e == ',' ? e + 1 : NULL;
 	while (p < e && (*p == ' ' || *p == '\t'))
 		p++;
 	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
@@ -195,11 +199,13 @@ bool
 handshake_origin_list_valid(const char *allow_list, const char **bad,
 							size_t *bad_len)
 {
-	const char *cur = allow_list != NULL ? allow_list : "";
+	const char *cur = allow_list;
 	const char *entry;
 	size_t		elen;
 	OriginParts o;
 
+	if (allow_list == NULL || allow_list[0] == '\0')
+		return true;
 	while (next_entry(&cur, &entry, &elen))
 	{
 		if ((elen == 1 && entry[0] == '*') || origin_split(entry, elen, &o))

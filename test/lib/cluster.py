@@ -6,6 +6,11 @@ only, preloads pgsync with the WebSocket worker on a random free TCP port,
 and loads pgsync.so from this source tree first (dynamic_library_path), so
 the test exercises the build under test even if another build is installed.
 
+Sanitizer mode (a pgsync.so built with `make SANITIZE=1`): pg_ctl, and so
+the postmaster and every backend, runs with the ASan runtime preloaded and
+writes reports into the cluster's temp dir (test/lib/sanitizer.sh); stop()
+prints them and raises SanitizerReport, so the test fails.
+
 Also: a tiny check counter (Checks) that prints "N passed, N failed".
 """
 import os
@@ -35,6 +40,30 @@ def free_port():
     return port
 
 
+SANITIZER_SH = os.path.join(ROOT, "test", "lib", "sanitizer.sh")
+sanitizer_failures = []     # clusters whose sanitizer reports were seen
+SANITIZER_SLOWDOWN = 3      # latency bounds scale by this under ASan/UBSan
+sanitized = False           # has a cluster run in sanitizer mode?
+
+
+def time_factor():
+    """What latency bounds are multiplied by: 1, or SANITIZER_SLOWDOWN
+    once a cluster runs in sanitizer mode (pgsync.so under ASan/UBSan)."""
+    return SANITIZER_SLOWDOWN if sanitized else 1
+
+
+class SanitizerReport(RuntimeError):
+    """A sanitizer wrote a report while a test cluster ran."""
+
+
+def sanitizer_env(tmp):
+    """["NAME=VALUE", ...] for pg_ctl in sanitizer mode, [] otherwise."""
+    r = subprocess.run([SANITIZER_SH, "env", tmp], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip())
+    return r.stdout.splitlines()
+
+
 def as_owner(cmd, nofile=None):
     """cmd run as the cluster's owner.  runuser's PAM session resets the
     open-file limit to 1024: by default raise it back to the hard limit, so
@@ -62,6 +91,7 @@ class Cluster:
         self.tmp = None
         self.port = None        # PostgreSQL port (socket only)
         self.ws_port = None     # pgsync.port
+        self.env = []           # NAME=VALUE for pg_ctl (sanitizer mode)
 
     def has_plugin_allowlist(self):
         out = subprocess.run([os.path.join(self.bindir, "postgres"), "--describe-config"],
@@ -75,6 +105,9 @@ class Cluster:
             shutil.chown(self.tmp, "postgres", "postgres")
         self.port = free_port()
         self.ws_port = free_port()
+        self.env = sanitizer_env(self.tmp)
+        global sanitized
+        sanitized = sanitized or bool(self.env)
         data = os.path.join(self.tmp, "data")
         r = subprocess.run(as_owner([os.path.join(self.bindir, "initdb"), "-D", data,
                                      "-U", "postgres", "--auth=trust", "--encoding=UTF8",
@@ -120,8 +153,9 @@ class Cluster:
             return ""
 
     def pg_ctl(self, *args):
-        r = subprocess.run(as_owner([os.path.join(self.bindir, "pg_ctl"), "-D",
-                                     os.path.join(self.tmp, "data")] + list(args),
+        env = ["env"] + self.env if self.env else []
+        r = subprocess.run(as_owner(env + [os.path.join(self.bindir, "pg_ctl"), "-D",
+                                           os.path.join(self.tmp, "data")] + list(args),
                                     nofile=self.nofile),
                            capture_output=True, text=True)
         if r.returncode != 0 and args[0] != "stop":
@@ -213,10 +247,30 @@ class Cluster:
             time.sleep(0.2)
         return None
 
+    def sanitizer_reports(self):
+        """The sanitizer reports written so far (printed), or ""."""
+        if not self.env:
+            return ""
+        r = subprocess.run([SANITIZER_SH, "reports", self.tmp],
+                           capture_output=True, text=True)
+        return r.stdout if r.returncode != 0 else ""
+
     def stop(self):
+        """Stop and remove the cluster.  In sanitizer mode, a report makes
+        this raise SanitizerReport after printing it (the temp dir is
+        kept)."""
         if self.tmp is None:
             return
-        self.pg_ctl("stop", "-m", "fast", "-w")
+        if self.pg_ctl("stop", "-m", "fast", "-w").returncode != 0:
+            self.pg_ctl("stop", "-m", "immediate", "-w")    # never leave it running
+        reports = self.sanitizer_reports()
+        if reports:
+            print(reports)
+            print("not ok - sanitizer reports in %s (kept)" % self.tmp)
+            sys.stdout.flush()
+            sanitizer_failures.append(self.tmp)
+            self.tmp = None
+            raise SanitizerReport("sanitizer reports in %s" % sanitizer_failures[-1])
         if os.environ.get("PGSYNC_KEEP_TMP"):
             print("kept", self.tmp)
         else:
@@ -242,6 +296,8 @@ class Checks:
         return cond
 
     def finish(self):
+        if sanitizer_failures:  # in case a caller caught SanitizerReport
+            self.check("no sanitizer reports", False, " ".join(sanitizer_failures))
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 0 if self.failed == 0 else 1
 

@@ -5,6 +5,11 @@
 # PGSYNC_TMP.  cluster_stop stops it and removes the temp dir.  As root,
 # initdb/pg_ctl run as the "postgres" OS user; the cluster listens on its
 # unix socket only (listen_addresses=''), so it never clashes with another.
+#
+# Sanitizer mode (a pgsync.so built with `make SANITIZE=1`): pg_ctl, and so
+# the server, runs with the ASan runtime preloaded (test/lib/sanitizer.sh);
+# cluster_stop prints any sanitizer report and returns 1 (keeping the temp
+# dir).  Tests stop with `trap 'cluster_stop || exit 1' EXIT`.
 
 PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
@@ -28,11 +33,22 @@ server_has_plugin_allowlist() {
 		grep '^output_plugin_libraries' >/dev/null
 }
 
+PGSYNC_PG_ENV=()
+
+# pg_ctl with the sanitizer mode's environment, if any (PGSYNC_PG_ENV)
+cluster_pg_ctl() {
+	as_pg_owner env "${PGSYNC_PG_ENV[@]}" "$PG_BINDIR/pg_ctl" "$@"
+}
+
 cluster_start() {
 	PGSYNC_TMP=$(mktemp -d /tmp/pgsync-test.XXXXXX)
 	chmod 755 "$PGSYNC_TMP"
 	[ "$(id -u)" = 0 ] && chown postgres: "$PGSYNC_TMP"
 	export PGSYNC_TMP
+	local senv
+	senv=$("$PGSYNC_LIB_DIR/test/lib/sanitizer.sh" env "$PGSYNC_TMP") || return 1
+	mapfile -t PGSYNC_PG_ENV <<<"$senv"
+	[ -n "$senv" ] || PGSYNC_PG_ENV=()
 	export PGHOST="$PGSYNC_TMP"
 	export PGPORT=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
 	export PGUSER=postgres
@@ -58,14 +74,21 @@ cluster_start() {
 		fi
 		for line in "$@"; do echo "$line"; done
 	} >>"$PGSYNC_TMP/data/postgresql.conf"
-	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -l "$PGSYNC_TMP/server.log" \
+	cluster_pg_ctl -D "$PGSYNC_TMP/data" -l "$PGSYNC_TMP/server.log" \
 		-w -t 60 start >/dev/null ||
 		{ cat "$PGSYNC_TMP/server.log"; return 1; }
 }
 
 cluster_stop() {
 	[ -n "${PGSYNC_TMP:-}" ] || return 0
-	as_pg_owner "$PG_BINDIR/pg_ctl" -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null 2>&1
+	cluster_pg_ctl -D "$PGSYNC_TMP/data" -m fast -w stop >/dev/null 2>&1 ||
+		cluster_pg_ctl -D "$PGSYNC_TMP/data" -m immediate -w stop >/dev/null 2>&1
+	if [ ${#PGSYNC_PG_ENV[@]} -gt 0 ] &&
+		! "$PGSYNC_LIB_DIR/test/lib/sanitizer.sh" reports "$PGSYNC_TMP"; then
+		echo "not ok - sanitizer reports in $PGSYNC_TMP (kept)"
+		PGSYNC_TMP=
+		return 1
+	fi
 	if [ -n "${PGSYNC_KEEP_TMP:-}" ]; then
 		echo "kept $PGSYNC_TMP"
 	else

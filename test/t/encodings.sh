@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
-trap cluster_stop EXIT
+trap 'cluster_stop || exit 1' EXIT
 cluster_start
 
 check() {					# check DB SQL-VALUE EXPECTED-PYTHON-STRING
