@@ -154,7 +154,7 @@ check_subscribe(const ClientRequest *req, const JsonValue *root)
 				continue;
 			if (strlen(lit_table) > p->table.len)
 				abort();
-			text = cp_filter_error("s1", lit_schema, lit_table, t, &len);
+			text = cp_table_error(CP_ERR_BAD_FILTER, "s1", lit_schema, lit_table, t, &len);
 			parse_reply(text, len, "error");
 			free(text);
 		}
@@ -238,6 +238,21 @@ check_success(const ClientRequest *req, const JsonValue *root)
 			text = cp_reply_pong(req->id_json, &len);
 			parse_reply(text, len, "pong");
 			free(text);
+			break;
+		case CREQ_AUTH:
+			{
+				const JsonValue *t = json_object_get_cstr(root, "token");
+
+				/* the token, unescaped, non-empty, bounded, without NUL */
+				if (!json_string_is(type, "auth") || req->token == NULL ||
+					t == NULL || t->kind != JSON_STRING ||
+					strlen(req->token) != t->len || t->len == 0 ||
+					t->len > CP_MAX_TOKEN_LEN ||
+					memcmp(req->token, t->u.str, t->len) != 0 ||
+					req->ntables != 0 || req->filter_json != NULL ||
+					req->subscription != NULL)
+					abort();
+			}
 			break;
 		default:
 			abort();
