@@ -80,18 +80,18 @@ static struct lws *stash_wsi = NULL;
 static JwtResult stash_result;
 static char *stash_claims = NULL;
 
-/* The claims of a verified token, malloc'd (NULL when out of memory). */
+/*
+ * The claims of a verified token, malloc'd to their size: a session keeps
+ * them for its life (NULL when out of memory).
+ */
 static char *
 claims_of(const char *token, size_t len)
 {
-	char	   *buf = malloc(JWT_MAX_CLAIMS);
+	static char buf[JWT_MAX_CLAIMS];
 
-	if (buf != NULL && jwt_claims_json(token, len, buf, JWT_MAX_CLAIMS) == 0)
-	{
-		free(buf);
-		buf = NULL;
-	}
-	return buf;
+	if (jwt_claims_json(token, len, buf, sizeof(buf)) == 0)
+		return NULL;
+	return strdup(buf);
 }
 
 static void

@@ -548,13 +548,36 @@ worker_auth_denies(uint32 principal, Oid relid, uint32 *columns, bool *rows)
 	return why;
 }
 
+/*
+ * The fan-out asks while decoding, inside the reorder buffer's transaction
+ * (the catalog as of the change), and while replaying the log, outside any
+ * (then as of now, in a transaction of our own).  catalog_begin() returns
+ * whether it opened one for catalog_end() to close.
+ */
+static bool
+catalog_begin(void)
+{
+	if (IsTransactionState())
+		return false;
+	StartTransactionCommand();
+	decode_use_current_catalog();
+	return true;
+}
+
+static void
+catalog_end(bool own_xact)
+{
+	if (own_xact)
+		CommitTransactionCommand();
+}
+
 static void
 access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 {
 	AccessKey	key;
 	AccessEntry *e;
 	bool		found;
-	bool		own_xact = !IsTransactionState();
+	bool		own_xact;
 
 	if (access_cache == NULL || access_stale)
 	{
@@ -580,20 +603,10 @@ access_check_cb(uint32_t principal, uint32_t relid, FoGrant *grant, void *arg)
 		e->allowed = false;		/* if the check ERRORs */
 		e->columns = 0;
 		e->rows = false;
-
-		/*
-		 * Decoding asks inside the reorder buffer's transaction, as of the
-		 * change; a replay of the log asks outside any, as of now.
-		 */
-		if (own_xact)
-		{
-			StartTransactionCommand();
-			decode_use_current_catalog();
-		}
+		own_xact = catalog_begin();
 		e->allowed = worker_auth_denies(principal, key.relid, &e->columns,
 										&e->rows) == NULL;
-		if (own_xact)
-			CommitTransactionCommand();
+		catalog_end(own_xact);
 	}
 	grant->readable = e->allowed;
 	grant->columns = e->columns;
@@ -605,19 +618,14 @@ row_check_cb(uint32_t principal, uint32_t relid, const FoMsg *rel_msg,
 			 const FoMsg *change, uint64_t tick, void *arg)
 {
 	const Audience *a = audience_of(principal);
-	bool		own_xact = !IsTransactionState();
+	bool		own_xact;
 	bool		visible;
 
 	if (a == NULL)
 		return false;
-	if (own_xact)
-	{
-		StartTransactionCommand();
-		decode_use_current_catalog();
-	}
+	own_xact = catalog_begin();
 	visible = worker_rls_row_visible(principal, a->role, a->claims,
 									 (Oid) relid, rel_msg, change, tick);
-	if (own_xact)
-		CommitTransactionCommand();
+	catalog_end(own_xact);
 	return visible;
 }

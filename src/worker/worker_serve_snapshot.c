@@ -169,8 +169,15 @@ exporter_settings(const char *claims)
 
 	for (i = 0; i < lengthof(names); i++)
 	{
+		/*
+		 * GetConfigOption() gives non-string settings in one static buffer:
+		 * copy each, once per value (the previous copy is freed).
+		 */
+		if (settings[2 * i + 1] != NULL)
+			pfree((char *) settings[2 * i + 1]);
 		settings[2 * i] = names[i];
-		settings[2 * i + 1] = pstrdup(GetConfigOption(names[i], false, false));
+		settings[2 * i + 1] = MemoryContextStrdup(TopMemoryContext,
+												  GetConfigOption(names[i], false, false));
 	}
 	settings[2 * i] = "request.jwt.claims";
 	settings[2 * i + 1] = claims;
