@@ -213,6 +213,18 @@ extern void fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 extern bool fanout_publish(Fanout *fo, const char *data, size_t len,
 						   uint64_t lsn);
 
+/*
+ * A transaction that is not routed live (one decoded while in progress,
+ * in the log as an out-of-line unit) touches relids: every live client
+ * with a subscription to one of them starts lagging, between transactions,
+ * so that it gets the transaction from the log (and, from there, those
+ * after it); the others just do not get it.  Call between transactions,
+ * before routing the transaction's begin and commit.  Returns how many
+ * clients it moved to catch-up.
+ */
+extern int	fanout_lag_subscribers(Fanout *fo, const uint32_t *relids,
+								   int nrelids);
+
 /* Are we between a begin and its commit? */
 extern bool fanout_in_transaction(Fanout *fo);
 

@@ -234,6 +234,8 @@ extern FoMsg *fo_msg_alloc(size_t cap, char op, uint64_t lsn);
  * Queue m to c.  false when it was not queued: c is closing, lags (live
  * fan-out, m does not fit) or was culled (out of memory).
  */
+/* c starts lagging; m: the message that did not fit (NULL: none). */
+extern void fo_lag(Fanout *fo, FoClient *c, const FoMsg *m);
 extern bool fo_enqueue(Fanout *fo, FoClient *c, FoMsg *m);
 
 /*

@@ -196,7 +196,7 @@ fo_fits(Fanout *fo, FoClient *c, const FoMsg *m)
  * them if the commit is what did not fit), or after the last transaction
  * routed.
  */
-static void
+void
 fo_lag(Fanout *fo, FoClient *c, const FoMsg *m)
 {
 	c->lagging = true;
@@ -208,8 +208,9 @@ fo_lag(Fanout *fo, FoClient *c, const FoMsg *m)
 		 * did not make it; a commit, or a reply queued between two changes,
 		 * comes after every change routed so far.
 		 */
-		bool		in_change = m->op == 'I' || m->op == 'U' || m->op == 'D' ||
-			m->op == 'T' || m->op == 'B' || m->op == 'R';
+		bool		in_change = m != NULL &&
+			(m->op == 'I' || m->op == 'U' || m->op == 'D' ||
+			 m->op == 'T' || m->op == 'B' || m->op == 'R');
 
 		c->skip_txn = fo->cur_begin->lsn;
 		c->skip_changes = in_change ? fo->txn_changes - 1 : fo->txn_changes;

@@ -408,3 +408,29 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 	stream_msg_info_free(&info);
 	return true;
 }
+
+int
+fanout_lag_subscribers(Fanout *fo, const uint32_t *relids, int nrelids)
+{
+	int			n = 0;
+	int			k,
+				i;
+
+	for (k = 0; k < nrelids; k++)
+	{
+		FoRel	   *r = fo_rel_lookup(fo, relids[k], false);
+
+		if (r == NULL || !rel_ensure_match(fo, r))
+			continue;
+		for (i = 0; i < r->nmatch; i++)
+		{
+			FoClient   *c = r->match[i].client;
+
+			if (c->lagging || c->closing || fo->paced)
+				continue;
+			fo_lag(fo, c, NULL);
+			n++;
+		}
+	}
+	return n;
+}

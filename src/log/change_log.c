@@ -58,11 +58,8 @@ changelog_crc32c(uint32_t crc, const void *data, size_t len)
 
 /* ------------------------------------------------------------ helpers */
 
-static void set_error(ChangeLog *log, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-static void
-set_error(ChangeLog *log, const char *fmt,...)
+void
+changelog_set_error(ChangeLog *log, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -77,44 +74,14 @@ changelog_error(const ChangeLog *log)
 	return log->err;
 }
 
-static void
-put_u32(unsigned char *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void
-put_u64(unsigned char *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-static uint32_t
-get_u32(const unsigned char *p)
-{
-	uint32_t	v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-	uint64_t	v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
 void
 changelog_segment_path(const ChangeLog *log, uint64_t seqno, char *path, size_t len)
 {
 	snprintf(path, len, "%s/%016" PRIX64 SEGMENT_SUFFIX, log->dir, seqno);
 }
 
-static bool
-write_all(int fd, const void *data, size_t len)
+bool
+changelog_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -158,8 +125,8 @@ changelog_pread_all(int fd, void *data, size_t len, uint64_t offset)
 	return true;
 }
 
-static bool
-sync_dir(ChangeLog *log)
+bool
+changelog_sync_dir(ChangeLog *log)
 {
 	int			fd = open(log->dir, O_RDONLY | O_DIRECTORY);
 	bool		ok;
@@ -221,7 +188,7 @@ create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 	log->fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (log->fd < 0)
 	{
-		set_error(log, "could not create \"%s\": %s", path, strerror(errno));
+		changelog_set_error(log, "could not create \"%s\": %s", path, strerror(errno));
 		return CHANGELOG_ERROR;
 	}
 	seg.seqno = seqno;
@@ -232,9 +199,9 @@ create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 	put_u64(hdr + 8, seqno);
 	put_u64(hdr + 16, prev_key);
 	put_u64(hdr + 24, (uint64_t) seg.created);
-	if (!write_all(log->fd, hdr, sizeof(hdr)) || !add_segment(log, seg))
+	if (!changelog_write_all(log->fd, hdr, sizeof(hdr)) || !add_segment(log, seg))
 	{
-		set_error(log, "could not write \"%s\": %s", path, strerror(errno));
+		changelog_set_error(log, "could not write \"%s\": %s", path, strerror(errno));
 		return CHANGELOG_ERROR;
 	}
 	log->dir_dirty = true;
@@ -254,7 +221,7 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 	{
-		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+		changelog_set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
 	ok = fstat(fd, &st) == 0 && changelog_pread_all(fd, hdr, sizeof(hdr), 0) &&
@@ -262,7 +229,7 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 	close(fd);
 	if (!ok)
 	{
-		set_error(log, "invalid change log segment \"%s\"", path);
+		changelog_set_error(log, "invalid change log segment \"%s\"", path);
 		return false;
 	}
 	seg->seqno = seqno;
@@ -307,6 +274,9 @@ recover_tail(ChangeLog *log, Segment *seg)
 	uint64_t	off = CHANGELOG_SEGMENT_HEADER_SIZE;
 	uint64_t	good_end = off;
 	uint64_t	last_key = seg->prev_key;
+	bool		spooled = false;	/* the unit has an out-of-line part */
+	uint64_t	spooled_records = 0;
+	uint64_t	spooled_bytes = 0;
 	char	   *payload = NULL;
 	size_t		cap = 0;
 	int			fd;
@@ -315,7 +285,7 @@ recover_tail(ChangeLog *log, Segment *seg)
 	fd = open(path, O_RDWR);
 	if (fd < 0)
 	{
-		set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+		changelog_set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 		return false;
 	}
 	while (off + CHANGELOG_RECORD_HEADER_SIZE <= seg->size)
@@ -340,9 +310,22 @@ recover_tail(ChangeLog *log, Segment *seg)
 		if (!changelog_pread_all(fd, payload, rec.len, off + CHANGELOG_RECORD_HEADER_SIZE) ||
 			changelog_record_crc(hdr, payload, rec.len) != crc)
 			break;
+		if (rec.flags & CHANGELOG_FIRST_OF_UNIT)
+			spooled = false;
+		if (rec.kind == CHANGELOG_KIND_SPOOLED)
+		{
+			if (!changelog_parse_spooled(&rec, payload, &spooled_records,
+										 &spooled_bytes))
+				break;
+			spooled = true;
+		}
 		off += CHANGELOG_RECORD_HEADER_SIZE + rec.len;
 		if (rec.flags & CHANGELOG_LAST_OF_UNIT)
 		{
+			/* a unit whose file did not reach the disk is torn too */
+			if (spooled && !changelog_unit_intact(log, rec.key, spooled_records,
+												  spooled_bytes))
+				break;
 			good_end = off;
 			last_key = rec.key;
 		}
@@ -353,7 +336,7 @@ recover_tail(ChangeLog *log, Segment *seg)
 		if (ftruncate(fd, (off_t) good_end) != 0 ||
 			(!log->opts.no_sync && fsync(fd) != 0))
 		{
-			set_error(log, "could not truncate \"%s\": %s", path, strerror(errno));
+			changelog_set_error(log, "could not truncate \"%s\": %s", path, strerror(errno));
 			close(fd);
 			return false;
 		}
@@ -389,7 +372,7 @@ list_segments(ChangeLog *log)
 
 	if (d == NULL)
 	{
-		set_error(log, "could not open directory \"%s\": %s", log->dir,
+		changelog_set_error(log, "could not open directory \"%s\": %s", log->dir,
 				  strerror(errno));
 		return false;
 	}
@@ -475,7 +458,7 @@ changelog_open(const char *dir, const ChangeLogOptions *opts, char *err, size_t 
 	ok = log->dir != NULL && log->wbuf != NULL;
 	if (ok && mkdir(dir, 0700) != 0 && errno != EEXIST)
 	{
-		set_error(log, "could not create directory \"%s\": %s", dir,
+		changelog_set_error(log, "could not create directory \"%s\": %s", dir,
 				  strerror(errno));
 		ok = false;
 	}
@@ -498,11 +481,13 @@ changelog_open(const char *dir, const ChangeLogOptions *opts, char *err, size_t 
 			log->fd = open(path, O_WRONLY | O_APPEND);
 			if (log->fd < 0)
 			{
-				set_error(log, "could not open \"%s\": %s", path, strerror(errno));
+				changelog_set_error(log, "could not open \"%s\": %s", path, strerror(errno));
 				ok = false;
 			}
 		}
 	}
+	/* spools of unfinished transactions, units no retained unit names */
+	ok = ok && changelog_units_cleanup(log, false);
 	if (!ok)
 	{
 		snprintf(err, errlen, "%s", log->err[0] ? log->err : "out of memory");
@@ -522,6 +507,9 @@ changelog_close(ChangeLog *log)
 		changelog_flush(log);
 		close(log->fd);
 	}
+	for (int i = 0; i < log->nunsynced_units; i++)
+		close(log->unsynced_units[i]);
+	free(log->unsynced_units);
 	free(log->segs);
 	free(log->wbuf);
 	free(log->dir);
@@ -535,9 +523,9 @@ changelog_flush(ChangeLog *log)
 {
 	if (log->wlen == 0)
 		return CHANGELOG_OK;
-	if (!write_all(log->fd, log->wbuf, log->wlen))
+	if (!changelog_write_all(log->fd, log->wbuf, log->wlen))
 	{
-		set_error(log, "could not write change log: %s", strerror(errno));
+		changelog_set_error(log, "could not write change log: %s", strerror(errno));
 		return CHANGELOG_ERROR;
 	}
 	log->segs[log->nsegs - 1].size += log->wlen;
@@ -550,19 +538,22 @@ changelog_sync(ChangeLog *log)
 {
 	if (changelog_flush(log) != CHANGELOG_OK)
 		return CHANGELOG_ERROR;
-	if (!log->opts.no_sync && fdatasync(log->fd) != 0)
-	{
-		set_error(log, "could not fsync change log: %s", strerror(errno));
+	/* unit files and their names first: the segment names them */
+	if (!changelog_units_sync(log))
 		return CHANGELOG_ERROR;
-	}
 	if (log->dir_dirty)
 	{
-		if (!sync_dir(log))
+		if (!changelog_sync_dir(log))
 		{
-			set_error(log, "could not fsync \"%s\": %s", log->dir, strerror(errno));
+			changelog_set_error(log, "could not fsync \"%s\": %s", log->dir, strerror(errno));
 			return CHANGELOG_ERROR;
 		}
 		log->dir_dirty = false;
+	}
+	if (!log->opts.no_sync && fdatasync(log->fd) != 0)
+	{
+		changelog_set_error(log, "could not fsync change log: %s", strerror(errno));
+		return CHANGELOG_ERROR;
 	}
 	log->durable_key = log->last_key;
 	return CHANGELOG_OK;
@@ -594,7 +585,7 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 	{
 		if (log->in_unit || key <= log->last_key)
 		{
-			set_error(log, "unit key %" PRIu64 " not after %" PRIu64 " or unit open",
+			changelog_set_error(log, "unit key %" PRIu64 " not after %" PRIu64 " or unit open",
 					  key, log->last_key);
 			return CHANGELOG_BAD_ORDER;
 		}
@@ -605,12 +596,12 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 	}
 	else if (!log->in_unit || key != log->unit_key)
 	{
-		set_error(log, "record outside its unit (key %" PRIu64 ")", key);
+		changelog_set_error(log, "record outside its unit (key %" PRIu64 ")", key);
 		return CHANGELOG_BAD_ORDER;
 	}
 	if (len > CHANGELOG_MAX_RECORD_SIZE)
 	{
-		set_error(log, "record of %u bytes is too large", len);
+		changelog_set_error(log, "record of %u bytes is too large", len);
 		return CHANGELOG_BAD_ORDER;
 	}
 
@@ -629,10 +620,10 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 	if (sizeof(hdr) + len > log->opts.write_buffer_size)
 	{
 		/* too big to buffer: write it through */
-		if (!write_all(log->fd, hdr, sizeof(hdr)) ||
-			!write_all(log->fd, data, len))
+		if (!changelog_write_all(log->fd, hdr, sizeof(hdr)) ||
+			!changelog_write_all(log->fd, data, len))
 		{
-			set_error(log, "could not write change log: %s", strerror(errno));
+			changelog_set_error(log, "could not write change log: %s", strerror(errno));
 			return CHANGELOG_ERROR;
 		}
 		log->segs[log->nsegs - 1].size += sizeof(hdr) + len;
@@ -678,7 +669,7 @@ changelog_current_segment(const ChangeLog *log)
 uint64_t
 changelog_total_bytes(const ChangeLog *log)
 {
-	uint64_t	total = log->wlen;
+	uint64_t	total = log->wlen + log->unit_bytes;
 	int			i;
 
 	for (i = 0; i < log->nsegs; i++)
@@ -706,13 +697,16 @@ changelog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 		changelog_segment_path(log, log->segs[0].seqno, path, sizeof(path));
 		if (unlink(path) != 0 && errno != ENOENT)
 		{
-			set_error(log, "could not remove \"%s\": %s", path, strerror(errno));
+			changelog_set_error(log, "could not remove \"%s\": %s", path, strerror(errno));
 			break;
 		}
 		memmove(log->segs, log->segs + 1, sizeof(Segment) * (log->nsegs - 1));
 		log->nsegs--;
 		log->dir_dirty = true;
 		removed++;
+		/* and the unit files it named */
+		if (!changelog_units_cleanup(log, true))
+			break;
 	}
 	return removed;
 }

@@ -20,6 +20,20 @@
  * its creation time.  Records: a 24-byte header (length, CRC-32C, key,
  * relation oid, kind, flags) and the message bytes.
  *
+ * Out-of-line units.  A large transaction is decoded while it is still
+ * being written (streaming of in-progress transactions) and staged in a
+ * spool file (changelog_spool_*), in the log's record format, one per
+ * transaction.  A subtransaction's abort truncates the spool back to a
+ * mark; the transaction's abort discards it.  At commit the spool becomes
+ * part of a unit without being copied: changelog_append_spool() renames it
+ * to dir/KKKKKKKKKKKKKKKK.unit (the unit's key in hex) and appends one
+ * record of kind CHANGELOG_KIND_SPOOLED naming it; readers return the
+ * unit file's records in its place, with the unit's key.  The unit file
+ * is made durable (and the directory) before the segment at the next
+ * changelog_sync(); recovery drops a unit whose file is missing or torn,
+ * and every spool or unit file no retained unit refers to.  Retention
+ * removes a unit file with the segment that names it.
+ *
  * Durability.  changelog_sync() makes every appended record durable (write +
  * fdatasync, and the directory after a new segment).  The worker confirms
  * the replication slot only up to changelog_durable_key(): after a crash,
@@ -40,6 +54,9 @@
 /* Record flags */
 #define CHANGELOG_FIRST_OF_UNIT	0x01
 #define CHANGELOG_LAST_OF_UNIT	0x02
+
+/* The kind of the record that stands for an out-of-line unit's records. */
+#define CHANGELOG_KIND_SPOOLED	'X'
 
 #define CHANGELOG_RECORD_HEADER_SIZE 24
 #define CHANGELOG_SEGMENT_HEADER_SIZE 32
@@ -78,6 +95,14 @@ typedef struct ChangeLogRecord
 
 typedef struct ChangeLog ChangeLog;
 typedef struct ChangeLogReader ChangeLogReader;
+typedef struct ChangeLogSpool ChangeLogSpool;
+
+/* A point in a spool, to truncate back to (a subtransaction's start). */
+typedef struct ChangeLogSpoolMark
+{
+	uint64_t	bytes;
+	uint64_t	records;
+} ChangeLogSpoolMark;
 
 /*
  * Open (creating if needed) the log in dir.  Recovers from a crash:
@@ -97,6 +122,26 @@ extern ChangeLogStatus changelog_append(ChangeLog *log, uint64_t key, uint32_t r
 							  uint8_t kind, uint8_t flags,
 							  const void *data, uint32_t len);
 
+/*
+ * Spools (see "Out-of-line units").  changelog_spool_create() starts an
+ * empty spool for transaction xid (replacing any left over); NULL on error
+ * (changelog_error()).  Records appended are buffered and written out in
+ * the background (no fsync).  changelog_spool_discard() removes it (an
+ * abort); changelog_append_spool() makes it part of the unit being
+ * appended (key, opened by a record with CHANGELOG_FIRST_OF_UNIT), at this
+ * point of it, and frees the spool whatever the result.
+ */
+extern ChangeLogSpool *changelog_spool_create(ChangeLog *log, uint32_t xid);
+extern ChangeLogStatus changelog_spool_append(ChangeLogSpool *spool,
+											  uint32_t relid, uint8_t kind,
+											  const void *data, uint32_t len);
+extern ChangeLogSpoolMark changelog_spool_mark(const ChangeLogSpool *spool);
+extern ChangeLogStatus changelog_spool_truncate(ChangeLogSpool *spool,
+												ChangeLogSpoolMark mark);
+extern void changelog_spool_discard(ChangeLogSpool *spool);
+extern ChangeLogStatus changelog_append_spool(ChangeLog *log, uint64_t key,
+											  ChangeLogSpool *spool);
+
 /* Write buffered records to the file (readers see them; no fsync). */
 extern ChangeLogStatus changelog_flush(ChangeLog *log);
 
@@ -115,7 +160,7 @@ extern uint64_t changelog_oldest_resume_key(const ChangeLog *log);
 /* Sequence number of the segment being written (changes on rotation). */
 extern uint64_t changelog_current_segment(const ChangeLog *log);
 
-/* Total bytes in segment files. */
+/* Total bytes in segment and unit files. */
 extern uint64_t changelog_total_bytes(const ChangeLog *log);
 
 /*

@@ -10,6 +10,8 @@
 #ifndef PGSYNC_CHANGE_LOG_INT_H
 #define PGSYNC_CHANGE_LOG_INT_H
 
+#include <string.h>
+
 #include "log/change_log.h"
 
 typedef struct Segment
@@ -35,6 +37,10 @@ struct ChangeLog
 	uint64_t	last_key;		/* last complete unit appended */
 	uint64_t	durable_key;	/* last complete unit fsynced */
 	bool		dir_dirty;		/* a segment was created or removed */
+	int		   *unsynced_units; /* fds of unit files not fsynced yet */
+	int			nunsynced_units;
+	int			unsynced_cap;
+	uint64_t	unit_bytes;		/* bytes in unit files */
 	char		err[512];
 };
 
@@ -48,8 +54,50 @@ struct ChangeLogReader
 	char	   *buf;
 	size_t		bufcap;
 	uint64_t	position;
+	/* inside an out-of-line unit: its file, read up to unit_size */
+	int			unit_fd;
+	uint64_t	unit_key;
+	uint64_t	unit_offset;
+	uint64_t	unit_size;
 };
 
+/* The payload of a CHANGELOG_KIND_SPOOLED record: the unit file's extent. */
+#define CHANGELOG_SPOOLED_PAYLOAD_SIZE 16
+
+static inline void
+put_u32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static inline void
+put_u64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static inline uint32_t
+get_u32(const unsigned char *p)
+{
+	uint32_t	v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint64_t
+get_u64(const unsigned char *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+extern void changelog_set_error(ChangeLog *log, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+extern bool changelog_write_all(int fd, const void *data, size_t len);
+extern bool changelog_sync_dir(ChangeLog *log);
 extern void changelog_segment_path(const ChangeLog *log, uint64_t seqno, char *path,
 						 size_t len);
 extern bool changelog_pread_all(int fd, void *data, size_t len, uint64_t offset);
@@ -58,5 +106,15 @@ extern bool changelog_parse_record_header(const unsigned char *buf, ChangeLogRec
 								uint32_t *crc);
 extern uint32_t changelog_record_crc(const unsigned char *hdr, const void *payload,
 						   uint32_t len);
+
+/* change_log_spool.c: unit files */
+extern void changelog_unit_path(const ChangeLog *log, uint64_t key, char *path,
+					  size_t len);
+extern bool changelog_parse_spooled(const ChangeLogRecord *rec, const void *payload,
+						  uint64_t *records, uint64_t *bytes);
+extern bool changelog_unit_intact(const ChangeLog *log, uint64_t key,
+						uint64_t records, uint64_t bytes);
+extern bool changelog_units_cleanup(ChangeLog *log, bool keep_after_last);
+extern bool changelog_units_sync(ChangeLog *log);
 
 #endif							/* PGSYNC_CHANGE_LOG_INT_H */

@@ -6,7 +6,10 @@
  * A reader follows the segments by sequence number, reading only what the
  * writer has flushed; a segment retention removed while it was open is
  * still read through its file descriptor, and a missing next segment is
- * CHANGELOG_TOO_OLD.
+ * CHANGELOG_TOO_OLD.  An out-of-line unit's record is replaced by the
+ * records of its unit file, given the unit's key; one not after the resume
+ * point is skipped whole (its relation messages are also in the segments,
+ * see worker_changelog.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +41,7 @@ changelog_reader_open(ChangeLog *log, uint64_t after_key, ChangeLogStatus *statu
 	}
 	r->log = log;
 	r->fd = -1;
+	r->unit_fd = -1;
 	r->after_key = after_key;
 	r->position = after_key;
 	/* the last segment whose units all come after... its prev_key <= L */
@@ -57,6 +61,8 @@ changelog_reader_close(ChangeLogReader *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->unit_fd >= 0)
+		close(r->unit_fd);
 	free(r->buf);
 	free(r);
 }
@@ -81,6 +87,69 @@ reader_open_segment(ChangeLogReader *r)
 	return CHANGELOG_OK;
 }
 
+/* Read the record at offset of fd into r->buf; false if torn or corrupt. */
+static bool
+read_record(ChangeLogReader *r, int fd, uint64_t offset, ChangeLogRecord *rec)
+{
+	unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
+	uint32_t	crc;
+
+	if (!changelog_pread_all(fd, hdr, sizeof(hdr), offset) ||
+		!changelog_parse_record_header(hdr, rec, &crc))
+		return false;
+	if (rec->len > r->bufcap)
+	{
+		char	   *n = realloc(r->buf, rec->len);
+
+		if (n == NULL)
+			return false;
+		r->buf = n;
+		r->bufcap = rec->len;
+	}
+	if (!changelog_pread_all(fd, r->buf, rec->len, offset + sizeof(hdr)) ||
+		changelog_record_crc(hdr, r->buf, rec->len) != crc)
+		return false;
+	rec->data = r->buf;
+	return true;
+}
+
+/* Enter the out-of-line unit that rec (kind CHANGELOG_KIND_SPOOLED) names. */
+static ChangeLogStatus
+enter_unit(ChangeLogReader *r, const ChangeLogRecord *rec)
+{
+	char		path[4096];
+	uint64_t	records;
+
+	if (!changelog_parse_spooled(rec, rec->data, &records, &r->unit_size))
+		return CHANGELOG_ERROR;
+	changelog_unit_path(r->log, rec->key, path, sizeof(path));
+	r->unit_fd = open(path, O_RDONLY);
+	if (r->unit_fd < 0)
+		return errno == ENOENT ? CHANGELOG_TOO_OLD : CHANGELOG_ERROR;
+	r->unit_key = rec->key;
+	r->unit_offset = 0;
+	return CHANGELOG_OK;
+}
+
+/* The next record of the out-of-line unit being read, or END of it. */
+static ChangeLogStatus
+read_unit(ChangeLogReader *r, ChangeLogRecord *rec)
+{
+	if (r->unit_offset >= r->unit_size)
+	{
+		close(r->unit_fd);
+		r->unit_fd = -1;
+		return CHANGELOG_END;
+	}
+	if (!read_record(r, r->unit_fd, r->unit_offset, rec))
+		return CHANGELOG_ERROR;
+	r->unit_offset += CHANGELOG_RECORD_HEADER_SIZE + rec->len;
+	rec->key = r->unit_key;
+	rec->flags = 0;
+	rec->before_resume = false;
+	return CHANGELOG_OK;
+}
+
 ChangeLogStatus
 changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 {
@@ -89,9 +158,10 @@ changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 		unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
 		const Segment *seg = changelog_find_segment(r->log, r->seqno);
 		uint64_t	size;
-		uint32_t	crc;
 		ChangeLogStatus	st;
 
+		if (r->unit_fd >= 0 && (st = read_unit(r, rec)) != CHANGELOG_END)
+			return st;
 		if (r->fd < 0 && (st = reader_open_segment(r)) != CHANGELOG_OK)
 			return st;
 		/* a removed segment can still be read through the open file */
@@ -107,26 +177,18 @@ changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 			r->offset = CHANGELOG_SEGMENT_HEADER_SIZE;
 			continue;
 		}
-		if (!changelog_pread_all(r->fd, hdr, sizeof(hdr), r->offset) ||
-			!changelog_parse_record_header(hdr, rec, &crc))
-			return CHANGELOG_ERROR;
-		if (rec->len > r->bufcap)
-		{
-			char	   *n = realloc(r->buf, rec->len);
-
-			if (n == NULL)
-				return CHANGELOG_ERROR;
-			r->buf = n;
-			r->bufcap = rec->len;
-		}
-		if (!changelog_pread_all(r->fd, r->buf, rec->len, r->offset + sizeof(hdr)) ||
-			changelog_record_crc(hdr, r->buf, rec->len) != crc)
+		if (!read_record(r, r->fd, r->offset, rec))
 			return CHANGELOG_ERROR;
 		r->offset += sizeof(hdr) + rec->len;
 		rec->before_resume = rec->key <= r->after_key;
 		if (rec->before_resume && rec->kind != 'R')
 			continue;
-		rec->data = r->buf;
+		if (rec->kind == CHANGELOG_KIND_SPOOLED)
+		{
+			if ((st = enter_unit(r, rec)) != CHANGELOG_OK)
+				return st;
+			continue;
+		}
 		if ((rec->flags & CHANGELOG_LAST_OF_UNIT) && !rec->before_resume)
 			r->position = rec->key;
 		return CHANGELOG_OK;

@@ -52,6 +52,7 @@ static const OptionDef option_defs[] = {
 	BOOL_OPTION("include-transaction", include_transaction),
 	BOOL_OPTION("skip-empty-xacts", skip_empty_xacts),
 	BOOL_OPTION("numeric-as-number", numeric_as_number),
+	BOOL_OPTION("stream-in-progress", stream_in_progress),
 };
 
 #define N_OPTIONS lengthof(option_defs)
@@ -301,6 +302,17 @@ decoder_options_parse(DecoderOptions *opts, List *options)
 				break;
 		}
 	}
+
+	/*
+	 * PostgreSQL does not say which subtransaction a streamed logical
+	 * message belongs to, so one rolled back to a savepoint could not be
+	 * taken back (docs/PROTOCOL.md, "Streaming").
+	 */
+	if (opts->stream_in_progress && (opts->actions & PGSYNC_ACTION_MESSAGE))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgsync: option \"stream-in-progress\" cannot be used with logical messages"),
+				 errhint("Leave \"message\" out of option \"actions\".")));
 }
 
 bool

@@ -49,6 +49,7 @@ typedef struct DecoderOptions
 	bool		include_transaction;	/* begin/commit messages */
 	bool		skip_empty_xacts;
 	bool		numeric_as_number;
+	bool		stream_in_progress; /* stream large transactions in progress */
 	int			max_value_bytes;	/* larger values are marked, not sent */
 
 	TablePattern *include_tables;	/* NULL: every table */

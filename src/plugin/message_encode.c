@@ -176,6 +176,22 @@ encode_commit(StringInfo out, const DecoderOptions *opts, TransactionId xid,
 	mw_end(&w);
 }
 
+void
+encode_stream_control(StringInfo out, const DecoderOptions *opts, char op,
+					  TransactionId xid, TransactionId subxid)
+{
+	MsgWriter	w;
+
+	mw_start(&w, out, opts, op);
+	mw_xid(&w, xid, true);
+	if (op == 'x' || op == 'a')
+	{
+		mw_key(&w, "subxid");
+		appendStringInfo(w.out, "%u", subxid);
+	}
+	mw_end(&w);
+}
+
 static const char *
 identity_name(char replident)
 {

@@ -55,4 +55,15 @@ extern void encode_logical_message(StringInfo out, const DecoderOptions *opts,
 								   const char *prefix, Size size,
 								   const char *content);
 
+/*
+ * Streaming of transactions in progress (option stream-in-progress):
+ * op 's' opens a chunk of transaction xid's changes, 'x' says the changes
+ * that follow belong to subtransaction subxid (xid itself for the
+ * top level), 'e' ends the chunk, 'a' aborts subxid (the whole
+ * transaction when subxid = xid).  Each carries xid whatever include-xids.
+ */
+extern void encode_stream_control(StringInfo out, const DecoderOptions *opts,
+								  char op, TransactionId xid,
+								  TransactionId subxid);
+
 #endif							/* PGSYNC_MESSAGE_ENCODE_H */

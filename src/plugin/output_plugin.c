@@ -8,6 +8,18 @@
  * reorder buffer spills to disk and we never hold more than one change.
  * Encoding lives in message_encode.c; options in decoder_options.c.
  *
+ * Streaming (option stream-in-progress): when the reorder buffer passes
+ * logical_decoding_work_mem it hands the largest transaction over in
+ * chunks while it is still in progress.  A chunk is written as 's', then
+ * its changes (and relation messages), each run of one subtransaction's
+ * changes preceded by 'x', then 'e'; an abort of a subtransaction or of
+ * the whole transaction as 'a'; the commit as the begin and commit
+ * messages of a transaction sent whole, with no change between them
+ * (docs/PROTOCOL.md, "Streaming").  Chunks, aborts and commits of
+ * streamed transactions never fall inside another transaction's begin ..
+ * commit.  With skip-empty-xacts, a chunk, abort or commit is sent only if
+ * a change of the transaction was.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,6 +47,10 @@ typedef struct PluginState
 typedef struct TxnState
 {
 	bool		begin_sent;
+	/* streamed transactions */
+	bool		streamed_any;	/* a change was sent in some chunk */
+	bool		chunk_open;		/* 's' was sent in the current chunk */
+	TransactionId chunk_subxid; /* of the last 'x' in the current chunk */
 } TxnState;
 
 /*
@@ -65,6 +81,21 @@ static void pgsync_message(LogicalDecodingContext *ctx,
 						   ReorderBufferTXN *txn, XLogRecPtr lsn,
 						   bool transactional, const char *prefix,
 						   Size size, const char *content);
+static void pgsync_stream_start(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn);
+static void pgsync_stream_stop(LogicalDecodingContext *ctx,
+							   ReorderBufferTXN *txn);
+static void pgsync_stream_abort(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn, XLogRecPtr abort_lsn);
+static void pgsync_stream_commit(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+static void pgsync_stream_change(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, Relation relation,
+								 ReorderBufferChange *change);
+static void pgsync_stream_truncate(LogicalDecodingContext *ctx,
+								   ReorderBufferTXN *txn, int nrelations,
+								   Relation relations[],
+								   ReorderBufferChange *change);
 
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
@@ -78,6 +109,12 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->commit_cb = pgsync_commit;
 	cb->message_cb = pgsync_message;
 	cb->shutdown_cb = pgsync_shutdown;
+	cb->stream_start_cb = pgsync_stream_start;
+	cb->stream_stop_cb = pgsync_stream_stop;
+	cb->stream_abort_cb = pgsync_stream_abort;
+	cb->stream_commit_cb = pgsync_stream_commit;
+	cb->stream_change_cb = pgsync_stream_change;
+	cb->stream_truncate_cb = pgsync_stream_truncate;
 }
 
 static void
@@ -95,6 +132,8 @@ pgsync_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	relation_info_cache_init(ctx->context, &state->opts);
 
 	ctx->output_plugin_private = state;
+	/* streaming only for a consumer that asked for it */
+	ctx->streaming &= state->opts.stream_in_progress;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 }
@@ -140,6 +179,61 @@ ensure_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		send_begin(ctx, txn);
 }
 
+/* The state of a streamed transaction (txn is its top level). */
+static TxnState *
+stream_state(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	if (txn->output_plugin_private == NULL)
+		txn->output_plugin_private = MemoryContextAllocZero(ctx->context,
+															sizeof(TxnState));
+	return txn->output_plugin_private;
+}
+
+/*
+ * Called before the first message of a change in a chunk of a streamed
+ * transaction: open the chunk, and say which subtransaction the change
+ * belongs to if it is not the previous change's.
+ */
+static void
+ensure_stream_open(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				   TransactionId subxid)
+{
+	PluginState *state = ctx->output_plugin_private;
+	TxnState   *ts = stream_state(ctx, txn);
+
+	if (!ts->chunk_open)
+	{
+		WRITE_MESSAGE(ctx, false,
+					  encode_stream_control(ctx->out, &state->opts, 's',
+											txn->xid, InvalidTransactionId));
+		ts->chunk_open = true;
+		ts->chunk_subxid = InvalidTransactionId;
+	}
+	if (ts->chunk_subxid != subxid)
+	{
+		WRITE_MESSAGE(ctx, false,
+					  encode_stream_control(ctx->out, &state->opts, 'x',
+											txn->xid, subxid));
+		ts->chunk_subxid = subxid;
+	}
+	ts->streamed_any = true;
+}
+
+/*
+ * Before a change's messages: the begin of its transaction, or in a
+ * streamed chunk the chunk's start and subtransaction.
+ */
+static void
+ensure_open(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			ReorderBufferChange *change, bool streaming)
+{
+	if (streaming)
+		ensure_stream_open(ctx, txn,
+						   change->txn != NULL ? change->txn->xid : txn->xid);
+	else
+		ensure_begin(ctx, txn);
+}
+
 static void
 pgsync_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
@@ -152,14 +246,20 @@ pgsync_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		ensure_begin(ctx, txn);
 }
 
+/*
+ * End txn: its commit message if its begin was sent (for a streamed
+ * transaction, both: its changes were sent in chunks).
+ */
 static void
-pgsync_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-			  XLogRecPtr commit_lsn)
+send_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			XLogRecPtr commit_lsn, bool streamed)
 {
 	PluginState *state = ctx->output_plugin_private;
 	TxnState   *ts = txn->output_plugin_private;
-	bool		sent = ts != NULL && ts->begin_sent;
+	bool		sent = ts != NULL && (streamed ? ts->streamed_any : ts->begin_sent);
 
+	if (streamed && !sent && !state->opts.skip_empty_xacts)
+		sent = true;
 	if (ts != NULL)
 		pfree(ts);
 	txn->output_plugin_private = NULL;
@@ -170,11 +270,21 @@ pgsync_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		OutputPluginUpdateProgress(ctx, true);
 		return;
 	}
-	if (state->opts.include_transaction)
-		WRITE_MESSAGE(ctx, true,
-					  encode_commit(ctx->out, &state->opts, txn->xid,
-									commit_lsn, txn->end_lsn,
-									TXN_COMMIT_TIME(txn)));
+	if (!state->opts.include_transaction)
+		return;
+	if (streamed)
+		send_begin(ctx, txn);
+	WRITE_MESSAGE(ctx, true,
+				  encode_commit(ctx->out, &state->opts, txn->xid,
+								commit_lsn, txn->end_lsn,
+								TXN_COMMIT_TIME(txn)));
+}
+
+static void
+pgsync_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  XLogRecPtr commit_lsn)
+{
+	send_commit(ctx, txn, commit_lsn, false);
 }
 
 static void
@@ -240,8 +350,8 @@ action_bit(ReorderBufferChangeType type, char *op)
 #endif
 
 static void
-pgsync_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-			  Relation relation, ReorderBufferChange *change)
+emit_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			Relation relation, ReorderBufferChange *change, bool streaming)
 {
 	PluginState *state = ctx->output_plugin_private;
 	RelationInfo *ri;
@@ -257,7 +367,7 @@ pgsync_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	old = MemoryContextSwitchTo(state->change_mcxt);
-	ensure_begin(ctx, txn);
+	ensure_open(ctx, txn, change, streaming);
 	ensure_relation_sent(ctx, ri);
 	WRITE_MESSAGE(ctx, true,
 				  encode_row_change(ctx->out, &state->opts, ri,
@@ -270,9 +380,16 @@ pgsync_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 static void
-pgsync_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-				int nrelations, Relation relations[],
-				ReorderBufferChange *change)
+pgsync_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  Relation relation, ReorderBufferChange *change)
+{
+	emit_change(ctx, txn, relation, change, false);
+}
+
+static void
+emit_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  int nrelations, Relation relations[],
+			  ReorderBufferChange *change, bool streaming)
 {
 	PluginState *state = ctx->output_plugin_private;
 	RelationInfo **rels;
@@ -294,7 +411,7 @@ pgsync_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	if (n > 0)
 	{
-		ensure_begin(ctx, txn);
+		ensure_open(ctx, txn, change, streaming);
 		for (i = 0; i < n; i++)
 			ensure_relation_sent(ctx, rels[i]);
 		WRITE_MESSAGE(ctx, true,
@@ -305,6 +422,14 @@ pgsync_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_mcxt);
+}
+
+static void
+pgsync_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				int nrelations, Relation relations[],
+				ReorderBufferChange *change)
+{
+	emit_truncate(ctx, txn, nrelations, relations, change, false);
 }
 
 static void
@@ -328,4 +453,76 @@ pgsync_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 										 content));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_mcxt);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+static void
+pgsync_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	/* 's' goes out with the chunk's first change (skip-empty-xacts) */
+	TxnState   *ts = stream_state(ctx, txn);
+	PluginState *state = ctx->output_plugin_private;
+
+	ts->chunk_open = false;
+	if (!state->opts.skip_empty_xacts)
+		ensure_stream_open(ctx, txn, txn->xid);
+}
+
+static void
+pgsync_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PluginState *state = ctx->output_plugin_private;
+	TxnState   *ts = txn->output_plugin_private;
+
+	if (ts == NULL || !ts->chunk_open)
+		return;
+	ts->chunk_open = false;
+	WRITE_MESSAGE(ctx, true,
+				  encode_stream_control(ctx->out, &state->opts, 'e',
+										txn->xid, InvalidTransactionId));
+}
+
+/* txn is the transaction or subtransaction aborted. */
+static void
+pgsync_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					XLogRecPtr abort_lsn)
+{
+	PluginState *state = ctx->output_plugin_private;
+	ReorderBufferTXN *top = txn->toptxn != NULL ? txn->toptxn : txn;
+	TxnState   *ts = top->output_plugin_private;
+
+	if (ts == NULL)
+		return;
+	if (ts->streamed_any)
+		WRITE_MESSAGE(ctx, true,
+					  encode_stream_control(ctx->out, &state->opts, 'a',
+											top->xid, txn->xid));
+	if (top == txn)
+	{
+		pfree(ts);
+		txn->output_plugin_private = NULL;
+	}
+}
+
+static void
+pgsync_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 XLogRecPtr commit_lsn)
+{
+	send_commit(ctx, txn, commit_lsn, true);
+}
+
+static void
+pgsync_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 Relation relation, ReorderBufferChange *change)
+{
+	emit_change(ctx, txn, relation, change, true);
+}
+
+static void
+pgsync_stream_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					   int nrelations, Relation relations[],
+					   ReorderBufferChange *change)
+{
+	emit_truncate(ctx, txn, nrelations, relations, change, true);
 }

@@ -63,6 +63,7 @@
 #include "worker/worker_resume.h"
 #include "worker/worker_serve_snapshot.h"
 #include "worker/worker_status.h"
+#include "worker/worker_stream.h"
 #include "worker/worker_subscribe.h"
 
 
@@ -245,14 +246,46 @@ ensure_slot(void)
  * relation messages still update the fan-out's relation table.  Every
  * message of a transaction carries its commit LSN (the log's unit key) as
  * its LSN: that is the resume point a client is given.
+ *
+ * A transaction decoded while in progress (worker_stream.c) reaches no
+ * client before its commit, except its relation messages, which only
+ * update the fan-out's relation table.  At its commit it joins the log
+ * as an out-of-line unit, and the live clients subscribed to a table it
+ * touches catch up from the log (fanout_lag_subscribers()): routing it
+ * live would cost its size before the next commit could go out.  Its
+ * begin and commit go through the fan-out, routing nothing, to keep its
+ * transaction count and last commit.
  */
 static void
 sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 {
-	bool		fresh = worker_changelog_append(data, len);
+	char		op = len > 3 ? data[2] : '?';
+	bool		fresh;
+	ChangeLogSpool *spool = NULL;
+	uint32	   *relids;
+	int			nrelids;
 
 	log_dirty = true;
-	if (fresh || (len > 3 && data[2] == 'R'))
+	if (stream_consume(data, len))
+	{
+		if (op == 'R')
+			fanout_publish(fanout, data, len, worker_changelog_last_unit_key());
+		return;
+	}
+	if (op == 'B')
+		spool = stream_take(worker_changelog_message_xid(data, len), &relids,
+							&nrelids);
+	if (spool != NULL)
+	{
+		fresh = worker_changelog_append_streamed(data, len, spool);
+		if (fresh)
+			fanout_lag_subscribers(fanout, relids, nrelids);
+		if (relids != NULL)
+			pfree(relids);
+	}
+	else
+		fresh = worker_changelog_append(data, len);
+	if (fresh || op == 'R')
 		fanout_publish(fanout, data, len, worker_changelog_last_unit_key());
 }
 
@@ -713,7 +746,10 @@ pgsync_worker_main(Datum arg)
 		if (now >= next_status)
 		{
 			if (decode_started())
+			{
 				worker_changelog_retain();
+				stream_discard_ended();
+			}
 			worker_status_publish(fanout);
 			watch_slot();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);

@@ -85,8 +85,12 @@ worker_changelog_discard(void)
 	{
 		char		file[MAXPGPATH];
 
-		if (strlen(de->d_name) < 5 ||
-			strcmp(de->d_name + strlen(de->d_name) - 4, ".seg") != 0)
+		size_t		n = strlen(de->d_name);
+
+		/* segments, out-of-line units and spools (change_log.h) */
+		if (!(n > 4 && strcmp(de->d_name + n - 4, ".seg") == 0) &&
+			!(n > 5 && strcmp(de->d_name + n - 5, ".unit") == 0) &&
+			!(n > 6 && strcmp(de->d_name + n - 6, ".spool") == 0))
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
 		if (unlink(file) != 0)
@@ -255,6 +259,79 @@ write_held_relation_messages(void)
 	npending_rel = 0;
 }
 
+/*
+ * A begin message: start its transaction's unit, unless it is in the log
+ * already (then skip it to its commit).  Returns whether it was started.
+ */
+static bool
+begin_unit(const char *data, size_t len)
+{
+	uint64		segment = changelog_current_segment(changelog);
+
+	unit_key = begin_message_key(data, len);
+	skipping = unit_key <= changelog_last_key(changelog);
+	if (skipping)
+		return false;
+	check(changelog_append(changelog, unit_key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, data, len));
+	recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
+	recent_key[recent_next % RECENT_XIDS] = unit_key;
+	recent_next++;
+	if (changelog_current_segment(changelog) != segment)
+		write_latest_relations();
+	write_held_relation_messages();
+	return true;
+}
+
+bool
+worker_changelog_append_streamed(const char *data, size_t len,
+								 ChangeLogSpool *spool)
+{
+	if (!begin_unit(data, len))
+	{
+		changelog_spool_discard(spool);
+		return false;
+	}
+	check(changelog_append_spool(changelog, unit_key, spool));
+	return true;
+}
+
+ChangeLogSpool *
+worker_changelog_spool(uint32 xid)
+{
+	ChangeLogSpool *spool = changelog_spool_create(changelog, xid);
+
+	if (spool == NULL)
+		check(CHANGELOG_ERROR);
+	return spool;
+}
+
+void
+worker_changelog_spool_append(ChangeLogSpool *spool, const char *data,
+							  size_t len)
+{
+	check(changelog_spool_append(spool, message_relid(data[2], data, len),
+								 data[2], data, len));
+}
+
+void
+worker_changelog_spool_truncate(ChangeLogSpool *spool, ChangeLogSpoolMark mark)
+{
+	check(changelog_spool_truncate(spool, mark));
+}
+
+void
+worker_changelog_hold_relation(const char *data, size_t len)
+{
+	remember_relation(data, len);
+	hold_relation_message(data, len);
+}
+
+uint32
+worker_changelog_message_relid(const char *data, size_t len)
+{
+	return len > 5 ? message_relid(data[2], data, len) : 0;
+}
+
 bool
 worker_changelog_append(const char *data, size_t len)
 {
@@ -264,22 +341,7 @@ worker_changelog_append(const char *data, size_t len)
 		elog(ERROR, "pgsync: unexpected message from the output plugin");
 
 	if (op == 'B')
-	{
-		uint64		segment = changelog_current_segment(changelog);
-
-		unit_key = begin_message_key(data, len);
-		skipping = unit_key <= changelog_last_key(changelog);
-		if (skipping)
-			return false;
-		check(changelog_append(changelog, unit_key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, data, len));
-		recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
-		recent_key[recent_next % RECENT_XIDS] = unit_key;
-		recent_next++;
-		if (changelog_current_segment(changelog) != segment)
-			write_latest_relations();
-		write_held_relation_messages();
-		return true;
-	}
+		return begin_unit(data, len);
 	if (op == 'R')
 		remember_relation(data, len);
 	if (skipping)

@@ -48,6 +48,31 @@ extern ChangeLog *worker_changelog(void);
  */
 extern bool worker_changelog_append(const char *data, size_t len);
 
+/*
+ * Streamed transactions (worker_stream.c).  worker_changelog_spool(): a
+ * new spool for xid.  worker_changelog_spool_append(): one plugin message
+ * into it.  worker_changelog_hold_relation(): a relation message of a
+ * chunk, also written into the log's next transaction (the plugin sends a
+ * description once, and later transactions that need it may come before
+ * the streamed one's commit, or without it if it aborts).
+ * worker_changelog_append_streamed(): the begin message of a streamed
+ * transaction's commit: appended with its spool as an out-of-line unit
+ * (the commit message follows through worker_changelog_append()); false,
+ * with the spool discarded, when the transaction is in the log already.
+ * All ERROR on failure.
+ */
+extern ChangeLogSpool *worker_changelog_spool(uint32 xid);
+extern void worker_changelog_spool_append(ChangeLogSpool *spool,
+										  const char *data, size_t len);
+extern void worker_changelog_spool_truncate(ChangeLogSpool *spool,
+											ChangeLogSpoolMark mark);
+extern void worker_changelog_hold_relation(const char *data, size_t len);
+extern bool worker_changelog_append_streamed(const char *data, size_t len,
+											 ChangeLogSpool *spool);
+
+/* The relation oid of an R, I, U or D message (0 for others). */
+extern uint32 worker_changelog_message_relid(const char *data, size_t len);
+
 /* Make appended records visible to log readers (no fsync). */
 extern void worker_changelog_flush(void);
 

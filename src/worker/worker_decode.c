@@ -209,6 +209,9 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 						 makeDefElem("include-transaction", (Node *) makeString("true"), -1),
 						 makeDefElem("skip-empty-xacts", (Node *) makeString("true"), -1),
 						 makeDefElem("actions", (Node *) makeString("insert,update,delete,truncate"), -1));
+	/* large transactions are staged while in progress (worker_stream.c) */
+	options = lappend(options,
+					  makeDefElem("stream-in-progress", (Node *) makeString("true"), -1));
 	/* values too large to send are marked (fixed for this decoding context) */
 	options = lappend(options,
 					  makeDefElem("max-value-bytes",

@@ -408,6 +408,248 @@ test_torn_segment(void)
 	remove_dir();
 }
 
+
+/* How many files in dir end with suffix. */
+static int
+count_files(const char *suffix)
+{
+	char		cmd[512];
+	FILE	   *f;
+	int			n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '%s$'", dir, suffix);
+	f = popen(cmd, "r");
+	if (f == NULL || fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f != NULL)
+		pclose(f);
+	return n;
+}
+
+/*
+ * A streamed transaction: n changes spooled for xid, a savepoint's changes
+ * rolled back in the middle, then committed under key as an out-of-line
+ * unit between B and C.
+ */
+static void
+append_streamed(ChangeLog *log, uint64_t key, uint32_t xid, int n)
+{
+	ChangeLogSpool *s = changelog_spool_create(log, xid);
+	ChangeLogSpoolMark mark;
+	char		buf[64];
+	int			i;
+
+	CHECK(s != NULL);
+	for (i = 0; i < n; i++)
+	{
+		int			len = snprintf(buf, sizeof(buf), "S%llu.%d", (unsigned long long) key, i);
+
+		CHECK_EQ_INT(changelog_spool_append(s, 16384, 'I', buf, len), CHANGELOG_OK);
+		if (i == n / 2)
+		{
+			/* a subtransaction of 3 changes, rolled back */
+			mark = changelog_spool_mark(s);
+			CHECK_EQ_INT(changelog_spool_append(s, 16384, 'I', "gone1", 5), CHANGELOG_OK);
+			CHECK_EQ_INT(changelog_spool_append(s, 16384, 'I', "gone2", 5), CHANGELOG_OK);
+			CHECK_EQ_INT(changelog_spool_append(s, 16384, 'I', "gone3", 5), CHANGELOG_OK);
+			CHECK_EQ_INT(changelog_spool_truncate(s, mark), CHANGELOG_OK);
+		}
+	}
+	snprintf(buf, sizeof(buf), "B%llu", (unsigned long long) key);
+	CHECK_EQ_INT(changelog_append(log, key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, buf, strlen(buf)), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append_spool(log, key, s), CHANGELOG_OK);
+	snprintf(buf, sizeof(buf), "C%llu", (unsigned long long) key);
+	CHECK_EQ_INT(changelog_append(log, key, 0, 'C', CHANGELOG_LAST_OF_UNIT, buf, strlen(buf)), CHANGELOG_OK);
+}
+
+/* Read the out-of-line unit of key with n changes, from B to C. */
+static void
+expect_streamed(ChangeLogReader *r, uint64_t key, int n)
+{
+	ChangeLogRecord rec;
+	char		buf[64];
+	int			i;
+
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.kind, 'B');
+	CHECK_EQ_INT(rec.key, key);
+	for (i = 0; i < n; i++)
+	{
+		int			len = snprintf(buf, sizeof(buf), "S%llu.%d", (unsigned long long) key, i);
+
+		CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+		CHECK_EQ_INT(rec.kind, 'I');
+		CHECK_EQ_INT(rec.key, key);
+		CHECK_EQ_INT(rec.relid, 16384);
+		CHECK_EQ_INT(rec.flags, 0);
+		CHECK_EQ_MEM(rec.data, rec.len, buf, len);
+	}
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.kind, 'C');
+	CHECK_EQ_INT(rec.key, key);
+	CHECK_EQ_INT(changelog_reader_position(r), key);
+}
+
+static void
+test_out_of_line_units(void)
+{
+	ChangeLog  *log;
+	ChangeLogReader *r;
+	ChangeLogRecord rec;
+	ChangeLogStatus st;
+	ChangeLogSpool *s;
+	char		path[512];
+	int			fd;
+
+	new_dir();
+	log = open_log(1 << 20, 100);
+	append_txn(log, 200, 1, 0);
+	/* large records go through the spool's buffer unbuffered */
+	append_streamed(log, 300, 7, 20000);
+	append_txn(log, 400, 1, 0);
+	CHECK_EQ_INT(count_files(".unit"), 1);
+	CHECK_EQ_INT(count_files(".spool"), 0);
+	CHECK(changelog_total_bytes(log) > 20000 * 30);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+
+	/* read before, at and after the out-of-line unit */
+	r = changelog_reader_open(log, 100, &st);
+	CHECK_EQ_INT(read_all(r, NULL, NULL), 3 + 20002 + 3);
+	changelog_reader_close(r);
+	r = changelog_reader_open(log, 200, &st);
+	expect_streamed(r, 300, 20000);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.key, 400);
+	changelog_reader_close(r);
+	r = changelog_reader_open(log, 300, &st);	/* resume after it */
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.key, 400);
+	changelog_reader_close(r);
+	r = changelog_reader_open(log, 250, &st);	/* between */
+	expect_streamed(r, 300, 20000);
+	changelog_reader_close(r);
+
+	/* aborted transactions leave nothing */
+	s = changelog_spool_create(log, 8);
+	CHECK_EQ_INT(changelog_spool_append(s, 1, 'I', "aborted", 7), CHANGELOG_OK);
+	changelog_spool_discard(s);
+	CHECK_EQ_INT(count_files(".spool"), 0);
+	/* everything rolled back to a savepoint: no unit file */
+	s = changelog_spool_create(log, 9);
+	CHECK_EQ_INT(changelog_append(log, 500, 0, 'B', CHANGELOG_FIRST_OF_UNIT, "B500", 4), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append_spool(log, 500, s), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_append(log, 500, 0, 'C', CHANGELOG_LAST_OF_UNIT, "C500", 4), CHANGELOG_OK);
+	CHECK_EQ_INT(count_files(".unit"), 1);
+	/* a spool outside its unit is refused (and discarded) */
+	s = changelog_spool_create(log, 10);
+	CHECK_EQ_INT(changelog_append_spool(log, 600, s), CHANGELOG_BAD_ORDER);
+	CHECK_EQ_INT(count_files(".spool"), 0);
+
+	/* crash with a spool in progress and a unit whose record was lost */
+	snprintf(path, sizeof(path), "%s/%016X.unit", dir, 0x900);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, "junk", 4) == 4);
+	close(fd);
+	s = changelog_spool_create(log, 12);
+	CHECK_EQ_INT(changelog_spool_append(s, 1, 'I', "in progress", 11), CHANGELOG_OK);
+	CHECK_EQ_INT(count_files(".spool"), 1);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	changelog_close(log);
+	log = open_log(1 << 20, 100);
+	CHECK_EQ_INT(count_files(".spool"), 0);
+	CHECK_EQ_INT(count_files(".unit"), 1);
+	CHECK_EQ_INT(changelog_last_key(log), 500);
+	r = changelog_reader_open(log, 200, &st);
+	expect_streamed(r, 300, 20000);
+	changelog_reader_close(r);
+	changelog_spool_discard(s);		/* the handle outlived its log */
+
+	/* a unit file torn by the crash: the log ends before its unit */
+	append_streamed(log, 700, 13, 50);
+	append_txn(log, 800, 1, 0);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	changelog_close(log);
+	snprintf(path, sizeof(path), "%s/%016X.unit", dir, 700);
+	CHECK_EQ_INT(truncate(path, 100), 0);
+	log = open_log(1 << 20, 100);
+	CHECK_EQ_INT(changelog_last_key(log), 500);
+	CHECK_EQ_INT(count_files(".unit"), 1);
+	/* and decoding it again appends it again */
+	append_streamed(log, 700, 13, 50);
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	changelog_close(log);
+	log = open_log(1 << 20, 100);
+	CHECK_EQ_INT(changelog_last_key(log), 700);
+	r = changelog_reader_open(log, 500, &st);
+	expect_streamed(r, 700, 50);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_END);
+
+	/* a corrupt unit file is an error for readers */
+	changelog_reader_close(r);
+	snprintf(path, sizeof(path), "%s/%016X.unit", dir, 700);
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, "XXXX", 4, 26) == 4);
+	close(fd);
+	r = changelog_reader_open(log, 500, &st);
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_OK);	/* B */
+	CHECK_EQ_INT(changelog_read(r, &rec), CHANGELOG_ERROR);
+	changelog_reader_close(r);
+	changelog_close(log);
+	remove_dir();
+}
+
+/* Retention removes a unit file with the segment that names it. */
+static void
+test_out_of_line_retention(void)
+{
+	ChangeLog  *log;
+	ChangeLogReader *r;
+	ChangeLogReader *early;
+	ChangeLogRecord rec;
+	ChangeLogStatus st;
+	uint64_t	key;
+
+	new_dir();
+	log = open_log(8192, 100);
+	early = changelog_reader_open(log, 100, &st);
+	for (key = 200; key < 2000; key += 100)
+	{
+		if (key % 300 == 0)
+			append_streamed(log, key, (uint32_t) key, 200);
+		else
+			append_txn(log, key, 40, 0);
+	}
+	CHECK_EQ_INT(changelog_sync(log), CHANGELOG_OK);
+	CHECK_EQ_INT(count_files(".unit"), 6);
+	/* an early reader opens the first unit file before retention */
+	CHECK_EQ_INT(changelog_read(early, &rec), CHANGELOG_OK);	/* B200 */
+	for (int i = 0; i < 42 + 1; i++)
+		CHECK_EQ_INT(changelog_read(early, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.key, 300);		/* inside unit 300's file */
+	CHECK(changelog_retain(log, 1, 0, 0) > 0);
+	/* every unit file left is named by a retained unit */
+	{
+		int			kept = 0;
+
+		for (key = 300; key < 2000; key += 300)
+			kept += key > changelog_oldest_resume_key(log);
+		CHECK(kept < 6);
+		CHECK_EQ_INT(count_files(".unit"), kept);
+	}
+	CHECK(changelog_total_bytes(log) < 30000);
+	/* the open unit file is still read whole */
+	for (int i = 0; i < 200 - 1; i++)
+		CHECK_EQ_INT(changelog_read(early, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(changelog_read(early, &rec), CHANGELOG_OK);
+	CHECK_EQ_INT(rec.kind, 'C');
+	CHECK_EQ_INT(rec.key, 300);
+	changelog_reader_close(early);
+	r = changelog_reader_open(log, 1000, &st);
+	CHECK(r == NULL && st == CHANGELOG_TOO_OLD);
+	changelog_close(log);
+	remove_dir();
+}
+
 int
 main(void)
 {
@@ -419,5 +661,7 @@ main(void)
 	test_big_records();
 	test_relations_before_resume();
 	test_torn_segment();
+	test_out_of_line_units();
+	test_out_of_line_retention();
 	return unit_summary();
 }

@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_stream.h
+ *	  Transactions decoded while in progress: staged in spools until they
+ *	  commit or abort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSYNC_WORKER_STREAM_H
+#define PGSYNC_WORKER_STREAM_H
+
+#include "log/change_log.h"
+
+/*
+ * Take one message of the output plugin if it belongs to a streamed
+ * chunk or abort ('s', 'x', 'e', 'a', and every message between 's' and
+ * 'e'): changes go to their transaction's spool, a subtransaction's abort
+ * truncates it, the transaction's abort discards it.  Returns false for
+ * any other message.  Nothing taken here reaches a client; the caller
+ * still gives a chunk's relation messages to the fan-out's relation table.
+ */
+extern bool stream_consume(const char *data, size_t len);
+
+/*
+ * At a begin message of transaction xid: if its changes were streamed,
+ * hand over its spool (NULL otherwise), with the oids of the relations
+ * they touch (*relids, palloc'd in the current memory context).
+ */
+extern ChangeLogSpool *stream_take(uint32 xid, uint32 **relids, int *nrelids);
+
+/*
+ * Drop the spools of transactions that ended without a commit or abort
+ * being decoded (a crash killed them: no abort record).  Call between
+ * decoding passes.
+ */
+extern void stream_discard_ended(void);
+
+/* Transactions being spooled. */
+extern int	stream_count(void);
+
+#endif							/* PGSYNC_WORKER_STREAM_H */
