@@ -4,7 +4,8 @@ table(res) -> markdown; readme_block(res) -> the text between the e2e
 markers of bench/README.md; write_svg(res, path): the latency
 distributions (CDF of commit-to-client latency, log x axis), one panel
 per latency configuration, one line per system, from the load client's
-log-bucket histograms.  The SVG is written by hand: no plotting library.
+log-bucket histograms; the y axis stretches the tail (0.9, 0.99, 0.999,
+0.9999 equally spaced).  The SVG is written by hand: no plotting library.
 """
 import math
 import re
@@ -24,7 +25,9 @@ def fmt_ms(v):
 
 def cell_latency(r):
     share = 100.0 * r["received"] / r["expected"] if r["expected"] else 0
-    return "%s / %s / %s ms (%.1f%%)" % (fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]), fmt_ms(r["p999_ms"]), share)
+    return "%s / %s / %s ms (commit p99 %s; %s/s; %.1f%%)" % (
+        fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]), fmt_ms(r["p999_ms"]), fmt_ms(r["commit_p99_ms"]),
+        fmt_int(r["rows_committed"] / r["secs"]), share)
 
 
 def lat_key(clients, rate):
@@ -47,7 +50,7 @@ def table(res):
 
     for clients, rate in res["latency_configs"]:
         k = lat_key(clients, rate)
-        row("latency p50 / p99 / p99.9, %s clients × %s commits/s (rows received)" % (fmt_int(clients), fmt_int(rate)),
+        row("latency p50 / p99 / p99.9, %s clients × %s commits/s (the commit's own p99; commits/s reached; rows received)" % (fmt_int(clients), fmt_int(rate)),
             lambda r, k=k: cell_latency(r["latency"][k]))
     k0 = lat_key(*res["latency_configs"][0])
     row("the commit itself (pgbench, same run %s) p50 / p99" % k0.replace("x", "×"),
@@ -171,6 +174,12 @@ def write_svg(res, path):
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
            'font-size="11">' % (W, H), '<rect width="100%" height="100%" fill="white"/>']
 
+    def y_of(q, y0, h):
+        """Fraction q on a tail-stretching axis: 0.9, 0.99, 0.999, 0.9999
+        equally spaced, so the tail is visible."""
+        nines = min(-math.log10(max(1.0 - q, 1e-4)), 4.0)
+        return y0 + h * (1 - nines / 4.0)
+
     def x_of(us, x0, w):
         us = min(max(us, lo_us), hi_us)
         return x0 + w * (math.log10(us) - math.log10(lo_us)) / (math.log10(hi_us) - math.log10(lo_us))
@@ -186,10 +195,10 @@ def write_svg(res, path):
             out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (x, y0, x, y0 + h))
             label = {2: "0.1 ms", 3: "1 ms", 4: "10 ms", 5: "100 ms", 6: "1 s", 7: "10 s"}[e]
             out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (x, y0 + h + 14, label))
-        for q in (0, 0.5, 0.9, 0.99, 1.0):
-            y = y0 + h * (1 - q)
+        for q in (0, 0.5, 0.9, 0.99, 0.999, 0.9999):
+            y = y_of(q, y0, h)
             out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (x0 - 4, y + 4, "%g" % q))
-            if 0 < q < 1:
+            if q > 0:
                 out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>' % (x0, y, x0 + w, y))
         for s in res["systems"]:
             hist = read_hist(res["hists"].get("%s-%s" % (s, lat_key(clients, rate)), ""))
@@ -199,7 +208,7 @@ def write_svg(res, path):
             pts, acc = [(x_of(hist[0][0], x0, w), y0 + h)], 0
             for lo, hi, n in hist:
                 acc += n
-                pts.append((x_of(hi, x0, w), y0 + h * (1 - acc / total)))
+                pts.append((x_of(hi, x0, w), y_of(acc / total, y0, h)))
             out.append('<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>'
                        % (COLORS.get(s, "#000"), " ".join("%.1f,%.1f" % p for p in pts)))
         out.append('<text x="%d" y="%d" text-anchor="middle" fill="#444">commit-to-client latency '

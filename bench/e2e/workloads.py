@@ -18,14 +18,18 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
-from systems import proc_cpu_s, proc_mem_kb, raise_nofile
+from systems import proc_cpu_s, proc_mem_kb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LOADCLIENT = os.environ.get("BENCH_LOADCLIENT",
-                            os.path.join(ROOT, "bench", "loadclient", "pgsync-load"))
+sys.path.insert(0, os.path.join(ROOT, "bench", "loadclient"))
+import loadclient  # noqa: E402
+from loadclient import LoadClient  # noqa: E402
+
 PGBENCH_CONNECTIONS = 8
 
 
@@ -37,27 +41,11 @@ def source_addrs(clients):
     return ",".join("127.0.0.%d" % (i + 1) for i in range(n))
 
 
-class LoadClient:
-    def __init__(self, url, clients, subscribe, mode="latency", hist_out=None):
-        cmd = [LOADCLIENT, url, "--clients", str(clients), "--subscribe", subscribe, "--mode", mode,
-               "--source-addrs", source_addrs(clients)]
-        if clients >= 1000:
-            cmd += ["--threads", "2"]
-        if hist_out:
-            cmd += ["--hist-out", hist_out]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     preexec_fn=raise_nofile)
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("ready"):
-            self.proc.kill()
-            raise RuntimeError("load client did not get ready: %r" % line)
-        self.ready = int(line.split()[1])
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGUSR2)
-        out = self.proc.stdout.read()
-        self.proc.wait()
-        return json.loads(out.strip().splitlines()[-1])
+def start_clients(system, clients, mode, hist_out=None):
+    """pgsync-load with clients connections subscribed to lat, once ready."""
+    return LoadClient(system.url(), clients, system.subscribe_text(), mode=mode,
+                      threads=2 if clients >= 1000 else 1, source_addrs=source_addrs(clients),
+                      hist_out=hist_out).start()
 
 
 def cpu_of(pids):
@@ -136,13 +124,13 @@ def commit_batches(c, rows, per_txn):
 def latency(system, c, clients, rate, secs, hist_out):
     pids = system.delivery_pids()
     settle(pids, 60)
-    lc = LoadClient(system.url(), clients, system.subscribe_text(), "latency", hist_out)
+    lc = start_clients(system, clients, "latency", hist_out)
     time.sleep(0.5)
     first = last_id(c)
     cpu0 = cpu_of(pids)
     commits = pgbench(c, rate, secs)
     rows = last_id(c) - first
-    drained = settle(pids + [lc.proc.pid], 60)
+    drained = settle(pids + [lc.pid], 60)
     cpu = cpu_of(pids) - cpu0
     r = lc.stop()
     lat = r["lat_us"]
@@ -157,18 +145,23 @@ def latency(system, c, clients, rate, secs, hist_out):
     }
 
 
-def throughput(system, c, rows, per_txn):
-    """One client; rows committed in per_txn-row transactions as fast as one
-    backend can; the rate at which the client receives them."""
+def throughput(system, c, rows, per_txn, writers=2):
+    """One client; rows committed in per_txn-row transactions as fast as
+    `writers` backends can; the rate at which the client receives them."""
     pids = system.delivery_pids()
     settle(pids, 60)
-    lc = LoadClient(system.url(), 1, system.subscribe_text(), "latency")
+    lc = start_clients(system, 1, "latency")
     time.sleep(0.5)
     cpu0 = cpu_of(pids)
     t0 = time.time()
-    commit_batches(c, rows, per_txn)
+    threads = [threading.Thread(target=commit_batches, args=(c, rows // writers, per_txn))
+               for _ in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     t1 = time.time()
-    settle(pids + [lc.proc.pid], 120)
+    settle(pids + [lc.pid], 120)
     cpu = cpu_of(pids) - cpu0
     r = lc.stop()
     span = (r["last_msg_unix"] - r["first_msg_unix"]) if r["rows"] else 0
@@ -181,26 +174,26 @@ def throughput(system, c, rows, per_txn):
     }
 
 
-def fanout(system, c, clients, txns, per_txn, row_share):
+def fanout(system, c, clients, txns, per_txn, overhead):
     """clients idle subscribed clients (memory per idle client), then txns
     transactions of per_txn rows committed at once; messages/s delivered.
-    row_share(txns, per_txn): the fraction of the system's messages that
-    are rows (pgsync also sends begin, commit and relation messages)."""
+    overhead(txns): messages per client that are not rows (pgsync also
+    sends begin and commit around each transaction, and the relation)."""
     pids = system.delivery_pids()
     settle(pids, 60)
     rss0, anon0 = mem_of(pids, "VmRSS"), mem_of(pids, "RssAnon")
     t0 = time.time()
-    lc = LoadClient(system.url(), clients, system.subscribe_text(), "count")
+    lc = start_clients(system, clients, "count")
     connect_s = time.time() - t0
     settle(pids, 30)
     rss1, anon1 = mem_of(pids, "VmRSS"), mem_of(pids, "RssAnon")
     cpu0 = cpu_of(pids)
     commit_batches(c, txns * per_txn, per_txn)
-    settle(pids + [lc.proc.pid], 120)
+    settle(pids + [lc.pid], 120)
     cpu = cpu_of(pids) - cpu0
     r = lc.stop()
-    share = row_share(txns, per_txn)
-    rows = r["messages"] * share
+    rows = max(0, r["messages"] - lc.ready * overhead(txns))
+    share = rows / r["messages"] if r["messages"] else 0
     return {
         "clients": clients, "ready": lc.ready, "connect_s": connect_s, "txns": txns, "per_txn": per_txn,
         "expected_rows": txns * per_txn * lc.ready, "messages": r["messages"], "rows": rows,
