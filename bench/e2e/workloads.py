@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench", "loadclient"))
 import loadclient  # noqa: E402
 from loadclient import LoadClient  # noqa: E402
 
-PGBENCH_CONNECTIONS = 8
+PGBENCH_CONNECTIONS = 32
 
 
 def source_addrs(clients):
