@@ -86,6 +86,11 @@ class System:
         """Restart the delivering side mid-stream; returns once it serves."""
         raise NotImplementedError
 
+    def pausable_pid(self):
+        """The process that turns committed changes into messages, which
+        the backlog throughput run stops and continues."""
+        return self.delivery_pids()[0]
+
     def version(self):
         return ""
 

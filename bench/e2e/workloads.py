@@ -145,28 +145,49 @@ def latency(system, c, clients, rate, secs, hist_out):
     }
 
 
-def throughput(system, c, rows, per_txn, writers=2):
+def commit_in_parallel(c, rows, per_txn, writers):
+    """rows rows in per_txn-row transactions from `writers` backends at
+    once; returns (start, end) times."""
+    threads = [threading.Thread(target=commit_batches, args=(c, rows // writers, per_txn))
+               for _ in range(writers)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return t0, time.time()
+
+
+def throughput(system, c, rows, per_txn, backlog, writers=2):
     """One client; rows committed in per_txn-row transactions as fast as
-    `writers` backends can; the rate at which the client receives them."""
+    `writers` backends can; the rate at which the client receives them,
+    from its first row to its last.
+
+    backlog False ("live"): the system runs while the rows are committed;
+    if it keeps up, the figure is the writers' rate.  backlog True: the
+    system's delivering process is stopped (SIGSTOP: pgsync's worker, the
+    bridge's node process) while the rows are committed, then continued:
+    the rate at which it delivers what waits for it, whatever the writers'
+    speed (the slot, the notification queue or the WAL holds the rows)."""
     pids = system.delivery_pids()
     settle(pids, 60)
     lc = start_clients(system, 1, "latency")
     time.sleep(0.5)
     cpu0 = cpu_of(pids)
-    t0 = time.time()
-    threads = [threading.Thread(target=commit_batches, args=(c, rows // writers, per_txn))
-               for _ in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    t1 = time.time()
+    paused = system.pausable_pid() if backlog else None
+    if paused:
+        os.kill(paused, signal.SIGSTOP)
+    try:
+        t0, t1 = commit_in_parallel(c, rows, per_txn, writers)
+    finally:
+        if paused:
+            os.kill(paused, signal.SIGCONT)
     settle(pids + [lc.pid], 120)
     cpu = cpu_of(pids) - cpu0
     r = lc.stop()
     span = (r["last_msg_unix"] - r["first_msg_unix"]) if r["rows"] else 0
     return {
-        "rows": rows, "per_txn": per_txn, "commit_rows_per_s": rows / (t1 - t0),
+        "rows": rows, "per_txn": per_txn, "backlog": backlog, "commit_rows_per_s": rows / (t1 - t0),
         "received": r["rows"], "recv_rows_per_s": r["rows"] / span if span > 0 else 0,
         "behind_at_end_s": max(0.0, r["last_msg_unix"] - t1) if r["rows"] else None,
         "kept_up": r["rows"] == rows and r["last_msg_unix"] - t1 < 1.0,
