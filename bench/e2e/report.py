@@ -30,6 +30,13 @@ def cell_latency(r):
         fmt_int(r["rows_committed"] / r["secs"]), share)
 
 
+def cell_fanout(r):
+    out = "%s (%s)" % (fmt_int(r["msgs_per_s"]), fmt_int(r["rows_per_s"]))
+    if r["ready"] < r["clients"]:
+        out += "; %s of %s clients accepted" % (fmt_int(r["ready"]), fmt_int(r["clients"]))
+    return out
+
+
 def lat_key(clients, rate):
     return "%dx%d" % (clients, rate)
 
@@ -64,8 +71,7 @@ def table(res):
         lambda r: fmt_int(r["throughput"]["backlog"]["recv_rows_per_s"]))
     for n in res["fanout_clients"]:
         row("fan-out to %s clients: messages/s (rows/s)" % fmt_int(n),
-            lambda r, n=n: "%s (%s)" % (fmt_int(r["fanout"][str(n)]["msgs_per_s"]),
-                                         fmt_int(r["fanout"][str(n)]["rows_per_s"])))
+            lambda r, n=n: cell_fanout(r["fanout"][str(n)]))
     n1 = res["fanout_clients"][0]
     row("server CPU s per million rows delivered: fan-out %s clients" % fmt_int(n1),
         lambda r: "%.2f" % r["fanout"][str(n1)]["cpu_s_per_M"])
