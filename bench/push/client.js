@@ -1,4 +1,6 @@
-// bench/push/client.js: WebSocket load client for bench/push.
+// bench/push/client.js: the Node WebSocket load client of bench/rls (per-client
+// tokens and filters); bench/push and bench/connections use
+// bench/loadclient/pgsync-load.
 //
 //   node client.js URL NCLIENTS MODE
 //
