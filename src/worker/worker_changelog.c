@@ -84,13 +84,12 @@ worker_changelog_discard(void)
 	while ((de = ReadDir(dir, path)) != NULL)
 	{
 		char		file[MAXPGPATH];
-
-		size_t		n = strlen(de->d_name);
+		size_t		namelen = strlen(de->d_name);
 
 		/* segments, out-of-line units and spools (change_log.h) */
-		if (!(n > 4 && strcmp(de->d_name + n - 4, ".seg") == 0) &&
-			!(n > 5 && strcmp(de->d_name + n - 5, ".unit") == 0) &&
-			!(n > 6 && strcmp(de->d_name + n - 6, ".spool") == 0))
+		if (!(namelen > 4 && strcmp(de->d_name + namelen - 4, ".seg") == 0) &&
+			!(namelen > 5 && strcmp(de->d_name + namelen - 5, ".unit") == 0) &&
+			!(namelen > 6 && strcmp(de->d_name + namelen - 6, ".spool") == 0))
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
 		if (unlink(file) != 0)
