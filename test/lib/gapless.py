@@ -123,7 +123,7 @@ def run(opts):
         say("resume probe: %s" % res.resume_probe)
         if not res.resume_supported:
             say("server does not support resume: live push only (no drops, no kills, no restarts)")
-            opts.kills = opts.restarts = opts.drops = 0
+            opts.kills = opts.restarts = opts.terms = opts.drops = 0
         res.start_lsn = start
         asyncio.run(orchestrate(cluster, opts, rng, res, start))
         res.elapsed = time.time() - t_start
@@ -136,13 +136,45 @@ def run(opts):
     return res
 
 
+class SlotStats:
+    """The worker slot's streaming counters (pg_stat_replication_slots:
+    stream_txns, stream_count, stream_bytes), summed over the run.  A crash
+    restart resets them: a sample lower than the last starts a new term.
+    What was counted after the last sample before a crash is lost, so the
+    sums are a lower bound."""
+
+    COLS = ("stream_txns", "stream_count", "stream_bytes")
+
+    def __init__(self, slot):
+        self.slot = slot
+        self.done = [0, 0, 0]       # sums of the terms before the current one
+        self.last = [0, 0, 0]
+        self.samples = 0
+
+    def sample(self, cluster):
+        r = cluster.sql("SELECT %s FROM pg_stat_replication_slots WHERE slot_name = %%s"
+                        % ", ".join(self.COLS), (self.slot,))
+        if not r:
+            return
+        now = [int(v or 0) for v in r[0]]
+        if now[0] < self.last[0] or now[1] < self.last[1]:
+            self.done = [d + l for d, l in zip(self.done, self.last)]
+        self.last = now
+        self.samples += 1
+
+    def totals(self):
+        return dict(zip(self.COLS, (d + l for d, l in zip(self.done, self.last))))
+
+
 class CatchupWatch:
     """Counts the connections pgsync.clients shows catching up from the
-    change log (lagging clients: their queue filled up, no disconnect)."""
+    change log (lagging clients: their queue filled up, no disconnect), and
+    samples the worker slot's streaming counters."""
 
-    def __init__(self, cluster):
+    def __init__(self, cluster, slot):
         self.cluster = cluster
         self.seen = set()
+        self.stats = SlotStats(slot)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -153,6 +185,7 @@ class CatchupWatch:
                         "SELECT peer, connected_since FROM pgsync.clients "
                         "WHERE subscriptions LIKE '%(catching up from the change log)'"):
                     self.seen.add((peer, since))
+                self.stats.sample(self.cluster)
             except Exception:       # the server restarts
                 pass
             time.sleep(0.1)
@@ -182,7 +215,7 @@ async def orchestrate(cluster, opts, rng, res, start):
     alterer = Alterer(cluster, opts, random.Random(rng.random()))
     chaos = Chaos(cluster, writers, alterer, clients, state, opts, rng)
     t0 = time.time()
-    watch = CatchupWatch(cluster)
+    watch = CatchupWatch(cluster, opts.setting("pgsync.slot_name") or "pgsync")
     watch.thread.start()
     writers.start()
     alterer.start()
@@ -207,6 +240,9 @@ async def orchestrate(cluster, opts, rng, res, start):
     ref = await loop.run_in_executor(None, read_reference, cluster, start, [c.sub for c in clients])
     say("reference: %d transactions, %d changes, last commit %s"
         % (ref.txns, ref.changes, lsn_str(ref.last_lsn)))
+    res.streamed = await loop.run_in_executor(None, read_streamed, cluster,
+                                              opts.setting("pgsync.decoding_work_mem") or "2MB")
+    say("reference at the worker's decoding memory: " + res.streamed.line())
 
     deadline = time.time() + opts.catchup_timeout
     while time.time() < deadline:
@@ -217,6 +253,11 @@ async def orchestrate(cluster, opts, rng, res, start):
     res.catchup_time = time.time() - t0 - res.write_time
     watch.stop.set()
     res.lagging_caught_up = len(watch.seen)
+    watch.thread.join()
+    watch.stats.sample(cluster)
+    res.slot_stats = watch.stats.totals()
+    say("worker slot (pg_stat_replication_slots, summed over %d crash restarts, a lower bound): %s"
+        % (chaos.kills + chaos.restarts, ", ".join("%s %d" % kv for kv in res.slot_stats.items())))
     state["stop"] = True
     for c in clients:
         c.abort()

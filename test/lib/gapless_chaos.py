@@ -1,7 +1,11 @@
 """test/lib/gapless_chaos.py: the chaos of the gapless checker.
 
 Owns what happens to the server while the writers write: SIGKILLs of the
-worker (crash restarts), pg_ctl restarts (-m immediate and -m fast), ALTER
+worker (crash restarts), pg_ctl restarts (-m immediate and -m fast), most
+of them while a large transaction of its own is in progress and already
+streamed to the worker (its spool exists; the kill ends it), SIGTERMs of
+the worker alone in the middle of such a transaction, which then goes on
+(a savepoint rolled back, more rows) and commits or rolls back, ALTER
 TABLEs while streaming (columns added and dropped, column types changed,
 REPLICA IDENTITY FULL / DEFAULT, sometimes with changes before and after
 in the same transaction), ALTERs racing the kills and restarts, and the
@@ -18,6 +22,7 @@ in their fan-outs' counts (what exposed the stale route mark).  See test/lib/gap
 """
 import itertools
 import os
+import random
 import signal
 import threading
 import time
@@ -98,17 +103,18 @@ class Alterer:
     def row(self, cur, table):
         self.rows(cur, table, 1)
 
-    def rows(self, cur, table, n, grp=None):
-        """n rows into table, ids of the alterer's range, grp given or id % 10."""
+    def rows(self, cur, table, n, grp=None, mark=""):
+        """n rows into table, ids of the alterer's range, grp given or id % 10,
+        text values prefixed with mark."""
         with self.lock:
             first = next(self.ids)
             for _ in range(n - 1):
                 next(self.ids)
         g = "mod(g, 10)" if grp is None else str(int(grp))
         cols = {"gl_a": "id, grp, val", "gl_b": "id, grp, amount, note", "gl_c": "id, grp, payload"}[table]
-        more = {"gl_a": "'alter'", "gl_b": "1.5, 'alter'", "gl_c": "'alter'"}[table]
+        more = {"gl_a": "%s || 'alter'", "gl_b": "1.5, %s || 'alter'", "gl_c": "%s || 'alter'"}[table]
         cur.execute("INSERT INTO %s(%s) SELECT g, %s, %s FROM generate_series(%%s, %%s) g"
-                    % (table, cols, g, more), (first, first + n - 1))
+                    % (table, cols, g, more), (mark, first, first + n - 1))
 
     def choose(self, cur, pick):
         """(table, ALTER statement), from the catalog as it is now."""
@@ -157,11 +163,18 @@ class Chaos:
         self.rng = rng
         self.events = ["kill"] * opts.kills + ["restart"] * opts.restarts
         rng.shuffle(self.events)
+        self.crash_events = len(self.events)
+        for _ in range(opts.terms):       # never first: the first two kills/restarts are hand-overs
+            self.events.insert(rng.randint(min(2, len(self.events)), len(self.events)), "term")
         n = len(self.events)
         self.at = [opts.changes * (i + 1) // (n + 1) for i in range(n)]
         self.kills = 0
         self.restarts = 0
         self.fast_restarts = 0
+        self.terms = 0
+        self.held = 0               # kills/restarts made while a streamed transaction was spooled
+        self.term_spooled = 0       # SIGTERMs made so, and its transaction spooled again after
+        self.term_commits = 0
         self.handovers = 0
         self.handover_timeouts = 0
         self.raced_alters = 0
@@ -182,11 +195,16 @@ class Chaos:
             self.writers.chaos_over.set()
 
     def run_events(self):
-        for i, (ev, at) in enumerate(zip(self.events, self.at)):
+        i = -1                                  # kills and restarts so far
+        for ev, at in zip(self.events, self.at):
             while self.writers.changes < at and not self.writers.done():
                 time.sleep(0.05)
             if self.writers.done():
                 return
+            if ev == "term":
+                self.term()
+                continue
+            i += 1
             # with any hand-overs at all, the first is mirrored and the second is not
             quiet = self.opts.quiet > 0 and (i < 2 or self.rng.random() < self.opts.quiet)
             mirror = quiet and (i == 0 or (i > 1 and self.rng.random() < 0.6))
@@ -204,8 +222,13 @@ class Chaos:
                     self.write_shape(shape)
                 if quiet:
                     self.wait_decoded()
+                held = self.hold_streamed() if self.rng.random() < self.opts.held else None
+                if held:
+                    self.held += held[1]
                 t0 = time.time()
                 self.event(ev)
+                if held:
+                    held[0].close()
                 if not mirror and self.rng.random() < 0.5:     # and one as soon as it serves again
                     self.alterer.alter_once(gated=False)
                     self.raced_alters += 1
@@ -219,9 +242,11 @@ class Chaos:
                 if quiet:
                     self.alterer.gate.release()
                     self.writers.resume()
-            say("%s %d done at %d changes (%.1fs to serve again)%s"
+            say("%s %d done at %d changes (%.1fs to serve again)%s%s"
                 % (ev, self.kills if ev == "kill" else self.restarts, self.writers.changes, took,
-                   ", hand-over %d%s" % (self.handovers, " (mirrored)" if mirror else "") if quiet else ""))
+                   ", hand-over %d%s" % (self.handovers, " (mirrored)" if mirror else "") if quiet else "",
+                   "" if not held else ", in a streamed transaction (%s)" % (
+                       "spooled" if held[1] else "NOT spooled")))
 
     def mirror_shape(self):
         """Transactions written before the restart (the clients' replays)
@@ -260,6 +285,69 @@ class Chaos:
         say("the worker's log did not pass %s in %ds" % (lsn_str(before), timeout))
         return None
 
+    def spooled(self, xid, timeout=10):
+        """Wait until the worker spools transaction xid (it streamed it)."""
+        path = os.path.join(self.cluster.datadir, "pg_pgsync", "log", "%08X.spool" % xid)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def hold_streamed(self, mark=ROLLBACK_MARK):
+        """Begin a transaction of rows big enough to be streamed, and wait
+        until the worker spools it: (connection, spooled?, xid), the
+        transaction still open."""
+        conn = self.cluster.connect(autocommit=False)
+        cur = conn.cursor()
+        cur.execute("SELECT txid_current() % (1::bigint << 32)")
+        xid = cur.fetchone()[0]
+        self.alterer.rows(cur, random.Random(self.rng.random()).choice(TABLES), self.rng.randint(800, 2000),
+                          mark=mark)
+        return conn, self.spooled(xid), xid
+
+    def term(self):
+        """SIGTERM the worker (it restarts alone, the cluster goes on) in
+        the middle of a streamed transaction; the restarted worker decodes
+        it again from its start.  The transaction then goes on: a savepoint
+        rolled back after its rows are streamed again, more rows; then
+        COMMIT, or ROLLBACK (every value then carries ROLLBACK_MARK)."""
+        commit = self.rng.random() < 0.6
+        keep = "" if commit else ROLLBACK_MARK
+        self.writers.pause()        # the worker keeps up: the spool comes at once, the load does not run on
+        try:
+            self.term_held(commit, keep)
+        finally:
+            self.writers.resume()
+
+    def term_held(self, commit, keep):
+        conn, spooled, xid = self.hold_streamed(keep)
+        try:
+            cur = conn.cursor()
+            pid = wait_serving(self.cluster)
+            t0 = time.time()
+            os.kill(pid, signal.SIGTERM)
+            self.terms += 1
+            wait_serving(self.cluster, pid)
+            took = time.time() - t0
+            cur.execute("SAVEPOINT t1")
+            self.alterer.rows(cur, self.rng.choice(TABLES), self.rng.randint(800, 2000), mark=ROLLBACK_MARK)
+            again = self.spooled(xid)
+            cur.execute("ROLLBACK TO SAVEPOINT t1")
+            self.alterer.rows(cur, self.rng.choice(TABLES), self.rng.randint(1, 500), mark=keep)
+            self.term_spooled += spooled and again
+            if commit:
+                conn.commit()
+                self.term_commits += 1
+            else:
+                conn.rollback()
+        finally:
+            conn.close()
+        say("SIGTERM %d done at %d changes (%.1fs to serve again), in a streamed transaction (%s, %s), %s"
+            % (self.terms, self.writers.changes, took, "spooled" if spooled else "NOT spooled",
+               "spooled again" if again else "NOT spooled again", "committed" if commit else "rolled back"))
+
     def event(self, ev):
         if ev == "kill":
             pid = wait_serving(self.cluster)
@@ -296,7 +384,7 @@ class Chaos:
             if self.rng.random() < 0.5:         # one replays from the oldest point slowly, while the
                 slow = self.rng.choice(self.clients)    # writers go on: retention trims under it
                 roles[slow.num] = "slow"
-        gap = self.opts.changes // (len(self.events) + 1)
+        gap = self.opts.changes // (self.crash_events + 1)
         self.state["handover"] = {"gen": gen, "jump": lsn_int(jump), "roles": roles, "max_back": gap * 0.7,
                                   "oldest": lsn_int(oldest) if oldest else None, "mirror": mirror_from}
         waited = [c for c in self.clients if roles[c.num] != "slow"]

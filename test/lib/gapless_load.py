@@ -2,7 +2,10 @@
 
 Owns the write load: threads committing small and large transactions,
 rollbacks, rolled-back savepoints, savepoint storms (hundreds of
-subtransactions, spilling past pgsync.decoding_work_mem), prepared
+subtransactions, spilling past pgsync.decoding_work_mem), streamed scripts
+(large transactions past pgsync.decoding_work_mem, decoded while in
+progress, with savepoints rolled back after their rows were streamed,
+nested and released savepoints, committed or rolled back), prepared
 transactions (COMMIT PREPARED / ROLLBACK PREPARED, resolved after crashes)
 and truncates, reconnecting after crashes; and pausing on request (the
 hand-over events of test/lib/gapless_chaos.py).  See test/lib/gapless.py.
@@ -31,6 +34,9 @@ class Writers:
         self.prepared = 0
         self.rollback_prepared = 0
         self.storms = 0
+        self.streamed = 0           # streamed scripts committed
+        self.streamed_rollbacks = 0     # ... rolled back
+        self.big_rollbacks = 0      # rolled-back transactions of big_rows rows or more
         self.errors = 0
         self.fatal = None           # a bug of the harness itself
         self.chaos_over = threading.Event()     # set by Chaos: write until then
@@ -66,7 +72,7 @@ class Writers:
 
     def count(self, n, kind):
         with self.lock:
-            if kind in ("commit", "savepoint", "storm", "prepared"):
+            if kind in ("commit", "savepoint", "storm", "prepared", "streamed"):
                 self.changes += n
                 self.commits += 1
             if kind == "rollback":
@@ -75,6 +81,14 @@ class Writers:
                 self.savepoint_rollbacks += 1
             elif kind == "storm":
                 self.storms += 1
+            elif kind == "streamed":
+                self.streamed += 1
+            elif kind == "streamed_rollback":
+                self.streamed_rollbacks += 1
+                self.big_rollbacks += 1
+            elif kind == "big_rollback":
+                self.rollbacks += 1
+                self.big_rollbacks += 1
             elif kind == "prepared":
                 self.prepared += 1
             elif kind == "rollback_prepared":
@@ -136,6 +150,58 @@ class Writers:
                 self.count(0, "prepared" if gid.endswith("_c") else "rollback_prepared")
         finally:
             conn.autocommit = False
+
+    def streamed_script(self, conn, rng, ins, upd, dele):
+        """A transaction decoded while in progress: each large statement
+        passes 64kB of decoding memory on its own, so it is streamed before
+        what follows it.  Savepoints: one rolled back after its rows were
+        streamed; nested ones, the inner rolled back through its released
+        child; released ones whose rows stay.  Sometimes slow (a kill or
+        restart may land inside), sometimes rolled back at the end (every
+        value then carries ROLLBACK_MARK).  Returns (row changes, kind)."""
+        cur = conn.cursor()
+        rollback = rng.random() < 0.3
+        keep = ROLLBACK_MARK if rollback else ""
+        slow = rng.random() < 0.4
+        big = lambda: rng.randint(500, 1500)  # noqa: E731
+        n = 0
+
+        def nap():
+            if slow:
+                time.sleep(rng.uniform(0.05, 0.2))
+
+        n += ins(rng.choice(TABLES), big(), keep)
+        nap()
+        cur.execute("SAVEPOINT s1")             # rolled back after its rows were streamed
+        ins(rng.choice(TABLES), big(), ROLLBACK_MARK)
+        upd(rng.choice(TABLES), rng.randint(1, 50), ROLLBACK_MARK)
+        nap()
+        cur.execute("ROLLBACK TO SAVEPOINT s1")
+        n += upd(rng.choice(TABLES), rng.randint(1, 50), keep)
+        cur.execute("SAVEPOINT s2")             # nested: s3 rolled back with its released child s4
+        n += ins(rng.choice(TABLES), rng.randint(1, 20), keep)
+        cur.execute("SAVEPOINT s3")
+        ins(rng.choice(TABLES), rng.randint(1, 20), ROLLBACK_MARK)
+        cur.execute("SAVEPOINT s4")
+        ins(rng.choice(TABLES), big(), ROLLBACK_MARK)
+        cur.execute("RELEASE SAVEPOINT s4")
+        upd(rng.choice(TABLES), rng.randint(1, 20), ROLLBACK_MARK)
+        nap()
+        cur.execute("ROLLBACK TO SAVEPOINT s3")
+        cur.execute("RELEASE SAVEPOINT s2")
+        cur.execute("SAVEPOINT s5")             # released: its rows and its child's stay
+        n += ins(rng.choice(TABLES), big(), keep)
+        cur.execute("SAVEPOINT s6")
+        n += dele(rng.choice(TABLES), rng.randint(1, 50))
+        cur.execute("RELEASE SAVEPOINT s6")
+        cur.execute("RELEASE SAVEPOINT s5")
+        n += upd(rng.choice(TABLES), rng.randint(1, 20), keep)
+        nap()
+        if rollback:
+            conn.rollback()
+            return 0, "streamed_rollback"
+        conn.commit()
+        return n, "streamed"
 
     def one(self, conn, rng, w, base, nxt, seq):
         """One transaction; returns (row changes, what it was)."""
@@ -228,6 +294,9 @@ class Writers:
                 END LOOP; END $$""" % (k - 1, lo_id, ROLLBACK_MARK, lo_b, ROLLBACK_MARK))
             conn.commit()
             return k - k // 7 + k // 3, "storm"
+        r -= self.opts.storms
+        if r < self.opts.streamed:
+            return self.streamed_script(conn, rng, ins, upd, dele)
         r = rng.random()
         if r < 0.015:                                   # large insert
             n += ins(rng.choice(TABLES), rng.randint(lo, hi))
@@ -236,10 +305,11 @@ class Writers:
         elif r < 0.03:                                  # large delete
             n += dele(rng.choice(TABLES), rng.randint(lo, hi))
         elif r < 0.10:                                  # rollback, sometimes large
-            ins(rng.choice(TABLES), rng.choice([small(), small(), rng.randint(lo, hi)]), ROLLBACK_MARK)
+            k = rng.choice([small(), small(), rng.randint(lo, hi)])
+            ins(rng.choice(TABLES), k, ROLLBACK_MARK)
             upd(rng.choice(TABLES), small(), ROLLBACK_MARK)
             conn.rollback()
-            return 0, "rollback"
+            return 0, "big_rollback" if k >= lo else "rollback"
         elif r < 0.15:                                  # savepoint rolled back inside a commit
             n += ins(rng.choice(TABLES), small())
             cur.execute("SAVEPOINT s")

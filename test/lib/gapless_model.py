@@ -76,6 +76,13 @@ class Options:
         self.alter_every = 2.0      # seconds between ALTER TABLEs (0: none)
         self.prepared = 0.01        # share of prepared transactions (COMMIT / ROLLBACK PREPARED)
         self.storms = 0.002         # share of savepoint storms (subtransactions spilling)
+        self.streamed = 0.006       # share of streamed scripts: large, past decoding_work_mem, with
+        #                             savepoints rolled back after their rows were streamed, nested
+        #                             and released ones, then COMMIT or (30%) ROLLBACK
+        self.terms = 2              # SIGTERMs of the worker (it restarts alone) in the middle of a
+        #                             streamed transaction of the chaos's own, which then ends
+        self.held = 0.8             # share of kills/restarts made in the middle of a streamed
+        #                             transaction of the chaos's own (which they kill)
         self.self_test = False      # inject one early and one late resume: must be flagged
         self.catchup_timeout = 120
         self.write_timeout = 300    # seconds: the writers give up (the server is gone)
@@ -306,3 +313,63 @@ def read_reference(cluster, after_lsn, subs):
     finally:
         conn.close()
     return ref
+
+
+# ---------------------------------------------------------------------------
+# Which transactions of the load are streamed
+
+class Streamed:
+    """What PostgreSQL streams of the reference slot's transactions at the
+    worker's decoding memory (the worker decodes the same WAL with the same
+    limit): which top-level transactions were streamed while in progress,
+    and how each ended."""
+
+    def __init__(self):
+        self.txns = 0           # streamed at least once
+        self.committed = 0
+        self.rolled_back = 0    # top-level abort after a chunk (PostgreSQL reports one for a
+        #                         transaction a crash ended, too)
+        self.subxact_aborts = 0     # ROLLBACK TO SAVEPOINT after a chunk
+        self.with_subxact_aborts = 0    # committed transactions that had some
+        self.died = 0           # neither, by the end of the WAL
+
+    def line(self):
+        return ("%d streamed transactions: %d committed (%d of them with %d savepoints rolled back after a "
+                "chunk), %d rolled back (a crash's too), %d never ended"
+                % (self.txns, self.committed, self.with_subxact_aborts, self.subxact_aborts,
+                   self.rolled_back, self.died))
+
+
+def read_streamed(cluster, work_mem):
+    """Peek the reference slot again, streaming at work_mem; only the
+    control messages and commits are fetched."""
+    st = Streamed()
+    chunked, aborted_sub = set(), set()
+    conn = cluster.connect(autocommit=False)
+    try:
+        cur = conn.cursor()
+        cur.execute("SET logical_decoding_work_mem = %s", (work_mem,))
+        cur.execute("SELECT data FROM pg_logical_slot_peek_changes(%s, NULL, NULL, 'format', 'compact', "
+                    "'stream-in-progress', 'true', 'actions', 'insert,update,delete,truncate') WHERE left(data, 5) IN ('[\"s\",', '[\"a\",', '[\"B\",')",
+                    (REF_SLOT,))
+        for (data,) in cur.fetchall():
+            m = json.loads(data)
+            if m[0] == "s":
+                chunked.add(m[1])
+            elif m[0] == "a" and m[1] == m[2]:
+                st.rolled_back += 1
+                chunked.discard(m[1])
+                st.txns += 1
+            elif m[0] == "a":
+                st.subxact_aborts += 1
+                aborted_sub.add(m[1])
+            elif m[0] == "B" and m[1] in chunked:
+                st.committed += 1
+                st.with_subxact_aborts += m[1] in aborted_sub
+                chunked.discard(m[1])
+                st.txns += 1
+        st.died = len(chunked)
+        st.txns += st.died
+    finally:
+        conn.close()
+    return st

@@ -3,12 +3,16 @@
 
 Concurrent writers (small and large transactions, rollbacks, rolled-back
 savepoints, savepoint storms that spill, prepared transactions committed
-or rolled back, truncates) while WebSocket clients with different
+or rolled back, truncates; large transactions streamed to the worker while
+in progress, with savepoints rolled back after their rows were streamed,
+nested and released savepoints, committed or rolled back) while WebSocket clients with different
 subscriptions (tables, ops, row filters, a snapshot, several
 subscriptions on one connection with unsubscribes) drop their connections
 at random points, mid-transaction too, and resume from their last
 complete transaction; the worker is SIGKILLed (crash restart) and the
-cluster restarted (-m immediate, -m fast); tables are ALTERed meanwhile
+cluster restarted (-m immediate, -m fast), most of these in the middle of
+a streamed transaction; the worker alone SIGTERMed in the middle of a
+streamed transaction that then goes on and ends; tables are ALTERed meanwhile
 (also racing the kills); the change log is trimmed by retention (clients
 told resume_too_old reload); right after some restarts, with the writers
 paused, clients resume from far back in the log, from beyond its end, or
@@ -17,8 +21,15 @@ must equal, exactly, the transactions of a reference slot filtered by its
 subscription, per epoch; positions must be monotone, values must match
 their R.  How: test/lib/gapless.py.
 
-    test/t/gapless.py [--changes N] [--kills N] [--restarts N] [--clients N]
-                      [--writers N] [--drops N] [--seed N] [--self-test]
+    test/t/gapless.py [--changes N] [--kills N] [--restarts N] [--terms N]
+                      [--clients N] [--writers N] [--drops N] [--seed N]
+                      [--self-test]
+
+Streaming is proved, not hoped for: the reference slot is peeked again
+streaming at the worker's pgsync.decoding_work_mem, which counts the
+streamed transactions and how they ended, and the worker slot's
+pg_stat_replication_slots counters are summed over the run; a run in which
+nothing was streamed, or no streamed transaction was rolled back, fails.
 
 --self-test: a small run in which client 1 resumes once one transaction
 early and once one transaction late: passes iff the checker reports
@@ -33,13 +44,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cluster import Checks  # noqa: E402
 import gapless  # noqa: E402
 
-SELF_TEST = dict(changes=30000, clients=2, kills=0, restarts=0, drops=6, quiet=0, alter_every=0)
+SELF_TEST = dict(changes=30000, clients=2, kills=0, restarts=0, terms=0, drops=6, quiet=0, alter_every=0)
 
 
 def parse_args(argv=None, **defaults):
     o = gapless.Options(**defaults)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for k in ("changes", "kills", "restarts", "clients", "writers", "drops", "stalls", "seed", "catchup_timeout"):
+    for k in ("changes", "kills", "restarts", "terms", "clients", "writers", "drops", "stalls", "seed", "catchup_timeout"):
         p.add_argument("--" + k.replace("_", "-"), type=int, default=getattr(o, k))
     p.add_argument("--hb-resume", type=float, default=o.hb_resume,
                    help="probability that a reconnect resumes from a heartbeat LSN (default %(default)s)")
@@ -83,6 +94,7 @@ def report(res, T):
                 res.chaos.restarts == o.restarts)
     T.check("server log: no crash but the %d kills" % res.chaos.kills, not res.crash_problems,
             "; ".join(res.crash_problems[:5]))
+    report_streaming(res, T)
     # (not in the self-test: its short run proves the checker can fail, and
     # whether a stall there outlasts a queue is chance)
     if res.resume_supported and o.stalls > 0 and not o.self_test:
@@ -103,6 +115,26 @@ def report(res, T):
                 % (c.name(), c.expected_txns, c.expected_changes, len(c.epochs)), not c.problems)
         print_problems(c, o)
     sys.stdout.flush()
+
+
+def report_streaming(res, T):
+    """Was the new path exercised?  A run that streamed nothing, or rolled
+    back nothing it streamed, proves nothing about it: a harness error."""
+    st, w, ch, o = res.streamed, res.writers, res.chaos, res.opts
+    print("# load: %d streamed scripts committed, %d rolled back; %d large transactions rolled back in all"
+          % (w.streamed, w.streamed_rollbacks, w.big_rollbacks))
+    T.check("reference at decoding_work_mem %s: %s" % (o.setting("pgsync.decoding_work_mem"), st.line()),
+            st.committed > 0 and st.rolled_back > 0 and (st.with_subxact_aborts > 0 or o.streamed == 0),
+            "the load did not exercise streaming (committed, rolled back, savepoints rolled back after a chunk)")
+    T.check("worker slot streamed (pg_stat_replication_slots, a lower bound): %s"
+            % ", ".join("%s %d" % kv for kv in res.slot_stats.items()), res.slot_stats["stream_txns"] > 0)
+    if res.resume_supported and o.held > 0 and o.kills + o.restarts > 0:
+        T.check("%d of %d kills/restarts landed while the worker spooled a streamed transaction"
+                % (ch.held, ch.kills + ch.restarts), ch.held > 0)
+    if res.resume_supported and o.terms > 0:
+        T.check("worker SIGTERMed %d times in a streamed transaction, spooled before and after (%d of them); "
+                "%d committed" % (ch.terms, ch.term_spooled, ch.term_commits),
+                ch.terms == o.terms and ch.term_spooled == ch.terms)
 
 
 def print_problems(c, o):
