@@ -68,8 +68,6 @@
 
 
 #define DECODE_BUDGET_MS		20	/* network serviced at least this often */
-#define COMMIT_RETRY_MS			10	/* commit seen but not yet flushed:
-										 * flush it at most this often */
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
@@ -84,7 +82,6 @@ static TimestampTz next_setup_attempt = 0;
 static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
 static TimestampTz next_filter_release = 0;
-static TimestampTz last_forced_flush = 0;
 static TimestampTz next_log_sync = 0;
 static bool lock_waits = false;	/* a parked subscribe waits for a lock */
 static bool log_dirty = false;	/* appended or decoded since the last sync */
@@ -770,28 +767,11 @@ pgsync_worker_main(Datum arg)
 		else
 		{
 			XLogRecPtr	commit = pg_atomic_read_u64(&pgsync_shared->last_commit_end);
+			long		wal_wait = decode_wait_for_wal(commit, now);
 
 			timeout = IDLE_TIMEOUT_MS;
-			if (decode_started() && commit > decode_position())
-			{
-				/*
-				 * A commit was announced but is not flushed yet: an
-				 * asynchronous commit.  Decoding stops at the flush pointer,
-				 * so rather than wait for the WAL writer (up to 3 x
-				 * wal_writer_delay), flush it ourselves, at most every
-				 * COMMIT_RETRY_MS: the change cannot be pushed before it is
-				 * durable anyway.
-				 */
-				timeout = COMMIT_RETRY_MS;
-				if (commit > GetFlushRecPtr(NULL) &&
-					TimestampDifferenceExceeds(last_forced_flush, now,
-											   COMMIT_RETRY_MS))
-				{
-					XLogFlush(commit);
-					last_forced_flush = now;
-					timeout = 0;
-				}
-			}
+			if (wal_wait >= 0)
+				timeout = wal_wait;
 			if (pgsync_heartbeat_interval_ms > 0)
 				timeout = Min(timeout, ms_until(next_heartbeat, now));
 			if (log_dirty || (decode_started() &&

@@ -10,10 +10,16 @@
  * Decoding runs outside any transaction; the reorder buffer opens and
  * aborts its own around the plugin callbacks.
  *
- * Each pass reads only up to GetFlushRecPtr(): read_local_xlog_page()
- * sleeps in 1 ms steps waiting for WAL beyond the flush pointer, which
- * only happens when the last record straddles it (it is then flushed
- * within a wal_writer_delay).  A pass also stops after budget_ms so the
+ * Each pass reads only up to GetFlushRecPtr(), and never waits for WAL:
+ * the last record may still cross the flush pointer (the WAL writer
+ * flushes whole pages).  read_local_xlog_page() would sleep in 1 ms steps
+ * until it is flushed, with neither the network loop nor a shutdown
+ * request served meanwhile; in a fast shutdown nothing flushes it before
+ * the shutdown checkpoint, which waits for this worker: the server hung.
+ * read_flushed_page() fails the read instead, the pass ends, and the
+ * record is read again from its start by a later pass;
+ * decode_wait_for_wal() tells the main loop when, and flushes that WAL
+ * itself if nobody else does (see there).  A pass also stops after budget_ms so the
  * network is serviced regularly.  A single huge transaction, however, is
  * decoded inside one LogicalDecodingProcessRecord() call (its commit
  * record): the write callback therefore calls the service callback every
@@ -54,6 +60,18 @@ static DecodeSink sink = NULL;
 static DecodeService service = NULL;
 static int	service_interval_ms = 50;
 static TimestampTz last_service = 0;
+
+/*
+ * WAL decoding waits for: the end of what the last read needed, when the
+ * record it was in crossed the flush pointer, and since when.
+ */
+#define PARTIAL_RECORD_POLL_MS	1	/* as read_local_xlog_page() */
+#define PARTIAL_RECORD_FLUSH_MS 200 /* then flush it ourselves (the WAL
+									 * writer's default delay) */
+#define FORCED_FLUSH_MIN_MS		10	/* at most one forced flush per */
+static XLogRecPtr partial_record_wants = InvalidXLogRecPtr;
+static TimestampTz partial_record_since = 0;
+static TimestampTz last_forced_flush = 0;
 
 /*
  * Time travel and now.
@@ -167,6 +185,28 @@ write_cb(LogicalDecodingContext *lctx, XLogRecPtr lsn, TransactionId xid,
 	}
 }
 
+/*
+ * The reader's page callback: read_local_xlog_page(), except that WAL not
+ * flushed yet fails the read instead of being waited for (file header).
+ * A failed page read leaves the reader with no record and no error
+ * message; decode_pass() then begins reading again at the record's start.
+ */
+static int
+read_flushed_page(XLogReaderState *state, XLogRecPtr page, int needed,
+				  XLogRecPtr record, char *buf)
+{
+	XLogRecPtr	upto = page + needed;
+
+	if (!RecoveryInProgress() && upto > GetFlushRecPtr(NULL))
+	{
+		if (partial_record_wants == InvalidXLogRecPtr)
+			partial_record_since = GetCurrentTimestamp();
+		partial_record_wants = Max(partial_record_wants, upto);
+		return -1;
+	}
+	return read_local_xlog_page(state, page, needed, record, buf);
+}
+
 static void
 update_progress_cb(LogicalDecodingContext *lctx, XLogRecPtr lsn,
 				   TransactionId xid, bool skipped_xact)
@@ -184,6 +224,7 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 	Assert(ctx == NULL);
 	sink = s;
 	service = svc;
+	partial_record_wants = InvalidXLogRecPtr;
 	service_interval_ms = interval_ms;
 
 	CheckLogicalDecodingRequirements();
@@ -217,7 +258,7 @@ decode_start(const char *slot_name, DecodeSink s, DecodeService svc,
 					  makeDefElem("max-value-bytes",
 								  (Node *) makeString(psprintf("%d", pgsync_max_value_bytes)), -1));
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
-								XL_ROUTINE(.page_read = read_local_xlog_page,
+								XL_ROUTINE(.page_read = read_flushed_page,
 										   .segment_open = wal_segment_open,
 										   .segment_close = wal_segment_close),
 								prepare_write_cb, write_cb, update_progress_cb);
@@ -328,8 +369,17 @@ decode_pass(int budget_ms)
 		MemoryContextSwitchTo(pass_mcxt);
 		if (errm)
 			elog(ERROR, "pgsync: could not read WAL: %s", errm);
+		if (record == NULL && partial_record_wants != InvalidXLogRecPtr)
+		{
+			/* its end is not flushed yet: from its start, next time */
+			XLogBeginRead(ctx->reader, ctx->reader->EndRecPtr);
+			break;
+		}
 		if (record != NULL)
+		{
+			partial_record_wants = InvalidXLogRecPtr;
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
+		}
 
 		CHECK_FOR_INTERRUPTS();
 		if (++nrecords % 64 == 0 &&
@@ -345,6 +395,51 @@ decode_pass(int budget_ms)
 	release_peak_buffers();
 
 	return more;
+}
+
+long
+decode_wait_for_wal(XLogRecPtr announced_commit, TimestampTz now)
+{
+	XLogRecPtr	wanted = InvalidXLogRecPtr;
+	bool		force = false;
+	long		retry_ms = PARTIAL_RECORD_POLL_MS;
+
+	if (ctx == NULL)
+		return -1;
+	if (announced_commit > ctx->reader->EndRecPtr)
+	{
+		/*
+		 * A commit announced but not flushed yet: an asynchronous commit.
+		 * Rather than wait for the WAL writer (up to 3 x wal_writer_delay),
+		 * flush it: the change cannot be pushed before it is durable anyway.
+		 */
+		wanted = announced_commit;
+		force = true;
+		retry_ms = FORCED_FLUSH_MIN_MS;
+	}
+	if (partial_record_wants != InvalidXLogRecPtr)
+	{
+		/*
+		 * The rest of a record: the WAL writer or the next commit flushes
+		 * it, soon while it is written; a transaction left open, or a
+		 * server shutting down, may not.
+		 */
+		wanted = Max(wanted, partial_record_wants);
+		force |= TimestampDifferenceExceeds(partial_record_since, now,
+											PARTIAL_RECORD_FLUSH_MS);
+	}
+	if (wanted == InvalidXLogRecPtr)
+		return -1;
+	if (wanted <= GetFlushRecPtr(NULL))
+		return 0;
+	if (force && TimestampDifferenceExceeds(last_forced_flush, now,
+											FORCED_FLUSH_MIN_MS))
+	{
+		XLogFlush(wanted);
+		last_forced_flush = now;
+		return 0;
+	}
+	return retry_ms;
 }
 
 void

@@ -9,6 +9,7 @@
 #define PGSYNC_WORKER_DECODE_H
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 
 /* Receives each message of the output plugin (compact JSON). */
 typedef void (*DecodeSink) (const char *data, size_t len, XLogRecPtr lsn);
@@ -30,11 +31,21 @@ extern void decode_forget(void);
 
 /*
  * Decode what has been flushed, for at most budget_ms (checked between
- * records).  Returns true if WAL remains to be decoded.  When it returns,
+ * records); never waits for WAL (a record not flushed to its end stops the
+ * pass: decode_wait_for_wal()).  Returns true if WAL remains to be decoded.  When it returns,
  * every transaction committed before decode_position() has been handed to
  * the sink whole (a transaction is replayed within one record).
  */
 extern bool decode_pass(int budget_ms);
+
+/*
+ * Decoding waits for WAL not flushed yet: announced_commit, the end of a
+ * commit announced by an asynchronous commit, or the rest of a record the
+ * last pass stopped in.  Flushes it if it has waited long enough, and
+ * returns how long the caller may sleep before the next pass (0: at once;
+ * -1: nothing is awaited).
+ */
+extern long decode_wait_for_wal(XLogRecPtr announced_commit, TimestampTz now);
 
 /*
  * Confirm the slot up to upto, a decode_position() whose transactions are

@@ -6,12 +6,20 @@ makes the worker tell clients it is stopping and exit, and the postmaster
 starts it again; kill -9 of the worker makes the postmaster restart the
 whole cluster, after which the worker is back and serving, resuming from
 its slot.
+
+A transaction left open after a record whose end is not flushed (the WAL
+writer flushes whole pages; nobody flushes the rest until the next commit)
+neither stops the network loop nor keeps a fast shutdown waiting: the
+WAL writer stops early in a fast shutdown, and the worker used to wait
+for that WAL inside PostgreSQL's page reader, the postmaster for the
+worker (the server hung; gapless.py seed 777021970).
 """
 import asyncio
 import json
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Checks, run_worker_test  # noqa: E402
@@ -98,6 +106,66 @@ async def main(c):
     T.check("kill -9: slot reused, not recreated", st == 1)
     T.check("no unexpected crash besides the kill -9",
             c.log().count("terminated by signal") == 1, c.log()[-2000:])
+
+    await unflushed_record(c)
+
+
+def lsn(cluster, what):
+    return wsutil.lsn_value(cluster.sql("SELECT %s()::text" % what)[0][0])
+
+
+async def unflushed_record(c):
+    """A transactional logical message of 300 kB in a transaction left open:
+    one record across many WAL pages, the last of them not flushed."""
+    ws = await wsutil.connect(c)
+    await subscribe(ws, ["public.t"])
+    held = c.connect(autocommit=False)
+    cur = held.cursor()
+    start = lsn(c, "pg_current_wal_insert_lsn")
+    cur.execute("SELECT pg_logical_emit_message(true, 'pgsync-test', repeat('x', 300000))")
+    end = lsn(c, "pg_current_wal_insert_lsn")
+    deadline = time.time() + 5
+    while lsn(c, "pg_current_wal_flush_lsn") <= start and time.time() < deadline:
+        time.sleep(0.05)
+    T.check("open transaction: the WAL writer flushed the first pages of its record",
+            lsn(c, "pg_current_wal_flush_lsn") > start)
+    await asyncio.sleep(1.0)    # the worker has reached the record since
+
+    t0 = time.time()
+    try:
+        other = await asyncio.wait_for(wsutil.connect(c), 3)
+        r = await asyncio.wait_for(subscribe(other, ["public.t"]), 3)
+    except asyncio.TimeoutError:
+        r = {"error": "no answer in 3 s: the network loop is stopped"}
+    took = time.time() - t0
+    if not T.check("open transaction: a new client is served (%.3f s)" % took,
+                   r.get("type") == "ok" and took < 2, r):
+        return
+    c.sql("SET synchronous_commit = off; INSERT INTO t VALUES (3)")
+    g = await collect(other, lambda g: commits(g) >= 1, timeout=3)
+    T.check("open transaction: an asynchronous commit after it is pushed",
+            any(m[0] == "I" and m[3] == [3] for m in g), g)
+    T.check("open transaction: its record was flushed (by the worker)",
+            lsn(c, "pg_current_wal_flush_lsn") >= end)
+    await other.close()
+    await ws.close()
+
+    # a fast shutdown: the held transaction is aborted, the WAL writer stops
+    cur.execute("SELECT pg_logical_emit_message(true, 'pgsync-test', repeat('y', 300000))")
+    pid = c.worker_pid()
+    t0 = time.time()
+    r = c.pg_ctl("stop", "-m", "fast", "-w", "-t", "30")
+    took = time.time() - t0
+    T.check("fast shutdown during an unflushed record: stopped in %.1f s" % took,
+            r.returncode == 0, r.stdout + r.stderr)
+    if r.returncode != 0:
+        c.pg_ctl("stop", "-m", "immediate", "-w")
+    held.close()
+    T.check("fast shutdown: the worker said it stopped",
+            ("[%d] LOG:  pgsync: worker stopping" % pid) in c.log())
+    c.pg_ctl("start", "-w", "-t", "60", "-l", c.log_path())
+    c.wait_worker_ready()
+    T.check("after the fast shutdown: serving again", await serving(c, 4))
 
 
 def run():
