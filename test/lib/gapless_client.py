@@ -320,7 +320,9 @@ class Session:
                     c.stall_in = None
                     c.counts["stalls"] += 1
                     await asyncio.sleep(c.rng.uniform(0.3, 1.5))
-            if c.drop_in is not None:
+            # (self-test: the early connection first applies the duplicate)
+            early = c.opts.self_test and self.conn.mode.startswith("early") and self.conn.txns == 0
+            if c.drop_in is not None and not early:
                 c.drop_in -= 1
                 if c.drop_in <= 0 and {"mid": self.pending is not None,
                                        "between": self.pending is None}.get(c.drop_mode, True):
@@ -345,9 +347,12 @@ class Session:
         p = self.pending
         if p is not None:
             c.counts["mid_txn_drops"] += 1
+            # resume from the cut transaction itself: it is skipped (unless it
+            # is the one the early resume sends again, applied once already:
+            # skipping it would cancel the injected duplicate; seed 413116046)
             if c.opts.self_test and c.num == 1 and "early" in c.inject and "late" not in c.inject \
-                    and not p.void and c.positioned:
-                c.late_from = p.lsn     # resume from the cut transaction itself: it is skipped
+                    and not p.void and c.positioned and p.lsn != c.inject["early"]:
+                c.late_from = p.lsn
         self.conn.end = "dropped by the client%s" % (" in transaction %s" % lsn_str(p.lsn) if p else "")
 
     async def unsubscribe(self):
@@ -465,6 +470,9 @@ class Session:
             c.counts["slow"] += 1
         elif code == "resume_too_old":
             c.counts["too_old"] += 1
+            if c.opts.self_test and conn.mode.endswith("(self-test)"):
+                # retention took its position: nothing was injected, again later
+                c.inject.pop(conn.mode.split()[0], None)
             if c.sub.spec.get("snapshot"):
                 c.need = "snapshot"
             elif rid == "m":

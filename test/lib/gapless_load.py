@@ -36,6 +36,7 @@ class Writers:
         self.storms = 0
         self.streamed = 0           # streamed scripts committed
         self.streamed_rollbacks = 0     # ... rolled back
+        self.forced_streamed = set()    # writers whose first script was forced
         self.big_rollbacks = 0      # rolled-back transactions of big_rows rows or more
         self.errors = 0
         self.fatal = None           # a bug of the harness itself
@@ -151,7 +152,7 @@ class Writers:
         finally:
             conn.autocommit = False
 
-    def streamed_script(self, conn, rng, ins, upd, dele):
+    def streamed_script(self, conn, rng, ins, upd, dele, rollback=None):
         """A transaction decoded while in progress: each large statement
         passes 64kB of decoding memory on its own, so it is streamed before
         what follows it.  Savepoints: one rolled back after its rows were
@@ -160,7 +161,8 @@ class Writers:
         restart may land inside), sometimes rolled back at the end (every
         value then carries ROLLBACK_MARK).  Returns (row changes, kind)."""
         cur = conn.cursor()
-        rollback = rng.random() < 0.3
+        if rollback is None:
+            rollback = rng.random() < 0.3
         keep = ROLLBACK_MARK if rollback else ""
         slow = rng.random() < 0.4
         big = lambda: rng.randint(500, 1500)  # noqa: E731
@@ -255,6 +257,13 @@ class Writers:
             return m
 
         small = lambda: rng.randint(1, 5)  # noqa: E731
+        # a small run may draw no streamed script, which the checks require:
+        # the first of writer 0 is one committed, of writer 1 one rolled back
+        with self.lock:
+            force = self.opts.streamed > 0 and w < 2 and w not in self.forced_streamed
+            self.forced_streamed.add(w)
+        if force:
+            return self.streamed_script(conn, rng, ins, upd, dele, rollback=(w == 1))
         r = rng.random()
         lo, hi = self.opts.big_rows
         if r < self.opts.prepared:                      # prepared: commit or roll back later
