@@ -213,17 +213,28 @@ extern void fanout_close_with_error(Fanout *fo, FoClient *c, const char *code,
 extern bool fanout_publish(Fanout *fo, const char *data, size_t len,
 						   uint64_t lsn);
 
+/* A table by name, as its relation message gives it. */
+typedef struct FanoutTableName
+{
+	const char *schema;
+	const char *table;
+} FanoutTableName;
+
 /*
  * A transaction that is not routed live (one decoded while in progress,
- * in the log as an out-of-line unit) touches relids: every live client
- * with a subscription to one of them starts lagging, between transactions,
- * so that it gets the transaction from the log (and, from there, those
- * after it); the others just do not get it.  Call between transactions,
- * before routing the transaction's begin and commit.  Returns how many
- * clients it moved to catch-up.
+ * in the log as an out-of-line unit) touches tables: every live client
+ * with a subscription whose patterns name one of them starts lagging,
+ * between transactions, so that it gets the transaction from the log (and,
+ * from there, those after it); the others just do not get it.  By name,
+ * not through the relation table: the transaction's relation messages are
+ * not the fan-out's to know (they describe the tables as of inside it),
+ * and a client lagged for nothing (no access, a filter) only reads the
+ * log to its end.  Call between transactions, before routing the
+ * transaction's begin and commit.  Returns how many clients it moved to
+ * catch-up.
  */
-extern int	fanout_lag_subscribers(Fanout *fo, const uint32_t *relids,
-								   int nrelids);
+extern int	fanout_lag_subscribers(Fanout *fo, const FanoutTableName *tables,
+								   int ntables);
 
 /* Are we between a begin and its commit? */
 extern bool fanout_in_transaction(Fanout *fo);

@@ -410,24 +410,27 @@ fanout_publish(Fanout *fo, const char *data, size_t len, uint64_t lsn)
 }
 
 int
-fanout_lag_subscribers(Fanout *fo, const uint32_t *relids, int nrelids)
+fanout_lag_subscribers(Fanout *fo, const FanoutTableName *tables, int ntables)
 {
+	FoClient   *c;
 	int			n = 0;
-	int			k,
-				i;
 
-	for (k = 0; k < nrelids; k++)
+	if (fo->paced)
+		return 0;
+	for (c = fo->clients; c != NULL; c = c->next)
 	{
-		FoRel	   *r = fo_rel_lookup(fo, relids[k], false);
+		bool		named = false;
 
-		if (r == NULL || !rel_ensure_match(fo, r))
+		if (c->lagging || c->closing)
 			continue;
-		for (i = 0; i < r->nmatch; i++)
+		for (int i = 0; i < c->nsubs && !named; i++)
+			for (int k = 0; k < ntables && !named; k++)
+				named = table_pattern_match_any(c->subs[i]->patterns,
+												c->subs[i]->ntables,
+												tables[k].schema,
+												tables[k].table);
+		if (named)
 		{
-			FoClient   *c = r->match[i].client;
-
-			if (c->lagging || c->closing || fo->paced)
-				continue;
 			fo_lag(fo, c, NULL);
 			n++;
 		}

@@ -8,8 +8,9 @@
  * still read through its file descriptor, and a missing next segment is
  * CHANGELOG_TOO_OLD.  An out-of-line unit's record is replaced by the
  * records of its unit file, given the unit's key; one not after the resume
- * point is skipped whole (its relation messages are also in the segments,
- * see worker_changelog.c).
+ * point is skipped whole (the transaction describes its tables itself,
+ * and the next change of each after it comes with its relation message
+ * again: docs/PROTOCOL.md, "Streaming").
  *
  *-------------------------------------------------------------------------
  */

@@ -20,6 +20,18 @@
  * commit.  With skip-empty-xacts, a chunk, abort or commit is sent only if
  * a change of the transaction was.
  *
+ * Relation messages and streaming.  A streamed transaction reaches its
+ * consumer in WAL order but takes effect at its commit, after transactions
+ * that committed meanwhile; so it describes its tables itself: the
+ * relation message of each comes before its first change in the
+ * transaction whatever the session sent before, and again when it changes
+ * within it (an ALTER TABLE in the transaction), or after a subtransaction
+ * abort (which takes the messages it carried away).  Those messages do not
+ * count as sent for the session: after the streamed commit, the next
+ * change of each of its tables outside it sends its description again, so
+ * a consumer that skipped the streamed transaction is never short of one
+ * (pgoutput does the same: "schema_sent" per streamed transaction).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -51,7 +63,19 @@ typedef struct TxnState
 	bool		streamed_any;	/* a change was sent in some chunk */
 	bool		chunk_open;		/* 's' was sent in the current chunk */
 	TransactionId chunk_subxid; /* of the last 'x' in the current chunk */
+	/* the relation messages sent in it (StreamedRelation by relid) */
+	MemoryContext rels_mcxt;	/* holds the table and its messages */
+	HTAB	   *rels;
 } TxnState;
+
+/* A relation message sent in a streamed transaction. */
+typedef struct StreamedRelation
+{
+	Oid			relid;			/* hash key */
+	uint64		checked_build;	/* RelationInfo.build_number compared */
+	char	   *msg;
+	int			len;
+} StreamedRelation;
 
 /*
  * Try to send a keepalive every so many skipped changes, so that a
@@ -190,6 +214,30 @@ stream_state(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 }
 
 /*
+ * Forget the relation messages sent in streamed transaction ts: after a
+ * subtransaction abort (its messages are gone with it), or when it ends;
+ * at its commit, also make the session describe its tables again.
+ */
+static void
+forget_streamed_relations(TxnState *ts, bool committed)
+{
+	if (ts == NULL || ts->rels == NULL)
+		return;
+	if (committed)
+	{
+		HASH_SEQ_STATUS status;
+		StreamedRelation *sr;
+
+		hash_seq_init(&status, ts->rels);
+		while ((sr = hash_seq_search(&status)) != NULL)
+			relation_info_forget_sent(sr->relid);
+	}
+	MemoryContextDelete(ts->rels_mcxt);
+	ts->rels_mcxt = NULL;
+	ts->rels = NULL;
+}
+
+/*
  * Called before the first message of a change in a chunk of a streamed
  * transaction: open the chunk, and say which subtransaction the change
  * belongs to if it is not the previous change's.
@@ -260,6 +308,7 @@ send_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	if (streamed && !sent && !state->opts.skip_empty_xacts)
 		sent = true;
+	forget_streamed_relations(ts, true);
 	if (ts != NULL)
 		pfree(ts);
 	txn->output_plugin_private = NULL;
@@ -308,12 +357,68 @@ skipped_change(LogicalDecodingContext *ctx)
  * cache entry was rebuilt, so the common case costs one flag test.
  */
 static void
-ensure_relation_sent(LogicalDecodingContext *ctx, RelationInfo *ri)
+ensure_relation_sent_streamed(LogicalDecodingContext *ctx,
+							  ReorderBufferTXN *txn, RelationInfo *ri)
+{
+	TxnState   *ts = stream_state(ctx, txn);
+	StreamedRelation *sr;
+	StringInfoData msg;
+	bool		found;
+
+	if (ts->rels == NULL)
+	{
+		HASHCTL		ctl;
+
+		ts->rels_mcxt = AllocSetContextCreate(ctx->context,
+											  "pgsync streamed relations",
+											  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(StreamedRelation);
+		ctl.hcxt = ts->rels_mcxt;
+		ts->rels = hash_create("pgsync streamed relations", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	sr = hash_search(ts->rels, &ri->relid, HASH_ENTER, &found);
+	if (found && sr->checked_build == ri->build_number)
+		return;
+	if (!found)
+	{
+		sr->msg = NULL;
+		sr->len = 0;
+	}
+	initStringInfo(&msg);
+	encode_relation(&msg, ri);
+	if (sr->msg == NULL || sr->len != msg.len ||
+		memcmp(sr->msg, msg.data, msg.len) != 0)
+	{
+		WRITE_MESSAGE(ctx, false,
+					  appendBinaryStringInfo(ctx->out, msg.data, msg.len));
+		if (sr->msg != NULL)
+			pfree(sr->msg);
+		sr->msg = MemoryContextAlloc(ts->rels_mcxt, msg.len);
+		memcpy(sr->msg, msg.data, msg.len);
+		sr->len = msg.len;
+	}
+	sr->checked_build = ri->build_number;
+	pfree(msg.data);
+}
+
+static void
+ensure_relation_sent(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 RelationInfo *ri, bool streaming)
 {
 	PluginState *state = ctx->output_plugin_private;
 	StringInfoData msg;
 
-	if (state->opts.format != PGSYNC_FORMAT_COMPACT || ri->message_checked)
+	if (state->opts.format != PGSYNC_FORMAT_COMPACT)
+		return;
+	if (streaming)
+	{
+		/* see "Relation messages and streaming" at the top */
+		ensure_relation_sent_streamed(ctx, txn, ri);
+		return;
+	}
+	if (ri->message_checked)
 		return;
 	initStringInfo(&msg);
 	encode_relation(&msg, ri);
@@ -368,7 +473,7 @@ emit_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	old = MemoryContextSwitchTo(state->change_mcxt);
 	ensure_open(ctx, txn, change, streaming);
-	ensure_relation_sent(ctx, ri);
+	ensure_relation_sent(ctx, txn, ri, streaming);
 	WRITE_MESSAGE(ctx, true,
 				  encode_row_change(ctx->out, &state->opts, ri,
 									RelationGetDescr(relation), op,
@@ -413,7 +518,7 @@ emit_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		ensure_open(ctx, txn, change, streaming);
 		for (i = 0; i < n; i++)
-			ensure_relation_sent(ctx, rels[i]);
+			ensure_relation_sent(ctx, txn, rels[i], streaming);
 		WRITE_MESSAGE(ctx, true,
 					  encode_truncate(ctx->out, &state->opts, change->lsn,
 									  rels, n,
@@ -498,6 +603,8 @@ pgsync_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		WRITE_MESSAGE(ctx, true,
 					  encode_stream_control(ctx->out, &state->opts, 'a',
 											top->xid, txn->xid));
+	/* the relation messages sent so far may be gone with the aborted part */
+	forget_streamed_relations(ts, false);
 	if (top == txn)
 	{
 		pfree(ts);

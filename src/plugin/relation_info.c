@@ -25,6 +25,7 @@
 #include "plugin/relation_info.h"
 
 static HTAB *relation_cache = NULL;
+static uint64 relation_builds = 0;	/* RelationInfo.build_number */
 static MemoryContext relation_cache_mcxt = NULL;
 static const DecoderOptions *cache_opts = NULL;
 static MemoryContext cache_owner = NULL;
@@ -194,6 +195,7 @@ build_relation_info(RelationInfo *ri, Relation relation)
 	ri->relid_fragment = psprintf(",%u", ri->relid);
 	ri->relid_fragment_len = strlen(ri->relid_fragment);
 	MemoryContextSwitchTo(old);
+	ri->build_number = ++relation_builds;
 	ri->message_checked = false;
 	ri->valid = true;
 }
@@ -226,6 +228,21 @@ relation_info_already_sent(const RelationInfo *ri, const char *msg, int len)
 {
 	return ri->sent_message != NULL && ri->sent_message_len == len &&
 		memcmp(ri->sent_message, msg, len) == 0;
+}
+
+void
+relation_info_forget_sent(Oid relid)
+{
+	RelationInfo *ri;
+
+	if (relation_cache == NULL ||
+		(ri = hash_search(relation_cache, &relid, HASH_FIND, NULL)) == NULL)
+		return;
+	if (ri->sent_message != NULL)
+		pfree(ri->sent_message);
+	ri->sent_message = NULL;
+	ri->sent_message_len = 0;
+	ri->message_checked = false;
 }
 
 void

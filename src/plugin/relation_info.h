@@ -72,7 +72,12 @@ typedef struct RelationInfo
 	int64	   *old_oversized;	/* [ncols]: the same for the old row */
 	MemoryContext mcxt;			/* owns everything above; reset on rebuild */
 
-	/* compact format: the relation message last sent in this session */
+	uint64		build_number;	/* changes with every (re)build */
+
+	/*
+	 * Compact format: the relation message last sent in this session,
+	 * outside streamed transactions (output_plugin.c keeps those apart).
+	 */
 	bool		message_checked;	/* compared with sent_message since build */
 	char	   *sent_message;
 	int			sent_message_len;
@@ -90,6 +95,12 @@ extern RelationInfo *relation_info_get(Relation relation);
 
 /* Record that msg is the relation message now known to the consumer. */
 extern void relation_info_mark_sent(RelationInfo *ri, const char *msg, int len);
+
+/*
+ * Forget what was sent for relid: its next change sends its relation
+ * message again (after a streamed transaction that described it).
+ */
+extern void relation_info_forget_sent(Oid relid);
 
 /* Has the consumer got exactly this relation message already? */
 extern bool relation_info_already_sent(const RelationInfo *ri,

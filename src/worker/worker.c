@@ -245,8 +245,9 @@ ensure_slot(void)
  * its LSN: that is the resume point a client is given.
  *
  * A transaction decoded while in progress (worker_stream.c) reaches no
- * client before its commit, except its relation messages, which only
- * update the fan-out's relation table.  At its commit it joins the log
+ * client before its commit, its relation messages included: the plugin
+ * describes its tables inside it, and again to the first change of each
+ * outside it after its commit (output_plugin.c).  At its commit it joins the log
  * as an out-of-line unit, and the live clients subscribed to a table it
  * touches catch up from the log (fanout_lag_subscribers()): routing it
  * live would cost its size before the next commit could go out.  Its
@@ -259,26 +260,21 @@ sink_cb(const char *data, size_t len, XLogRecPtr lsn)
 	char		op = len > 3 ? data[2] : '?';
 	bool		fresh;
 	ChangeLogSpool *spool = NULL;
-	uint32	   *relids;
-	int			nrelids;
+	FanoutTableName *tables;
+	int			ntables;
 
 	log_dirty = true;
 	if (stream_consume(data, len))
-	{
-		if (op == 'R')
-			fanout_publish(fanout, data, len, worker_changelog_last_unit_key());
 		return;
-	}
 	if (op == 'B')
-		spool = stream_take(worker_changelog_message_xid(data, len), &relids,
-							&nrelids);
+		spool = stream_take(worker_changelog_message_xid(data, len), &tables,
+							&ntables);
 	if (spool != NULL)
 	{
 		fresh = worker_changelog_append_streamed(data, len, spool);
 		if (fresh)
-			fanout_lag_subscribers(fanout, relids, nrelids);
-		if (relids != NULL)
-			pfree(relids);
+			fanout_lag_subscribers(fanout, tables, ntables);
+		stream_tables_free(tables, ntables);
 	}
 	else
 		fresh = worker_changelog_append(data, len);

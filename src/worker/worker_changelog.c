@@ -318,13 +318,6 @@ worker_changelog_spool_truncate(ChangeLogSpool *spool, ChangeLogSpoolMark mark)
 	check(changelog_spool_truncate(spool, mark));
 }
 
-void
-worker_changelog_hold_relation(const char *data, size_t len)
-{
-	remember_relation(data, len);
-	hold_relation_message(data, len);
-}
-
 uint32
 worker_changelog_message_relid(const char *data, size_t len)
 {

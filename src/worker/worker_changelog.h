@@ -51,10 +51,9 @@ extern bool worker_changelog_append(const char *data, size_t len);
 /*
  * Streamed transactions (worker_stream.c).  worker_changelog_spool(): a
  * new spool for xid.  worker_changelog_spool_append(): one plugin message
- * into it.  worker_changelog_hold_relation(): a relation message of a
- * chunk, also written into the log's next transaction (the plugin sends a
- * description once, and later transactions that need it may come before
- * the streamed one's commit, or without it if it aborts).
+ * into it (relation messages included: the plugin describes the tables
+ * of a streamed transaction inside it, and a reader that skips it gets
+ * them again from the next change outside it; output_plugin.c).
  * worker_changelog_append_streamed(): the begin message of a streamed
  * transaction's commit: appended with its spool as an out-of-line unit
  * (the commit message follows through worker_changelog_append()); false,
@@ -66,7 +65,6 @@ extern void worker_changelog_spool_append(ChangeLogSpool *spool,
 										  const char *data, size_t len);
 extern void worker_changelog_spool_truncate(ChangeLogSpool *spool,
 											ChangeLogSpoolMark mark);
-extern void worker_changelog_hold_relation(const char *data, size_t len);
 extern bool worker_changelog_append_streamed(const char *data, size_t len,
 											 ChangeLogSpool *spool);
 

@@ -60,9 +60,12 @@ typedef struct StreamedTxn
 	int			nmarks;
 	int			marks_cap;
 	uint32		subxid;			/* of the changes that follow ('x') */
-	uint32	   *relids;			/* relations its changes touch */
-	int			nrelids;
+	/* the tables its relation messages name (one before any change) */
+	uint32	   *relids;			/* [ntables] */
 	int			relids_cap;
+	FanoutTableName *tables;	/* [ntables], names in stream_mcxt */
+	int			ntables;
+	int			tables_cap;
 } StreamedTxn;
 
 static HTAB *streamed = NULL;
@@ -122,6 +125,7 @@ forget(StreamedTxn *t)
 
 	if (t->marks)
 		pfree(t->marks);
+	stream_tables_free(t->tables, t->ntables);
 	if (t->relids)
 		pfree(t->relids);
 	if (chunk == t)
@@ -172,36 +176,33 @@ abort_subxact(StreamedTxn *t, uint32 subxid)
 		}
 }
 
+/*
+ * A relation message of a chunk: note the table it names.  The plugin
+ * sends one before the first change of each table in the transaction
+ * (output_plugin.c), so these are all the tables its changes touch (and
+ * perhaps some only a rolled-back subtransaction touched).
+ */
 static void
-note_relid(StreamedTxn *t, uint32 relid)
-{
-	int			i;
-
-	if (relid == 0)
-		return;
-	for (i = t->nrelids - 1; i >= 0; i--)
-		if (t->relids[i] == relid)
-			return;
-	t->relids = grow(t->relids, t->nrelids, &t->relids_cap, sizeof(uint32));
-	t->relids[t->nrelids++] = relid;
-}
-
-/* The relations a change touches: its own, or a truncate's. */
-static void
-note_relations(StreamedTxn *t, const char *data, size_t len)
+note_table(StreamedTxn *t, const char *data, size_t len)
 {
 	StreamMsgInfo info;
 	int			i;
 
-	if (data[2] != 'T')
+	if (!stream_msg_classify(data, len, &info) || info.op != 'R')
+		elog(ERROR, "pgsync: unreadable relation message in a streamed transaction");
+	for (i = t->ntables - 1; i >= 0; i--)
+		if (t->relids[i] == info.relid)
+			break;
+	if (i < 0)
 	{
-		note_relid(t, worker_changelog_message_relid(data, len));
-		return;
+		t->tables = grow(t->tables, t->ntables, &t->tables_cap,
+						 sizeof(FanoutTableName));
+		t->relids = grow(t->relids, t->ntables, &t->relids_cap, sizeof(uint32));
+		t->relids[t->ntables] = info.relid;
+		t->tables[t->ntables].schema = MemoryContextStrdup(stream_mcxt, info.schema);
+		t->tables[t->ntables].table = MemoryContextStrdup(stream_mcxt, info.table);
+		t->ntables++;
 	}
-	if (!stream_msg_classify(data, len, &info))
-		return;
-	for (i = 0; i < info.nrelids; i++)
-		note_relid(t, info.relids[i]);
 	stream_msg_info_free(&info);
 }
 
@@ -245,31 +246,39 @@ stream_consume(const char *data, size_t len)
 		return false;
 	worker_changelog_spool_append(chunk->spool, data, len);
 	if (op == 'R')
-		worker_changelog_hold_relation(data, len);
-	else
-		note_relations(chunk, data, len);
+		note_table(chunk, data, len);
 	return true;
 }
 
 ChangeLogSpool *
-stream_take(uint32 xid, uint32 **relids, int *nrelids)
+stream_take(uint32 xid, FanoutTableName **tables, int *ntables)
 {
 	StreamedTxn *t = streamed != NULL ? lookup(xid, false) : NULL;
 	ChangeLogSpool *spool;
 
-	*relids = NULL;
-	*nrelids = 0;
+	*tables = NULL;
+	*ntables = 0;
 	if (t == NULL)
 		return NULL;
 	spool = t->spool;
-	if (t->nrelids > 0)
-	{
-		*relids = palloc(sizeof(uint32) * t->nrelids);
-		memcpy(*relids, t->relids, sizeof(uint32) * t->nrelids);
-		*nrelids = t->nrelids;
-	}
+	*tables = t->tables;		/* now the caller's */
+	*ntables = t->ntables;
+	t->tables = NULL;
+	t->ntables = 0;
 	forget(t);
 	return spool;
+}
+
+void
+stream_tables_free(FanoutTableName *tables, int ntables)
+{
+	for (int i = 0; i < ntables; i++)
+	{
+		pfree((char *) tables[i].schema);
+		pfree((char *) tables[i].table);
+	}
+	if (tables != NULL)
+		pfree(tables);
 }
 
 int

@@ -9,6 +9,7 @@
 #ifndef PGSYNC_WORKER_STREAM_H
 #define PGSYNC_WORKER_STREAM_H
 
+#include "fanout/fanout.h"
 #include "log/change_log.h"
 
 /*
@@ -16,17 +17,20 @@
  * chunk or abort ('s', 'x', 'e', 'a', and every message between 's' and
  * 'e'): changes go to their transaction's spool, a subtransaction's abort
  * truncates it, the transaction's abort discards it.  Returns false for
- * any other message.  Nothing taken here reaches a client; the caller
- * still gives a chunk's relation messages to the fan-out's relation table.
+ * any other message.  Nothing taken here reaches a client, relation
+ * messages included: they describe the tables as of inside the
+ * transaction.
  */
 extern bool stream_consume(const char *data, size_t len);
 
 /*
  * At a begin message of transaction xid: if its changes were streamed,
- * hand over its spool (NULL otherwise), with the oids of the relations
- * they touch (*relids, palloc'd in the current memory context).
+ * hand over its spool (NULL otherwise), with the tables its changes touch
+ * (*tables, *ntables; the caller frees them with stream_tables_free()).
  */
-extern ChangeLogSpool *stream_take(uint32 xid, uint32 **relids, int *nrelids);
+extern ChangeLogSpool *stream_take(uint32 xid, FanoutTableName **tables,
+								   int *ntables);
+extern void stream_tables_free(FanoutTableName *tables, int ntables);
 
 /*
  * Drop the spools of transactions that ended without a commit or abort

@@ -233,10 +233,11 @@ async def orchestrate(cluster, opts, rng, res, start):
         await loop.run_in_executor(None, alterer.thread.join)
     res.write_time = time.time() - t0
     say("writers done in %.1fs: %d changes in %d commits, %d rollbacks, %d savepoint rollbacks, "
-        "%d savepoint storms, %d prepared (%d rolled back), %d errors; %d ALTERs (%d failed) %s"
+        "%d savepoint storms, %d prepared (%d rolled back), %d errors; %d ALTERs (%d failed, %d in large "
+        "transactions) %s"
         % (res.write_time, writers.changes, writers.commits, writers.rollbacks, writers.savepoint_rollbacks,
            writers.storms, writers.prepared, writers.rollback_prepared, writers.errors, alterer.done,
-           alterer.failed, sorted(alterer.kinds.items())))
+           alterer.failed, alterer.streamed, sorted(alterer.kinds.items())))
     ref = await loop.run_in_executor(None, read_reference, cluster, start, [c.sub for c in clients])
     say("reference: %d transactions, %d changes, last commit %s"
         % (ref.txns, ref.changes, lsn_str(ref.last_lsn)))

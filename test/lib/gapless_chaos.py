@@ -52,6 +52,7 @@ class Alterer:
         self.gate = threading.Lock()      # held by a hand-over: no ALTER meanwhile
         self.done = 0
         self.failed = 0
+        self.streamed = 0       # ALTERs between rows enough to be streamed
         self.kinds = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
@@ -64,16 +65,22 @@ class Alterer:
         while not self.stop.wait(self.rng.uniform(0.5, 1.5) * self.opts.alter_every):
             self.alter_once()
 
-    def alter_once(self, gated=True):
+    def alter_once(self, gated=True, big=None):
         """One ALTER (and maybe rows around it, same transaction); errors
         (lock timeout, crash) are counted, not raised.  Gated: not while a
-        hand-over holds the gate."""
+        hand-over holds the gate.  Big: the rows before and after it are
+        enough for the transaction to be streamed while in progress, so the
+        ALTER lands inside a streamed transaction (by default: until one
+        did, then one time in four)."""
         if gated:
             with self.gate:
-                return self.alter_once(False)
+                return self.alter_once(False, big)
         with self.lock:
             rng_val = self.rng.random()
             pick = self.rng.randrange(1 << 30)
+            if big is None:
+                big = self.streamed == 0 or self.rng.random() < 0.25
+            n = self.rng.randint(800, 1500) if big else 1
         try:
             conn = self.cluster.connect(autocommit=False)
         except psycopg2.Error:
@@ -83,15 +90,16 @@ class Alterer:
             cur = conn.cursor()
             cur.execute("SET lock_timeout = '2s'")
             table, stmt = self.choose(cur, pick)
-            if rng_val < 0.5:
-                self.row(cur, table)
+            if big or rng_val < 0.5:
+                self.rows(cur, table, n)
             cur.execute(stmt)
-            if rng_val < 0.7:
-                self.row(cur, table)
+            if big or rng_val < 0.7:
+                self.rows(cur, table, n)
             conn.commit()
             kind = stmt.split(" ", 3)[3].split(" ")[0] + " " + table
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
             self.done += 1
+            self.streamed += big
         except psycopg2.Error:
             self.failed += 1
         finally:
@@ -99,9 +107,6 @@ class Alterer:
                 conn.close()
             except psycopg2.Error:
                 pass
-
-    def row(self, cur, table):
-        self.rows(cur, table, 1)
 
     def rows(self, cur, table, n, grp=None, mark=""):
         """n rows into table, ids of the alterer's range, grp given or id % 10,

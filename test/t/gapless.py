@@ -128,6 +128,9 @@ def report_streaming(res, T):
             "the load did not exercise streaming (committed, rolled back, savepoints rolled back after a chunk)")
     T.check("worker slot streamed (pg_stat_replication_slots, a lower bound): %s"
             % ", ".join("%s %d" % kv for kv in res.slot_stats.items()), res.slot_stats["stream_txns"] > 0)
+    if o.alter_every > 0:
+        T.check("%d ALTERs between rows of a transaction large enough to be streamed" % res.alterer.streamed,
+                res.alterer.streamed > 0)
     if res.resume_supported and o.held > 0 and o.kills + o.restarts > 0:
         T.check("%d of %d kills/restarts landed while the worker spooled a streamed transaction"
                 % (ch.held, ch.kills + ch.restarts), ch.held > 0)

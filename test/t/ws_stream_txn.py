@@ -12,6 +12,9 @@ at its commit it joins the change log as an out-of-line unit.  Checks:
     and released savepoints) leave nothing visible, live or on resume;
   - the worker killed (SIGKILL, cluster restart) in the middle of a
     streamed transaction, then after its commit: delivered exactly once;
+  - DDL inside a streamed transaction: the rows after an ALTER carry the
+    new shape, announced by a relation message inside the transaction, live
+    and on resume; the same rolled back leaves no trace of its shape;
   - no spool file is left behind.
 """
 import asyncio
@@ -170,6 +173,71 @@ async def main(c):
             [(l, len(r)) for l, r in rtx])
     T.check("after kills: nothing more", not await wsutil.quiet(res, 1.0))
     T.check("no spool left at the end", not spools(c), spools(c))
+    await ddl_in_streamed(c, start_lsn)
+
+
+def shapes(msgs, rel):
+    """[(columns of the R in force, [values...])] for each row, in order;
+    a row whose value count differs from its R's columns is reported with
+    the R as None.  rel: relid -> columns, the client's R so far (updated)."""
+    out = []
+    for m in msgs:
+        if not isinstance(m, list):
+            continue
+        if m[0] == "R":
+            rel[m[1]] = m[4]
+        elif m[0] in ("I", "U", "D"):
+            cols = rel.get(m[1])
+            vals = m[3]
+            out.append((tuple(cols) if cols is not None and len(cols) == len(vals) else None, vals))
+    return out
+
+
+async def ddl_in_streamed(c, start_lsn):
+    """5. ALTER TABLE inside a streamed transaction, committed, then rolled back."""
+    sub = await wsutil.connect(c)
+    await subscribe(sub, ["public.big"])
+    conn = c.connect(autocommit=False)
+    cur = conn.cursor()
+    cur.execute("INSERT INTO big SELECT g, 'pre' FROM generate_series(900001, %d) g" % (900000 + ROWS))
+    cur.execute("ALTER TABLE big ADD COLUMN w int DEFAULT 7")
+    cur.execute("INSERT INTO big SELECT g, 'post', g %% 5 FROM generate_series(1000001, %d) g"
+                % (1000000 + ROWS))
+    time.sleep(0.5)
+    T.check("DDL: a spool while the transaction with the ALTER is in progress",
+            len(spools(c)) == 1, spools(c))
+    conn.commit()
+    expect = ([(("id", "v"), [g, "pre"]) for g in range(900001, 900001 + ROWS)] +
+              [(("id", "v", "w"), [g, "post", g % 5]) for g in range(1000001, 1000001 + ROWS)])
+    known = {}
+    got = shapes(await drain(sub, 1), known)
+    T.check("DDL: rows before the ALTER in the old shape, after it in the new one",
+            got == expect, [x for x in got if x not in expect][:3] or (len(got), len(expect)))
+
+    # the same rolled back; then a committed row in the shape that stands
+    cur.execute("INSERT INTO big SELECT g, 'gone' FROM generate_series(1100001, %d) g" % (1100000 + ROWS))
+    cur.execute("ALTER TABLE big ADD COLUMN x text DEFAULT 'x', DROP COLUMN v")
+    cur.execute("INSERT INTO big SELECT g, 1, 'gone' FROM generate_series(1200001, %d) g" % (1200000 + ROWS))
+    time.sleep(0.5)
+    conn.rollback()
+    conn.close()
+    c.sql("INSERT INTO big VALUES (1300000, 'after', 3)")
+    got = shapes(await drain(sub, 1), known)
+    T.check("DDL rolled back: only the next row, in the shape that stands",
+            got == [(("id", "v", "w"), [1300000, "after", 3])], got[:3])
+    T.check("DDL: no spool left", not spools(c), spools(c))
+
+    # resume from before both: the same
+    res = await wsutil.connect(c)
+    await subscribe(res, ["public.big"], "r", resume_lsn=start_lsn)
+    msgs = await drain(res, 5)      # big: sections 1, 2, 4, and these two
+    got = [x for x in shapes(msgs, {}) if x[1][0] >= 900001]
+    T.check("DDL on resume: the same rows in the same shapes, once",
+            got == expect + [(("id", "v", "w"), [1300000, "after", 3])],
+            (len(got), [x for x in got if x[0] is None][:2]))
+    T.check("DDL on resume: nothing more", not await wsutil.quiet(res, 1.0))
+    for ws in (sub, res):
+        await ws.close()
 
 
 def run():

@@ -1,7 +1,7 @@
 /*
  * test_fanout.c: unit tests of the fan-out (fanout/): queues, routing,
  * row filters, moves between fan-outs, positions, catch-up, replies, the
- * subscription limit.
+ * subscription limit, lagging the subscribers of a streamed transaction.
  * White-box: it reads FoClient fields through fanout_int.h.
  * Built with ASan/UBSan by `make unit`; prints "N passed, N failed".
  */
@@ -746,6 +746,36 @@ test_sub_limit(void)
 	fanout_destroy(fo);
 }
 
+/*
+ * A streamed transaction is not routed live: fanout_lag_subscribers() moves
+ * to catch-up every client whose patterns name one of its tables, by name
+ * alone -- here tables the fan-out has never seen a relation message of --
+ * and no other client.
+ */
+static void
+test_lag_by_name(void)
+{
+	Fanout	   *fo = fanout_create(4096, want_write, NULL);
+	FoClient   *exact = fanout_client_add(fo, NULL);
+	FoClient   *wild = fanout_client_add(fo, NULL);
+	FoClient   *other = fanout_client_add(fo, NULL);
+	FoClient   *second = fanout_client_add(fo, NULL);
+	FanoutTableName tables[] = {{"public", "big"}, {"app", "log"}};
+
+	sub(fo, exact, "{\"type\":\"subscribe\",\"tables\":[\"public.big\"]}");
+	sub(fo, wild, "{\"type\":\"subscribe\",\"tables\":[\"app.*\"]}");
+	sub(fo, other, "{\"type\":\"subscribe\",\"tables\":[\"public.small\",\"app.logs\"]}");
+	sub(fo, second, "{\"type\":\"subscribe\",\"id\":\"a\",\"tables\":[\"x\"]}");
+	sub(fo, second, "{\"type\":\"subscribe\",\"id\":\"b\",\"tables\":[\"big\"]}");
+	CHECK(fanout_lag_subscribers(fo, tables, 2) == 3);
+	CHECK(exact->lagging && wild->lagging && second->lagging && !other->lagging);
+	CHECK(fanout_lagging_count(fo) == 3);
+	/* lagging already: not counted again */
+	CHECK(fanout_lag_subscribers(fo, tables, 2) == 0);
+	CHECK(fanout_lag_subscribers(fo, tables, 0) == 0);
+	fanout_destroy(fo);
+}
+
 int
 main(void)
 {
@@ -757,5 +787,6 @@ main(void)
 	test_accessors();
 	test_replies();
 	test_sub_limit();
+	test_lag_by_name();
 	return unit_summary();
 }
