@@ -29,11 +29,48 @@
 static uint32_t crc_table[256];
 static bool crc_ready = false;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <nmmintrin.h>
+#define HAVE_CRC32C_SSE42 1
+
+/*
+ * The SSE 4.2 crc32 instruction, 8 bytes at a time: the table below cost
+ * the worker 17% of its time while it spooled and replayed a large
+ * transaction (perf, bench/bigtxn_canary).  Chosen at run time.
+ */
+__attribute__((target("sse4.2")))
+static uint32_t
+crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t	c = crc;
+
+	for (; len >= 8; p += 8, len -= 8)
+	{
+		uint64_t	v;
+
+		memcpy(&v, p, 8);
+		c = _mm_crc32_u64(c, v);
+	}
+	crc = (uint32_t) c;
+	for (; len > 0; p++, len--)
+		crc = _mm_crc32_u8(crc, *p);
+	return crc;
+}
+#endif
+
 uint32_t
 changelog_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t		i;
+#ifdef HAVE_CRC32C_SSE42
+	static int	sse42 = -1;
+
+	if (sse42 < 0)
+		sse42 = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	if (sse42)
+		return ~crc32c_sse42(~crc, p, len);
+#endif
 
 	if (!crc_ready)
 	{

@@ -43,6 +43,7 @@ changelog_reader_open(ChangeLog *log, uint64_t after_key, ChangeLogStatus *statu
 	r->log = log;
 	r->fd = -1;
 	r->unit_fd = -1;
+	r->win_fd = -1;
 	r->after_key = after_key;
 	r->position = after_key;
 	/* the last segment whose units all come after... its prev_key <= L */
@@ -65,6 +66,7 @@ changelog_reader_close(ChangeLogReader *r)
 	if (r->unit_fd >= 0)
 		close(r->unit_fd);
 	free(r->buf);
+	free(r->win);
 	free(r);
 }
 
@@ -88,16 +90,68 @@ reader_open_segment(ChangeLogReader *r)
 	return CHANGELOG_OK;
 }
 
-/* Read the record at offset of fd into r->buf; false if torn or corrupt. */
+/*
+ * len bytes of fd at offset from the read-ahead window, refilled there if
+ * they are not all in it; NULL if the file holds fewer (or on an error).
+ * The files are only ever appended to while readers read them, so bytes
+ * once read stay right; what was not written yet when the window was
+ * filled is simply not in it.
+ */
+static const char *
+window_bytes(ChangeLogReader *r, int fd, uint64_t offset, size_t len)
+{
+	ssize_t		n;
+
+	if (fd == r->win_fd && offset >= r->win_off &&
+		offset + len <= r->win_off + r->win_len)
+		return r->win + (offset - r->win_off);
+	if (len > CHANGELOG_READ_AHEAD)
+		return NULL;
+	if (r->win == NULL && (r->win = malloc(CHANGELOG_READ_AHEAD)) == NULL)
+		return NULL;
+	r->win_fd = -1;
+	do
+		n = pread(fd, r->win, CHANGELOG_READ_AHEAD, (off_t) offset);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return NULL;
+	r->win_fd = fd;
+	r->win_off = offset;
+	r->win_len = (size_t) n;
+	return len <= (size_t) n ? r->win : NULL;
+}
+
+/* Forget the window (fd is closed; its number may be reused). */
+static void
+window_forget(ChangeLogReader *r)
+{
+	r->win_fd = -1;
+}
+
+/*
+ * Read the record at offset of fd (pointing into the window, or into
+ * r->buf if it is larger); false if torn or corrupt.
+ */
 static bool
 read_record(ChangeLogReader *r, int fd, uint64_t offset, ChangeLogRecord *rec)
 {
+	const char *p = window_bytes(r, fd, offset, CHANGELOG_RECORD_HEADER_SIZE);
 	unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
 	uint32_t	crc;
 
-	if (!changelog_pread_all(fd, hdr, sizeof(hdr), offset) ||
-		!changelog_parse_record_header(hdr, rec, &crc))
+	if (p == NULL)
 		return false;
+	memcpy(hdr, p, sizeof(hdr));
+	if (!changelog_parse_record_header(hdr, rec, &crc))
+		return false;
+	if (rec->len <= CHANGELOG_READ_AHEAD - sizeof(hdr))
+	{
+		p = window_bytes(r, fd, offset, sizeof(hdr) + rec->len);
+		if (p == NULL || changelog_record_crc(hdr, p + sizeof(hdr), rec->len) != crc)
+			return false;
+		rec->data = p + sizeof(hdr);
+		return true;
+	}
 	if (rec->len > r->bufcap)
 	{
 		char	   *n = realloc(r->buf, rec->len);
@@ -138,6 +192,7 @@ read_unit(ChangeLogReader *r, ChangeLogRecord *rec)
 {
 	if (r->unit_offset >= r->unit_size)
 	{
+		window_forget(r);
 		close(r->unit_fd);
 		r->unit_fd = -1;
 		return CHANGELOG_END;
@@ -172,6 +227,7 @@ changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 		{
 			if (r->seqno == r->log->segs[r->log->nsegs - 1].seqno)
 				return CHANGELOG_END;
+			window_forget(r);
 			close(r->fd);
 			r->fd = -1;
 			r->seqno++;

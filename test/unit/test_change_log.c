@@ -336,6 +336,79 @@ test_big_records(void)
 	free(big);
 }
 
+/* Payload i of test_read_ahead: its size and a pattern of its own. */
+static size_t
+ahead_size(int i)
+{
+	static const size_t sizes[] = {1, 100, 3000, 65536 - 40, 65536 - 39, 65536, 70000, 17};
+
+	return sizes[i % 8] + (size_t) (i / 8);
+}
+
+static void
+ahead_fill(char *buf, int i)
+{
+	for (size_t k = 0; k < ahead_size(i); k++)
+		buf[k] = (char) ('a' + (i + k) % 23);
+}
+
+/*
+ * The reader's read-ahead window (CHANGELOG_READ_AHEAD): records of every
+ * size around it, read while the log grows under the reader (a window
+ * filled before a record was all written must not serve it), and across
+ * segments: every record comes back whole, in order.
+ */
+static void
+test_read_ahead(void)
+{
+	ChangeLog  *log;
+	ChangeLogReader *r;
+	ChangeLogRecord	rec;
+	ChangeLogStatus	st;
+	char	   *buf = malloc(200000);
+	char	   *want = malloc(200000);
+	int			written = 0,
+				read = 0,
+				bad = 0;
+
+	if (buf == NULL || want == NULL)
+		abort();
+	new_dir();
+	log = open_log(256 * 1024, 0);
+	r = changelog_reader_open(log, 0, &st);
+	CHECK(r != NULL);
+	for (int round = 0; round < 40; round++)
+	{
+		/* a few units, flushed, then read up to the end */
+		for (int u = 0; u < 3; u++, written++)
+		{
+			ahead_fill(buf, written);
+			CHECK_EQ_INT(changelog_append(log, written + 1, 1, 'I',
+										  CHANGELOG_FIRST_OF_UNIT | CHANGELOG_LAST_OF_UNIT,
+										  buf, ahead_size(written)), CHANGELOG_OK);
+			if (u == 1)
+				CHECK_EQ_INT(changelog_flush(log), CHANGELOG_OK);
+		}
+		CHECK_EQ_INT(changelog_flush(log), CHANGELOG_OK);
+		while ((st = changelog_read(r, &rec)) == CHANGELOG_OK)
+		{
+			ahead_fill(want, read);
+			if (rec.key != (uint64_t) read + 1 || rec.len != ahead_size(read) ||
+				memcmp(rec.data, want, rec.len) != 0)
+				bad++;
+			read++;
+		}
+		CHECK_EQ_INT(st, CHANGELOG_END);
+	}
+	CHECK_EQ_INT(read, written);
+	CHECK_EQ_INT(bad, 0);
+	changelog_reader_close(r);
+	changelog_close(log);
+	remove_dir();
+	free(buf);
+	free(want);
+}
+
 /* Relation messages of units before the resume point still come back. */
 static void
 test_relations_before_resume(void)
@@ -655,6 +728,21 @@ main(void)
 {
 	/* CRC-32C check value of "123456789" */
 	CHECK_EQ_INT(changelog_crc32c(0, "123456789", 9), 0xE3069283);
+	{
+		/* RFC 3720 B.4 vectors; and any split gives the same CRC */
+		unsigned char b[300];
+		uint32_t	whole;
+
+		memset(b, 0, 32);
+		CHECK_EQ_INT(changelog_crc32c(0, b, 32), 0x8A9136AA);
+		memset(b, 0xFF, 32);
+		CHECK_EQ_INT(changelog_crc32c(0, b, 32), 0x62A8AB43);
+		for (int i = 0; i < 300; i++)
+			b[i] = (unsigned char) (i * 7 + 3);
+		whole = changelog_crc32c(0, b, 300);
+		for (size_t cut = 0; cut <= 300; cut += 1 + cut / 8)
+			CHECK_EQ_INT(changelog_crc32c(changelog_crc32c(0, b, cut), b + cut, 300 - cut), whole);
+	}
 	test_basic();
 	test_recovery();
 	test_segments_and_retention();
@@ -663,5 +751,6 @@ main(void)
 	test_torn_segment();
 	test_out_of_line_units();
 	test_out_of_line_retention();
+	test_read_ahead();
 	return unit_summary();
 }
