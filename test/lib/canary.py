@@ -25,6 +25,7 @@ class Canary:
         self.sent = 0
         self.lat = []           # ms, in order of arrival
         self.seen = []          # row ids, in order of arrival
+        self.commit_ms = {}     # row id: its INSERT's own time (the commit's)
         self.ws = None
         self._writer = None
         self._reader = None
@@ -43,7 +44,9 @@ class Canary:
         with conn.cursor() as cur:
             while not self.stop:
                 self.sent += 1
-                cur.execute("INSERT INTO canary VALUES (%s, %s)", (self.sent, time.time()))
+                t = time.time()
+                cur.execute("INSERT INTO canary VALUES (%s, %s)", (self.sent, t))
+                self.commit_ms[self.sent] = (time.time() - t) * 1000
                 time.sleep(self.every)
         conn.close()
 
@@ -72,6 +75,24 @@ class Canary:
         if not lat:
             return (0, 0.0, 0.0, 0.0)
         return (len(lat), lat[len(lat) // 2], lat[min(int(len(lat) * 0.99), len(lat) - 1)], lat[-1])
+
+    def commit_window(self, since):
+        """(p50, p99, worst) of the commits' own times (autocommit INSERT
+        until it returns) of the rows received after index since: the part
+        of their latency that is not the push's."""
+        ms = sorted(self.commit_ms.get(i, 0.0) for i in self.seen[since:])
+        if not ms:
+            return (0.0, 0.0, 0.0)
+        return (ms[len(ms) // 2], ms[min(int(len(ms) * 0.99), len(ms) - 1)], ms[-1])
+
+    def after_commit_window(self, since):
+        """(p50, p99, worst) of each row's delay minus its commit's own time:
+        how long after its INSERT returned it arrived (negative: before)."""
+        d = sorted(lat - self.commit_ms.get(i, 0.0)
+                   for lat, i in zip(self.lat[since:], self.seen[since:]))
+        if not d:
+            return (0.0, 0.0, 0.0)
+        return (d[len(d) // 2], d[min(int(len(d) * 0.99), len(d) - 1)], d[-1])
 
     async def during(self, run):
         """Run run() in a thread; the canary's window while it ran."""
