@@ -61,8 +61,6 @@ typedef struct StreamedTxn
 	int			marks_cap;
 	uint32		subxid;			/* of the changes that follow ('x') */
 	/* the tables its relation messages name (one before any change) */
-	uint32	   *relids;			/* [ntables] */
-	int			relids_cap;
 	FanoutTableName *tables;	/* [ntables], names in stream_mcxt */
 	int			ntables;
 	int			tables_cap;
@@ -126,8 +124,6 @@ forget(StreamedTxn *t)
 	if (t->marks)
 		pfree(t->marks);
 	stream_tables_free(t->tables, t->ntables);
-	if (t->relids)
-		pfree(t->relids);
 	if (chunk == t)
 		chunk = NULL;
 	hash_search(streamed, &xid, HASH_REMOVE, NULL);
@@ -180,7 +176,8 @@ abort_subxact(StreamedTxn *t, uint32 subxid)
  * A relation message of a chunk: note the table it names.  The plugin
  * sends one before the first change of each table in the transaction
  * (output_plugin.c), so these are all the tables its changes touch (and
- * perhaps some only a rolled-back subtransaction touched).
+ * perhaps some only a rolled-back subtransaction touched).  By name: a
+ * table renamed inside the transaction is kept under both.
  */
 static void
 note_table(StreamedTxn *t, const char *data, size_t len)
@@ -191,14 +188,13 @@ note_table(StreamedTxn *t, const char *data, size_t len)
 	if (!stream_msg_classify(data, len, &info) || info.op != 'R')
 		elog(ERROR, "pgsync: unreadable relation message in a streamed transaction");
 	for (i = t->ntables - 1; i >= 0; i--)
-		if (t->relids[i] == info.relid)
+		if (strcmp(t->tables[i].table, info.table) == 0 &&
+			strcmp(t->tables[i].schema, info.schema) == 0)
 			break;
 	if (i < 0)
 	{
 		t->tables = grow(t->tables, t->ntables, &t->tables_cap,
 						 sizeof(FanoutTableName));
-		t->relids = grow(t->relids, t->ntables, &t->relids_cap, sizeof(uint32));
-		t->relids[t->ntables] = info.relid;
 		t->tables[t->ntables].schema = MemoryContextStrdup(stream_mcxt, info.schema);
 		t->tables[t->ntables].table = MemoryContextStrdup(stream_mcxt, info.table);
 		t->ntables++;
