@@ -90,7 +90,7 @@ UNIT_TESTS = test/unit/test_json_encode test/unit/test_json_value \
 	test/unit/test_table_pattern test/unit/test_value_compare test/unit/test_row_filter \
 	test/unit/test_client_protocol test/unit/test_stream_msg \
 	test/unit/test_snapshot_file test/unit/test_fanout test/unit/test_fanout_access test/unit/test_fanout_columns \
-	test/unit/test_change_log \
+	test/unit/test_change_log test/unit/test_change_log_follow \
 	test/unit/test_jwt_verify test/unit/test_rate_limit test/unit/test_handshake
 UNIT_CFLAGS = -O1 -g -Wall -Wextra -Werror -Isrc -fsanitize=address,undefined -fno-sanitize-recover=all
 
@@ -121,8 +121,11 @@ test/unit/test_row_filter: test/unit/test_row_filter.c $(FILTER_SRCS) $(PURE_HDR
 test/unit/test_snapshot_file: test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_snapshot_file.c $(PROTOCOL_SRCS) -lm
 
-test/unit/test_change_log: test/unit/test_change_log.c $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
+test/unit/test_change_log: test/unit/test_change_log.c test/unit/change_log_util.h $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log.c $(LOG_SRCS)
+
+test/unit/test_change_log_follow: test/unit/test_change_log_follow.c test/unit/change_log_util.h $(LOG_SRCS) $(PURE_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_change_log_follow.c $(LOG_SRCS)
 
 test/unit/test_jwt_verify: test/unit/test_jwt_verify.c test/fuzz/jwt_sign.h $(AUTH_SRCS) $(PURE_HDRS) test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_jwt_verify.c $(AUTH_SRCS) -lcrypto -lm

@@ -30,7 +30,8 @@ CREATE FUNCTION status(
     OUT log_oldest_lsn pg_lsn,
     OUT log_last_lsn pg_lsn,
     OUT wal_status text,
-    OUT slot_last_advanced timestamptz)
+    OUT slot_last_advanced timestamptz,
+    OUT network_workers int)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgsync_status'
 LANGUAGE C STRICT VOLATILE;
@@ -46,7 +47,8 @@ CREATE FUNCTION clients(
     OUT queued_bytes bigint,
     OUT messages_sent bigint,
     OUT bytes_sent bigint,
-    OUT connected_since timestamptz)
+    OUT connected_since timestamptz,
+    OUT worker_pid int)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgsync_clients'
 LANGUAGE C STRICT VOLATILE ROWS 100;

@@ -36,6 +36,7 @@ char	   *pgsync_slot_name = NULL;
 char	   *pgsync_listen_address = NULL;
 int			pgsync_port = 8090;
 int			pgsync_max_clients = 10000;
+int			pgsync_network_workers = 0;
 int			pgsync_client_queue_kb = 8192;
 int			pgsync_heartbeat_interval_ms = 10000;
 int			pgsync_max_message_kb = 64;
@@ -162,6 +163,11 @@ pgsync_define_gucs(void)
 	DefineCustomIntVariable("pgsync.max_clients",
 							"Maximum number of concurrent WebSocket clients.",
 							NULL, &pgsync_max_clients, 10000, 1, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgsync.network_workers",
+							"Processes that serve WebSocket clients beside the decoding worker; 0: the decoding worker serves them itself.",
+							"Each network worker follows the change log and serves up to pgsync.max_clients clients; they share pgsync.port.",
+							&pgsync_network_workers, 0, 0, PGSYNC_MAX_NETWORK_WORKERS,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgsync.client_queue_bytes",
 							"Per-client send queue limit; a client over it catches up from the change log.",

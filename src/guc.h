@@ -13,6 +13,10 @@ extern char *pgsync_slot_name;
 extern char *pgsync_listen_address;
 extern int	pgsync_port;
 extern int	pgsync_max_clients;
+extern int	pgsync_network_workers;
+
+/* pgsync.network_workers at most (shared memory holds their latches) */
+#define PGSYNC_MAX_NETWORK_WORKERS 16
 extern int	pgsync_client_queue_kb;
 extern int	pgsync_heartbeat_interval_ms;
 extern int	pgsync_max_message_kb;

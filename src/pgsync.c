@@ -34,6 +34,8 @@ _PG_init(void)
 	pgsync_shared_init();
 	/* with pgsync.port = 0 it only watches a leftover slot (slot_watch.c) */
 	pgsync_register_worker();
+	if (pgsync_port != 0)
+		pgsync_register_network_workers();
 }
 
 PG_FUNCTION_INFO_V1(pgsync_version);

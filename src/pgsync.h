@@ -27,6 +27,7 @@ extern PGDLLEXPORT void _PG_output_plugin_init(struct OutputPluginCallbacks *cb)
 
 /* background worker mains, found by name (bgw_function_name) */
 extern PGDLLEXPORT void pgsync_worker_main(Datum arg);	/* worker/worker.c */
+extern PGDLLEXPORT void pgsync_network_worker_main(Datum arg);	/* worker/worker_network.c */
 extern PGDLLEXPORT void pgsync_snapshot_main(Datum main_arg);	/* snapshot/snapshot_exporter.c */
 
 /* SQL functions (sql/pgsync--0.1.0.sql) */

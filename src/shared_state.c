@@ -33,11 +33,19 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static XLogRecPtr last_seen_commit_end = InvalidXLogRecPtr;
 
+int
+pgsync_serving_processes(void)
+{
+	return pgsync_network_workers > 0 ? pgsync_network_workers : 1;
+}
+
 static Size
 shared_size(void)
 {
 	return add_size(offsetof(PgsyncShared, clients),
-					mul_size(sizeof(PgsyncClientStat), pgsync_max_clients));
+					mul_size(sizeof(PgsyncClientStat),
+							 mul_size(pgsync_max_clients,
+									  pgsync_serving_processes())));
 }
 
 static void
@@ -65,7 +73,11 @@ pgsync_shmem_startup(void)
 		pgsync_shared->lock = &(GetNamedLWLockTranche("pgsync"))->lock;
 		pg_atomic_init_u32(&pgsync_shared->worker_procno, 0);
 		pg_atomic_init_u64(&pgsync_shared->last_commit_end, 0);
+		for (int i = 0; i < PGSYNC_MAX_NETWORK_WORKERS; i++)
+			pg_atomic_init_u32(&pgsync_shared->network_procno[i], 0);
+		SpinLockInit(&pgsync_shared->log_end_mutex);
 		pgsync_shared->max_clients = pgsync_max_clients;
+		pgsync_shared->nclient_slots = pgsync_max_clients * pgsync_serving_processes();
 		strlcpy(pgsync_shared->state, pgsync_port == 0 ? "disabled" : "starting",
 				PGSYNC_STATE_LEN);
 	}
@@ -105,6 +117,50 @@ pgsync_shared_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgsync_shmem_startup;
 	RegisterXactCallback(pgsync_xact_callback, NULL);
+}
+
+void
+pgsync_publish_log_end(const PgsyncLogEnd *end)
+{
+	SpinLockAcquire(&pgsync_shared->log_end_mutex);
+	pgsync_shared->log_end.valid = true;
+	pgsync_shared->log_end.end = end->end;
+	pgsync_shared->log_end.routed_lsn = end->routed_lsn;
+	pgsync_shared->log_end.heartbeat_lsn = end->heartbeat_lsn;
+	SpinLockRelease(&pgsync_shared->log_end_mutex);
+}
+
+void
+pgsync_read_log_end(PgsyncLogEnd *end)
+{
+	SpinLockAcquire(&pgsync_shared->log_end_mutex);
+	*end = pgsync_shared->log_end;
+	SpinLockRelease(&pgsync_shared->log_end_mutex);
+}
+
+/* The log is about to be removed: followers must start over. */
+void
+pgsync_forget_log_end(void)
+{
+	if (pgsync_shared == NULL)
+		return;
+	SpinLockAcquire(&pgsync_shared->log_end_mutex);
+	pgsync_shared->log_end.valid = false;
+	pgsync_shared->log_end.generation++;
+	SpinLockRelease(&pgsync_shared->log_end_mutex);
+	pgsync_wake_network_workers();
+}
+
+void
+pgsync_wake_network_workers(void)
+{
+	for (int i = 0; i < pgsync_network_workers; i++)
+	{
+		uint32		procno = pg_atomic_read_u32(&pgsync_shared->network_procno[i]);
+
+		if (procno != 0 && procno - 1 < ProcGlobal->allProcCount)
+			SetLatch(&ProcGlobal->allProcs[procno - 1].procLatch);
+	}
 }
 
 void

@@ -13,6 +13,10 @@
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
+
+#include "guc.h"
+#include "log/change_log.h"
 
 #define PGSYNC_PEER_LEN 64
 #define PGSYNC_SUBS_LEN 256
@@ -29,7 +33,32 @@ typedef struct PgsyncClientStat
 	uint64		msgs_sent;
 	uint64		bytes_sent;
 	TimestampTz connected_since;
+	int			worker_pid;		/* the process serving it */
 } PgsyncClientStat;
+
+/* What one serving process (the worker or a network worker) reports. */
+typedef struct PgsyncServeStat
+{
+	int			pid;			/* 0: not running */
+	int			nclients;
+	uint64		msgs_sent;
+	uint64		bytes_sent;
+} PgsyncServeStat;
+
+/*
+ * The change log as far as network workers may follow it: written by the
+ * decoding worker after each write of the log to its files, read by the
+ * network workers (worker_follow.c).  generation changes when the log is
+ * removed (a replaced or dropped slot): followers then start over.
+ */
+typedef struct PgsyncLogEnd
+{
+	uint64		generation;
+	bool		valid;			/* false until the worker opened the log */
+	ChangeLogEnd end;
+	XLogRecPtr	routed_lsn;		/* every commit before it is in the log up to end */
+	XLogRecPtr	heartbeat_lsn;	/* resume point once end.last_key is routed */
+} PgsyncLogEnd;
 
 typedef struct PgsyncShared
 {
@@ -47,10 +76,6 @@ typedef struct PgsyncShared
 	XLogRecPtr	decode_lsn;		/* decoding position (reader EndRecPtr) */
 	XLogRecPtr	confirmed_lsn;	/* last position confirmed to the slot */
 	uint64		msgs_decoded;
-	uint64		msgs_sent;
-	uint64		bytes_sent;
-	int			nclients;
-	uint64		clients_culled;
 	uint64		log_bytes;		/* size of the change log */
 	XLogRecPtr	log_oldest_lsn; /* oldest resume point it serves */
 	XLogRecPtr	log_last_lsn;	/* commit LSN of its last transaction */
@@ -60,7 +85,15 @@ typedef struct PgsyncShared
 	TimestampTz slot_advanced_at;	/* when it was seen to move; 0: unknown */
 	TimestampTz slot_warned_at; /* last pgsync.slot_wal_warning WARNING */
 
-	int			max_clients;
+	/* network workers (pgsync.network_workers): latches and what to follow */
+	pg_atomic_uint32 network_procno[PGSYNC_MAX_NETWORK_WORKERS];
+	slock_t		log_end_mutex;
+	PgsyncLogEnd log_end;
+	/* [0]: the worker, [1 + i]: network worker i */
+	PgsyncServeStat serve[1 + PGSYNC_MAX_NETWORK_WORKERS];
+
+	int			max_clients;	/* per serving process */
+	int			nclient_slots;	/* max_clients for each serving process */
 	PgsyncClientStat clients[FLEXIBLE_ARRAY_MEMBER];
 } PgsyncShared;
 
@@ -69,6 +102,17 @@ extern PgsyncShared *pgsync_shared;
 
 /* _PG_init when preloading: hooks for shared memory and commit wake-up. */
 extern void pgsync_shared_init(void);
+
+/* Serving processes: the worker (0 when it serves) and network workers. */
+extern int	pgsync_serving_processes(void);
+
+/* Publish and read the end of the change log network workers follow. */
+extern void pgsync_publish_log_end(const PgsyncLogEnd *end);
+extern void pgsync_read_log_end(PgsyncLogEnd *end);
+extern void pgsync_forget_log_end(void);
+
+/* Wake the network workers (the log end moved). */
+extern void pgsync_wake_network_workers(void);
 
 /* Worker side: set/clear state and last error (takes the lock). */
 extern void pgsync_set_state(const char *state);

@@ -48,12 +48,16 @@ Datum
 pgsync_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[19];
-	bool		nulls[19];
+	Datum		values[20];
+	bool		nulls[20];
 	const char *name = slot_watch_name();
 	SlotWatch	w;
 	PgsyncShared copy;
 	int			i = 0;
+	uint64		msgs_sent = 0;
+	uint64		bytes_sent = 0;
+	int			nclients = 0;
+	int			nnetwork = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -96,9 +100,20 @@ pgsync_status(PG_FUNCTION_ARGS)
 	LSN_OR_NULL(values, nulls, i, copy.decode_lsn);
 	i++;
 	values[i++] = Int64GetDatum((int64) copy.msgs_decoded);
-	values[i++] = Int64GetDatum((int64) copy.msgs_sent);
-	values[i++] = Int64GetDatum((int64) copy.bytes_sent);
-	values[i++] = Int32GetDatum(copy.nclients);
+	/* what every serving process sent: the worker, or the network workers */
+	for (int k = 0; k < lengthof(copy.serve); k++)
+	{
+		if (copy.serve[k].pid == 0)
+			continue;
+		msgs_sent += copy.serve[k].msgs_sent;
+		bytes_sent += copy.serve[k].bytes_sent;
+		nclients += copy.serve[k].nclients;
+		if (k > 0)
+			nnetwork++;
+	}
+	values[i++] = Int64GetDatum((int64) msgs_sent);
+	values[i++] = Int64GetDatum((int64) bytes_sent);
+	values[i++] = Int32GetDatum(nclients);
 	if (copy.last_error[0] != '\0')
 	{
 		values[i] = CStringGetTextDatum(copy.last_error);
@@ -122,7 +137,8 @@ pgsync_status(PG_FUNCTION_ARGS)
 	else
 		nulls[i] = true;
 	i++;
-	Assert(i == 19);
+	values[i++] = Int32GetDatum(nnetwork);
+	Assert(i == 20);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -139,11 +155,11 @@ pgsync_clients(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	LWLockAcquire(pgsync_shared->lock, LW_SHARED);
-	for (i = 0; i < pgsync_shared->max_clients; i++)
+	for (i = 0; i < pgsync_shared->nclient_slots; i++)
 	{
 		PgsyncClientStat *st = &pgsync_shared->clients[i];
-		Datum		values[7];
-		bool		nulls[7];
+		Datum		values[8];
+		bool		nulls[8];
 
 		if (!st->in_use)
 			continue;
@@ -155,6 +171,7 @@ pgsync_clients(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum((int64) st->msgs_sent);
 		values[5] = Int64GetDatum((int64) st->bytes_sent);
 		values[6] = TimestampTzGetDatum(st->connected_since);
+		values[7] = Int32GetDatum(st->worker_pid);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(pgsync_shared->lock);

@@ -186,8 +186,8 @@ changelog_find_segment(const ChangeLog *log, uint64_t seqno)
 	return NULL;
 }
 
-static bool
-add_segment(ChangeLog *log, Segment seg)
+bool
+changelog_add_segment(ChangeLog *log, Segment seg)
 {
 	if (log->nsegs == log->segcap)
 	{
@@ -201,6 +201,32 @@ add_segment(ChangeLog *log, Segment seg)
 	}
 	log->segs[log->nsegs++] = seg;
 	return true;
+}
+
+/* Drop the n oldest segments from the list (not their files). */
+void
+changelog_forget_segments(ChangeLog *log, int n)
+{
+	if (n == 0)
+		return;
+	memmove(log->segs, log->segs + n, sizeof(Segment) * (log->nsegs - n));
+	log->nsegs -= n;
+}
+
+/*
+ * What followers may read (ChangeLogEnd): the end of the last complete
+ * unit in the file.  Called whenever the write buffer is empty and the
+ * file grew; an open unit, even partly written through, ends it at its
+ * start (in the last segment: rotation happens between units).
+ */
+static void
+publish_end(ChangeLog *log)
+{
+	const Segment *tail = &log->segs[log->nsegs - 1];
+
+	log->visible.seqno = tail->seqno;
+	log->visible.offset = log->in_unit ? log->unit_start : tail->size;
+	log->visible.last_key = log->last_key;
 }
 
 static int
@@ -236,17 +262,19 @@ create_segment(ChangeLog *log, uint64_t seqno, uint64_t prev_key)
 	put_u64(hdr + 8, seqno);
 	put_u64(hdr + 16, prev_key);
 	put_u64(hdr + 24, (uint64_t) seg.created);
-	if (!changelog_write_all(log->fd, hdr, sizeof(hdr)) || !add_segment(log, seg))
+	if (!changelog_write_all(log->fd, hdr, sizeof(hdr)) || !changelog_add_segment(log, seg))
 	{
 		changelog_set_error(log, "could not write \"%s\": %s", path, strerror(errno));
 		return CHANGELOG_ERROR;
 	}
 	log->dir_dirty = true;
+	publish_end(log);
 	return CHANGELOG_OK;
 }
 
-static bool
-read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
+/* The segment's header, and its file's size; CHANGELOG_TOO_OLD if missing. */
+ChangeLogStatus
+changelog_read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 {
 	unsigned char hdr[CHANGELOG_SEGMENT_HEADER_SIZE];
 	char		path[4096];
@@ -258,8 +286,10 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 	{
-		changelog_set_error(log, "could not open \"%s\": %s", path, strerror(errno));
-		return false;
+		int			e = errno;
+
+		changelog_set_error(log, "could not open \"%s\": %s", path, strerror(e));
+		return e == ENOENT ? CHANGELOG_TOO_OLD : CHANGELOG_ERROR;
 	}
 	ok = fstat(fd, &st) == 0 && changelog_pread_all(fd, hdr, sizeof(hdr), 0) &&
 		memcmp(hdr, SEGMENT_MAGIC, 8) == 0 && get_u64(hdr + 8) == seqno;
@@ -267,13 +297,13 @@ read_segment_header(ChangeLog *log, uint64_t seqno, Segment *seg)
 	if (!ok)
 	{
 		changelog_set_error(log, "invalid change log segment \"%s\"", path);
-		return false;
+		return CHANGELOG_ERROR;
 	}
 	seg->seqno = seqno;
 	seg->prev_key = get_u64(hdr + 16);
 	seg->created = (int64_t) get_u64(hdr + 24);
 	seg->size = (uint64_t) st.st_size;
-	return true;
+	return CHANGELOG_OK;
 }
 
 /*
@@ -450,8 +480,8 @@ list_segments(ChangeLog *log)
 
 		for (k = 0; k < nseq; k++)
 			newest = seqnos[k] > newest ? seqnos[k] : newest;
-		if (read_segment_header(log, seqnos[i], &seg))
-			ok = add_segment(log, seg);
+		if (changelog_read_segment_header(log, seqnos[i], &seg) == CHANGELOG_OK)
+			ok = changelog_add_segment(log, seg);
 		else if (seqnos[i] == newest && seg_size_below_header(log, seqnos[i]))
 		{
 			/*
@@ -514,6 +544,7 @@ changelog_open(const char *dir, const ChangeLogOptions *opts, char *err, size_t 
 		ok = recover_tail(log, tail);
 		if (ok)
 		{
+			publish_end(log);
 			changelog_segment_path(log, tail->seqno, path, sizeof(path));
 			log->fd = open(path, O_WRONLY | O_APPEND);
 			if (log->fd < 0)
@@ -558,6 +589,8 @@ changelog_close(ChangeLog *log)
 ChangeLogStatus
 changelog_flush(ChangeLog *log)
 {
+	if (changelog_refuse_follower(log))
+		return CHANGELOG_BAD_ORDER;
 	if (log->wlen == 0)
 		return CHANGELOG_OK;
 	if (!changelog_write_all(log->fd, log->wbuf, log->wlen))
@@ -567,14 +600,17 @@ changelog_flush(ChangeLog *log)
 	}
 	log->segs[log->nsegs - 1].size += log->wlen;
 	log->wlen = 0;
+	publish_end(log);
 	return CHANGELOG_OK;
 }
 
 ChangeLogStatus
 changelog_sync(ChangeLog *log)
 {
-	if (changelog_flush(log) != CHANGELOG_OK)
-		return CHANGELOG_ERROR;
+	ChangeLogStatus st = changelog_flush(log);
+
+	if (st != CHANGELOG_OK)
+		return st;
 	/* unit files and their names first: the segment names them */
 	if (!changelog_units_sync(log))
 		return CHANGELOG_ERROR;
@@ -617,7 +653,10 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 			uint8_t flags, const void *data, uint32_t len)
 {
 	unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE] = {0};
+	bool		direct = sizeof(hdr) + len > log->opts.write_buffer_size;
 
+	if (changelog_refuse_follower(log))
+		return CHANGELOG_BAD_ORDER;
 	if (flags & CHANGELOG_FIRST_OF_UNIT)
 	{
 		if (log->in_unit || key <= log->last_key)
@@ -630,6 +669,7 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 			return CHANGELOG_ERROR;
 		log->in_unit = true;
 		log->unit_key = key;
+		log->unit_start = log->segs[log->nsegs - 1].size + log->wlen;
 	}
 	else if (!log->in_unit || key != log->unit_key)
 	{
@@ -654,7 +694,7 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 		if (changelog_flush(log) != CHANGELOG_OK)
 			return CHANGELOG_ERROR;
 	}
-	if (sizeof(hdr) + len > log->opts.write_buffer_size)
+	if (direct)
 	{
 		/* too big to buffer: write it through */
 		if (!changelog_write_all(log->fd, hdr, sizeof(hdr)) ||
@@ -676,6 +716,8 @@ changelog_append(ChangeLog *log, uint64_t key, uint32_t relid, uint8_t kind,
 		log->in_unit = false;
 		log->last_key = key;
 	}
+	if (direct)
+		publish_end(log);
 	return CHANGELOG_OK;
 }
 
@@ -720,6 +762,8 @@ changelog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 {
 	int			removed = 0;
 
+	if (changelog_refuse_follower(log))
+		return 0;
 	while (log->nsegs > 1)
 	{
 		bool		too_big = max_bytes > 0 && changelog_total_bytes(log) > max_bytes;
@@ -737,8 +781,7 @@ changelog_retain(ChangeLog *log, uint64_t max_bytes, int64_t max_age_secs,
 			changelog_set_error(log, "could not remove \"%s\": %s", path, strerror(errno));
 			break;
 		}
-		memmove(log->segs, log->segs + 1, sizeof(Segment) * (log->nsegs - 1));
-		log->nsegs--;
+		changelog_forget_segments(log, 1);
 		log->dir_dirty = true;
 		removed++;
 		/* and the unit files it named */

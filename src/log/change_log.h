@@ -41,6 +41,18 @@
  * (key <= changelog_last_key()) are skipped by the caller, so nothing is lost or
  * doubled.
  *
+ * Followers.  Other processes read the log through a follower: a read-only
+ * ChangeLog over the same directory (changelog_follow_open), which reads
+ * up to an end the writer publishes (changelog_visible_end, handed over by
+ * the caller, e.g. in shared memory) and moves on when given a newer one
+ * (changelog_follow_update).  The writer's visible end is the end of the
+ * last complete unit whose bytes, and unit file, are all written to the
+ * files: what is still in the write buffer, and a unit still open (even
+ * if some of its records were written through), is not visible.  A
+ * follower does no recovery and never writes; its readers work as in the
+ * writer (a segment retention removed is read through the open file) and
+ * read only up to the end adopted.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PGSYNC_CHANGE_LOG_H
@@ -54,6 +66,8 @@
 /* Record flags */
 #define CHANGELOG_FIRST_OF_UNIT	0x01
 #define CHANGELOG_LAST_OF_UNIT	0x02
+/* Set by readers (never stored) on the records of an out-of-line unit. */
+#define CHANGELOG_OUT_OF_LINE	0x04
 
 /* The kind of the record that stands for an out-of-line unit's records. */
 #define CHANGELOG_KIND_SPOOLED	'X'
@@ -97,6 +111,16 @@ typedef struct ChangeLog ChangeLog;
 typedef struct ChangeLogReader ChangeLogReader;
 typedef struct ChangeLogSpool ChangeLogSpool;
 
+/* What another process may read: every complete unit written to the files. */
+typedef struct ChangeLogEnd
+{
+	uint64_t	oldest_seqno;	/* oldest segment retained */
+	uint64_t	seqno;			/* segment holding the end */
+	uint64_t	offset;			/* end of the last complete unit written, in
+								 * that segment */
+	uint64_t	last_key;		/* key of that unit (0 if none) */
+} ChangeLogEnd;
+
 /* A point in a spool, to truncate back to (a subtransaction's start). */
 typedef struct ChangeLogSpoolMark
 {
@@ -112,6 +136,34 @@ typedef struct ChangeLogSpoolMark
 extern ChangeLog *changelog_open(const char *dir, const ChangeLogOptions *opts,
 							char *err, size_t errlen);
 extern void changelog_close(ChangeLog *log);
+
+/*
+ * The end followers may read up to (see "Followers").  On a follower: the
+ * end it adopted (oldest_seqno: the oldest segment it knows).
+ */
+extern void changelog_visible_end(const ChangeLog *log, ChangeLogEnd *end);
+
+/*
+ * A read-only view of a log another process writes, up to *end.  No
+ * recovery, no writes: changelog_append, _flush, _sync, _retain,
+ * _spool_create and _append_spool return CHANGELOG_BAD_ORDER (or NULL, 0)
+ * with an error.  changelog_last_key() is end->last_key,
+ * changelog_durable_key() 0 (unknown), changelog_total_bytes() counts the
+ * segments only.  Segments the writer removed since it published end are
+ * skipped.  Returns NULL with a message in err on failure.
+ */
+extern ChangeLog *changelog_follow_open(const char *dir, const ChangeLogEnd *end,
+										char *err, size_t errlen);
+
+/*
+ * Adopt a newer end published by the writer: learn the new segments (their
+ * headers), forget those below end->oldest_seqno (or removed since), read
+ * the tail up to end->offset; segments before the tail are complete.
+ * Readers open on the follower continue.  CHANGELOG_BAD_ORDER if end is
+ * behind the one adopted (or not a follower), CHANGELOG_ERROR if a segment
+ * cannot be read.
+ */
+extern ChangeLogStatus changelog_follow_update(ChangeLog *log, const ChangeLogEnd *end);
 
 /*
  * Append one message.  The first record of a unit has CHANGELOG_FIRST_OF_UNIT,
@@ -193,6 +245,14 @@ extern ChangeLogStatus changelog_read(ChangeLogReader *reader, ChangeLogRecord *
 
 /* Key of the last complete unit the reader returned. */
 extern uint64_t changelog_reader_position(const ChangeLogReader *reader);
+
+/*
+ * Where the reader is, as an end a follower can adopt (e.g. one that
+ * serves only what this reader has passed on): meaningful between units,
+ * after a record with CHANGELOG_LAST_OF_UNIT or at CHANGELOG_END on a
+ * follower; last_key is changelog_reader_position().
+ */
+extern void changelog_reader_end(const ChangeLogReader *reader, ChangeLogEnd *end);
 
 /* The last error message of the log. */
 extern const char *changelog_error(const ChangeLog *log);

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * change_log_int.h
- *	  Internals shared by change_log.c (writing, recovery, retention) and
- *	  change_log_reader.c (reading).  Not for other modules: use
+ *	  Internals shared by change_log.c (writing, recovery, retention),
+ *	  change_log_reader.c (reading), change_log_spool.c (out-of-line units)
+ *	  and change_log_follow.c (followers).  Not for other modules: use
  *	  change_log.h.
  *
  *-------------------------------------------------------------------------
@@ -19,12 +20,14 @@ typedef struct Segment
 	uint64_t	seqno;
 	uint64_t	prev_key;		/* key of the last unit before this segment */
 	int64_t		created;		/* unix time */
-	uint64_t	size;			/* bytes written to the file so far */
+	uint64_t	size;			/* bytes written to the file so far (a
+								 * follower: up to its end) */
 } Segment;
 
 struct ChangeLog
 {
 	char	   *dir;
+	bool		follower;		/* read-only view of another process's log */
 	ChangeLogOptions opts;
 	Segment    *segs;			/* by seqno; the last one is written to */
 	int			nsegs;
@@ -34,6 +37,9 @@ struct ChangeLog
 	size_t		wlen;
 	bool		in_unit;
 	uint64_t	unit_key;		/* key of the unit being appended */
+	uint64_t	unit_start;		/* where it starts in the last segment */
+	ChangeLogEnd visible;		/* what followers may read (oldest_seqno
+								 * unused: segs[0]) */
 	uint64_t	last_key;		/* last complete unit appended */
 	uint64_t	durable_key;	/* last complete unit fsynced */
 	bool		dir_dirty;		/* a segment was created or removed */
@@ -114,6 +120,10 @@ extern void changelog_segment_path(const ChangeLog *log, uint64_t seqno, char *p
 						 size_t len);
 extern bool changelog_pread_all(int fd, void *data, size_t len, uint64_t offset);
 extern Segment *changelog_find_segment(const ChangeLog *log, uint64_t seqno);
+extern ChangeLogStatus changelog_read_segment_header(ChangeLog *log, uint64_t seqno,
+													 Segment *seg);
+extern bool changelog_add_segment(ChangeLog *log, Segment seg);
+extern void changelog_forget_segments(ChangeLog *log, int n);
 extern bool changelog_parse_record_header(const unsigned char *buf, ChangeLogRecord *rec,
 								uint32_t *crc);
 extern uint32_t changelog_record_crc(const unsigned char *hdr, const void *payload,
@@ -128,5 +138,8 @@ extern bool changelog_unit_intact(const ChangeLog *log, uint64_t key,
 						uint64_t records, uint64_t bytes);
 extern bool changelog_units_cleanup(ChangeLog *log, bool keep_after_last);
 extern bool changelog_units_sync(ChangeLog *log);
+
+/* change_log_follow.c: true, with the error set, if log is a follower */
+extern bool changelog_refuse_follower(ChangeLog *log);
 
 #endif							/* PGSYNC_CHANGE_LOG_INT_H */

@@ -4,7 +4,8 @@
  *	  Reading the change log from a resume point (see change_log.h).
  *
  * A reader follows the segments by sequence number, reading only what the
- * writer has flushed; a segment retention removed while it was open is
+ * writer has flushed (a follower's reader: up to the end it adopted); a
+ * segment retention removed while it was open is
  * still read through its file descriptor, and a missing next segment is
  * CHANGELOG_TOO_OLD.  An out-of-line unit's record is replaced by the
  * records of its unit file, given the unit's key; one not after the resume
@@ -76,6 +77,17 @@ changelog_reader_position(const ChangeLogReader *r)
 	return r->position;
 }
 
+void
+changelog_reader_end(const ChangeLogReader *r, ChangeLogEnd *end)
+{
+	end->oldest_seqno = r->log->segs[0].seqno;
+	if (end->oldest_seqno > r->seqno)
+		end->oldest_seqno = r->seqno;	/* reading a removed segment */
+	end->seqno = r->seqno;
+	end->offset = r->offset;
+	end->last_key = r->position;
+}
+
 static ChangeLogStatus
 reader_open_segment(ChangeLogReader *r)
 {
@@ -92,20 +104,22 @@ reader_open_segment(ChangeLogReader *r)
 
 /*
  * len bytes of fd at offset from the read-ahead window, refilled there if
- * they are not all in it; NULL if the file holds fewer (or on an error).
- * The files are only ever appended to while readers read them, so bytes
- * once read stay right; what was not written yet when the window was
- * filled is simply not in it.
+ * they are not all in it; NULL if the file holds fewer before limit (or on
+ * an error).  The window never holds bytes past limit, the end of the
+ * complete units known: before it the files are only ever appended to, so
+ * bytes once read stay right; after it a follower's writer may still be
+ * writing, or truncate an unfinished unit at a restart.
  */
 static const char *
-window_bytes(ChangeLogReader *r, int fd, uint64_t offset, size_t len)
+window_bytes(ChangeLogReader *r, int fd, uint64_t offset, size_t len,
+			 uint64_t limit)
 {
 	ssize_t		n;
 
 	if (fd == r->win_fd && offset >= r->win_off &&
 		offset + len <= r->win_off + r->win_len)
 		return r->win + (offset - r->win_off);
-	if (len > CHANGELOG_READ_AHEAD)
+	if (len > CHANGELOG_READ_AHEAD || offset + len > limit)
 		return NULL;
 	if (r->win == NULL && (r->win = malloc(CHANGELOG_READ_AHEAD)) == NULL)
 		return NULL;
@@ -117,7 +131,7 @@ window_bytes(ChangeLogReader *r, int fd, uint64_t offset, size_t len)
 		return NULL;
 	r->win_fd = fd;
 	r->win_off = offset;
-	r->win_len = (size_t) n;
+	r->win_len = (size_t) n < limit - offset ? (size_t) n : (size_t) (limit - offset);
 	return len <= (size_t) n ? r->win : NULL;
 }
 
@@ -129,24 +143,26 @@ window_forget(ChangeLogReader *r)
 }
 
 /*
- * Read the record at offset of fd (pointing into the window, or into
- * r->buf if it is larger); false if torn or corrupt.
+ * Read the record at offset of fd, which ends by limit (pointing into the
+ * window, or into r->buf if it is larger); false if torn or corrupt.
  */
 static bool
-read_record(ChangeLogReader *r, int fd, uint64_t offset, ChangeLogRecord *rec)
+read_record(ChangeLogReader *r, int fd, uint64_t offset, uint64_t limit,
+			ChangeLogRecord *rec)
 {
-	const char *p = window_bytes(r, fd, offset, CHANGELOG_RECORD_HEADER_SIZE);
+	const char *p = window_bytes(r, fd, offset, CHANGELOG_RECORD_HEADER_SIZE, limit);
 	unsigned char hdr[CHANGELOG_RECORD_HEADER_SIZE];
 	uint32_t	crc;
 
 	if (p == NULL)
 		return false;
 	memcpy(hdr, p, sizeof(hdr));
-	if (!changelog_parse_record_header(hdr, rec, &crc))
+	if (!changelog_parse_record_header(hdr, rec, &crc) ||
+		offset + sizeof(hdr) + rec->len > limit)
 		return false;
 	if (rec->len <= CHANGELOG_READ_AHEAD - sizeof(hdr))
 	{
-		p = window_bytes(r, fd, offset, sizeof(hdr) + rec->len);
+		p = window_bytes(r, fd, offset, sizeof(hdr) + rec->len, limit);
 		if (p == NULL || changelog_record_crc(hdr, p + sizeof(hdr), rec->len) != crc)
 			return false;
 		rec->data = p + sizeof(hdr);
@@ -197,11 +213,11 @@ read_unit(ChangeLogReader *r, ChangeLogRecord *rec)
 		r->unit_fd = -1;
 		return CHANGELOG_END;
 	}
-	if (!read_record(r, r->unit_fd, r->unit_offset, rec))
+	if (!read_record(r, r->unit_fd, r->unit_offset, r->unit_size, rec))
 		return CHANGELOG_ERROR;
 	r->unit_offset += CHANGELOG_RECORD_HEADER_SIZE + rec->len;
 	rec->key = r->unit_key;
-	rec->flags = 0;
+	rec->flags = CHANGELOG_OUT_OF_LINE;
 	rec->before_resume = false;
 	return CHANGELOG_OK;
 }
@@ -234,7 +250,7 @@ changelog_read(ChangeLogReader *r, ChangeLogRecord *rec)
 			r->offset = CHANGELOG_SEGMENT_HEADER_SIZE;
 			continue;
 		}
-		if (!read_record(r, r->fd, r->offset, rec))
+		if (!read_record(r, r->fd, r->offset, size, rec))
 			return CHANGELOG_ERROR;
 		r->offset += sizeof(hdr) + rec->len;
 		rec->before_resume = rec->key <= r->after_key;

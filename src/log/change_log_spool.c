@@ -77,8 +77,11 @@ changelog_parse_spooled(const ChangeLogRecord *rec, const void *payload,
 ChangeLogSpool *
 changelog_spool_create(ChangeLog *log, uint32_t xid)
 {
-	ChangeLogSpool *s = calloc(1, sizeof(ChangeLogSpool));
+	ChangeLogSpool *s;
 
+	if (changelog_refuse_follower(log))
+		return NULL;
+	s = calloc(1, sizeof(ChangeLogSpool));
 	if (s == NULL || (s->buf = malloc(SPOOL_BUFFER_SIZE)) == NULL)
 	{
 		free(s);
@@ -257,6 +260,11 @@ changelog_append_spool(ChangeLog *log, uint64_t key, ChangeLogSpool *s)
 	char		path[4096];
 	ChangeLogStatus st;
 
+	if (changelog_refuse_follower(log))
+	{
+		changelog_spool_discard(s);
+		return CHANGELOG_BAD_ORDER;
+	}
 	if (!log->in_unit || key != log->unit_key)
 	{
 		changelog_set_error(log, "spool outside its unit (key %" PRIu64 ")", key);

@@ -25,6 +25,8 @@
  * "accept: errno 24" and returns with the listening socket still readable,
  * i.e. a busy loop: we then stop polling the listening socket for
  * WS_ACCEPT_PAUSE_MS, and repeated lws log lines are folded into one.
+ * Network workers, which share the port, accept in ws_listen_share.c
+ * instead, with the same budget and pause.
  *
  * Transport and timeouts (docs/SECURITY.md).  With a TLS credential loaded
  * (ws_tls.c) the vhost speaks TLS and still lets plain HTTP in on the same
@@ -53,7 +55,6 @@
 #include "net/ws_tls.h"
 #include "protocol/client_protocol.h"
 
-#define WS_ACCEPT_PAUSE_MS	1000
 #define WS_LOG_REPEAT_MS	10000
 
 Fanout	   *ws_fanout = NULL;
@@ -179,8 +180,8 @@ ws_log_refusal(struct lws *wsi, const char *fmt,...)
  * have sent already is read first, so that the close is a FIN, not a
  * reset that could discard the answer.
  */
-static void
-refuse_socket(int fd)
+void
+ws_refuse_socket(int fd)
 {
 	static const char resp[] =
 		"HTTP/1.1 503 Service Unavailable\r\n"
@@ -255,7 +256,7 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 				listen_wsi = wsi;
 				if (ws_fd_budget_may_accept(fd))
 					return 0;
-				refuse_socket(fd);
+				ws_refuse_socket(fd);
 				return 1;
 			}
 		case LWS_CALLBACK_WSI_CREATE:
@@ -379,7 +380,7 @@ ws_server_take_released_slot(void)
 
 bool
 ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
-				int maxc, const char **errmsg)
+				int maxc, bool share_port, const char **errmsg)
 {
 	struct lws_context_creation_info info;
 	void	   *foreign_loops[1];
@@ -432,6 +433,9 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 	info.retry_and_idle_policy = &keepalive;
 	info.vhost_name = "pgsync";
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* network workers share the port: our listener (ws_listen_share.c) */
+	if (share_port)
+		info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	/* lws's own timer from accept, until ws_timeouts.c sets it */
 	info.timeout_secs_ah_idle = (unsigned int) ws_handshake_timeout_s;
 	ws_tls_vhost_options(&info);
@@ -444,6 +448,15 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 		ws_tls_forget();
 		lws_context_destroy(context);
 		context = NULL;
+		return false;
+	}
+	if (share_port &&
+		!ws_listen_share_start(loop, vhost, info.iface, port, errmsg))
+	{
+		ws_tls_forget();
+		lws_context_destroy(context);
+		context = NULL;
+		vhost = NULL;
 		return false;
 	}
 	fanout_set_want_write(fo, ws_send_want_write, NULL);
@@ -515,6 +528,7 @@ ws_server_destroy(uv_loop_t *loop)
 {
 	if (context == NULL)
 		return;
+	ws_listen_share_stop();
 	ws_send_stop();
 	ws_auth_stop();
 	ws_timeouts_stop();

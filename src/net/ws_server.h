@@ -49,10 +49,13 @@ typedef struct WsPending
 /*
  * Start listening; false with *errmsg (static or palloc'd) on failure.
  * max_clients sizes the status slots; the clients admitted are also
- * bounded by the file descriptor budget (ws_fd_budget.h).
+ * bounded by the file descriptor budget (ws_fd_budget.h).  With share_port
+ * several processes listen on the port (SO_REUSEPORT: the kernel spreads
+ * the connections over them).
  */
 extern bool ws_server_start(uv_loop_t *loop, const char *iface, int port,
-							Fanout *fo, int max_clients, const char **errmsg);
+							Fanout *fo, int max_clients, bool share_port,
+							const char **errmsg);
 
 /*
  * Write the queues that became non-empty since the last call, directly

@@ -75,6 +75,18 @@ extern char *ws_allowed_origins;	/* pgsync.allowed_origins; NULL or "": any */
 extern void ws_log_refusal(struct lws *wsi, const char *fmt,...) pg_attribute_printf(2, 3);
 
 /* Status slots (ws_server.c): take one, or -1; give it back. */
+/* After accept() failed for want of descriptors: stop accepting this long. */
+#define WS_ACCEPT_PAUSE_MS	1000
+
+/* A socket beyond the budget: 503, then the caller closes it. */
+extern void ws_refuse_socket(int fd);
+
+/* ws_listen_share.c: the SO_REUSEPORT listener of network workers. */
+extern bool ws_listen_share_start(uv_loop_t *loop, struct lws_vhost *vh,
+								  const char *iface, int port,
+								  const char **errmsg);
+extern void ws_listen_share_stop(void);
+
 extern int	ws_slot_take(void);
 extern void ws_slot_release(int slot);
 

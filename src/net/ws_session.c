@@ -41,6 +41,9 @@
  */
 #include "postgres.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <time.h>
 
 #include "utils/timestamp.h"
@@ -393,6 +396,25 @@ ws_pending_free(WsPending *p)
  * ----------------------------------------------------------------
  */
 
+/*
+ * "address:port" of the client, as pgsync.clients shows it (the port
+ * tells apart connections from one address, as client_port does in
+ * pg_stat_activity).
+ */
+static void
+describe_peer(struct lws *wsi, char *buf, size_t len)
+{
+	struct sockaddr_in addr;
+	socklen_t	alen = sizeof(addr);
+	size_t		n;
+
+	lws_get_peer_simple(wsi, buf, len);
+	n = strlen(buf);
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &addr, &alen) == 0 &&
+		addr.sin_family == AF_INET && n + 7 < len)
+		snprintf(buf + n, len - n, ":%u", (unsigned) ntohs(addr.sin_port));
+}
+
 /* LWS_CALLBACK_ESTABLISHED; false closes the connection at once. */
 bool
 ws_session_established(struct lws *wsi, Session *s)
@@ -406,7 +428,7 @@ ws_session_established(struct lws *wsi, Session *s)
 		return false;
 	s->client = c;
 	s->last_rx = GetCurrentTimestamp();
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	describe_peer(wsi, peer, sizeof(peer));
 	fanout_client_set_peer(c, peer, s->last_rx);
 	if (!ws_fd_budget_admit())
 	{

@@ -3,14 +3,19 @@
  * worker.c
  *	  The pgsync background worker: setup, main loop, signals.
  *
- * One process does everything on one thread: it decodes the slot in
- * process (worker_decode.c), routes each message to client queues
- * (fanout.c) and serves WebSocket clients (ws_server.c, libwebsockets on
- * a libuv loop owned here).  The main loop waits on a WaitEventSet of
- * MyLatch, postmaster death and uv_backend_fd(); committing backends set
- * MyLatch (shared_state.c).  Each iteration: decode what is flushed (time
- * bounded), run the libuv loop once without blocking, handle parked
- * subscribe requests, heartbeats and the shared status.
+ * One process decodes on one thread: it decodes the slot in process
+ * (worker_decode.c), appends to the change log (worker_changelog.c) and
+ * routes each message to client queues (fanout.c).  Unless network
+ * workers serve the clients (pgsync.network_workers, worker_network.c,
+ * which follow the log this process publishes), it also serves WebSocket
+ * clients with the serving half of the loop (worker_serve.c:
+ * libwebsockets on a libuv loop owned here).  The main loop waits on a
+ * WaitEventSet of MyLatch, postmaster death and uv_backend_fd();
+ * committing backends set MyLatch (shared_state.c).  Each iteration:
+ * decode what is flushed (time bounded), run the libuv loop once without
+ * blocking, write the log (and publish its end to network workers), then
+ * serve: parked subscribe requests, replays, heartbeats; the shared
+ * status.
  *
  * When the slot cannot be created or used (wal_level, output_plugin_
  * libraries, no free slot, ...) the worker keeps serving WebSocket clients,
@@ -64,29 +69,22 @@
 #include "worker/worker_serve_snapshot.h"
 #include "worker/worker_status.h"
 #include "worker/worker_stream.h"
-#include "worker/worker_subscribe.h"
+#include "worker/worker_serve.h"
 
 
 #define DECODE_BUDGET_MS		20	/* network serviced at least this often */
 #define IDLE_TIMEOUT_MS			250 /* safety net for WAL without wake-up */
 #define STATUS_INTERVAL_MS		200
 #define SETUP_RETRY_MS			5000
-#define LOCK_RETRY_MS			10	/* a subscribe waits for a table lock */
-#define FILTER_IDLE_MS			60000	/* compiled filters of idle tables */
 
 static uv_loop_t loop;
 static Fanout *fanout = NULL;
-static bool listening = false;
-static TimestampTz next_listen_attempt = 0;
 static TimestampTz next_setup_attempt = 0;
-static TimestampTz next_heartbeat = 0;
 static TimestampTz next_status = 0;
-static TimestampTz next_filter_release = 0;
 static TimestampTz next_log_sync = 0;
-static bool lock_waits = false;	/* a parked subscribe waits for a lock */
 static bool log_dirty = false;	/* appended or decoded since the last sync */
+static bool serving = true;		/* serves clients: no network workers */
 static MemoryContext worker_mcxt = NULL;
-static char last_logged_error[PGSYNC_ERROR_LEN];
 
 void
 pgsync_register_worker(void)
@@ -112,44 +110,10 @@ worker_exit_cb(int code, Datum arg)
 	pg_atomic_write_u32(&pgsync_shared->worker_procno, 0);
 	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
 	pgsync_shared->worker_pid = 0;
-	pgsync_shared->nclients = 0;
-	for (int i = 0; i < pgsync_shared->max_clients; i++)
-		pgsync_shared->clients[i].in_use = false;
+	if (serving)
+		worker_status_forget_serving();
 	strlcpy(pgsync_shared->state, "stopped", PGSYNC_STATE_LEN);
 	LWLockRelease(pgsync_shared->lock);
-}
-
-/* Record an error: shared status, and the log when it changes. */
-static void
-report_error(const char *what, const char *msg, const char *hint)
-{
-	char		buf[PGSYNC_ERROR_LEN];
-
-	snprintf(buf, sizeof(buf), "%s: %s%s%s", what, msg,
-			 hint ? " HINT: " : "", hint ? hint : "");
-	pgsync_set_error(buf);
-	if (strcmp(buf, last_logged_error) != 0)
-	{
-		ereport(WARNING, (errmsg("pgsync: %s", buf)));
-		strlcpy(last_logged_error, buf, sizeof(last_logged_error));
-	}
-}
-
-/* Catch an error in the setup steps: abort, release, report. */
-static void
-recover_from_error(const char *what)
-{
-	ErrorData  *ed;
-
-	MemoryContextSwitchTo(worker_mcxt);
-	ed = CopyErrorData();
-	FlushErrorState();
-	AbortOutOfAnyTransaction();
-	if (MyReplicationSlot != NULL)
-		ReplicationSlotRelease();
-	ReplicationSlotCleanup();
-	report_error(what, ed->message, ed->hint);
-	FreeErrorData(ed);
 }
 
 /*
@@ -351,181 +315,17 @@ try_start_decoding(void)
 		worker_changelog_open(decode_confirmed() > 0 ? decode_confirmed() - 1 : 0);
 		pgsync_set_state("streaming");
 		/* a listening error stays shown until the server listens */
-		if (listening)
-		{
-			pgsync_set_error(NULL);
-			last_logged_error[0] = '\0';
-		}
+		if (serve_listening() || !serving)
+			worker_clear_error();
 	}
 	PG_CATCH();
 	{
-		recover_from_error("cannot use replication slot");
+		worker_recover_from_error("cannot use replication slot");
 		decode_forget();
 		pgsync_set_state("waiting for slot");
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(worker_mcxt);
-}
-
-static void
-try_listen(void)
-{
-	const char *err = NULL;
-
-	/* the files are read again at every attempt: fixed, they are used */
-	if (!worker_auth_listen_allowed(pgsync_listen_address, &err) ||
-		(pgsync_ssl && !ws_tls_load(pgsync_ssl_cert_file, pgsync_ssl_key_file, &err)))
-	{
-		report_error("cannot start WebSocket server", err, NULL);
-		return;
-	}
-	if (ws_server_start(&loop, pgsync_listen_address, pgsync_port, fanout,
-						pgsync_max_clients, &err))
-	{
-		listening = true;
-		ereport(LOG, (errmsg("pgsync: WebSocket server listening on %s:%d%s",
-							 pgsync_listen_address, pgsync_port,
-							 ws_tls_enabled() ? " (TLS)" : ""),
-					  pgsync_auth == PGSYNC_AUTH_TRUST ?
-					  errdetail("pgsync.auth = trust: clients are not authenticated and read every table.") : 0));
-		/* the error that kept it from listening is over */
-		if (decode_started())
-		{
-			pgsync_set_error(NULL);
-			last_logged_error[0] = '\0';
-		}
-		return;
-	}
-	report_error("cannot start WebSocket server", err, NULL);
-}
-
-/*
- * A plain subscription, in live push.  The connection's first one gives it
- * its first resume point: the last transaction logged, everything after
- * which the subscription gets (the live fan-out is between transactions
- * here, everything logged was routed).
- */
-static void
-subscribe_live(FoClient *c, ClientRequest *req)
-{
-	bool		first = fanout_client_nsubs(c) == 0 && worker_changelog() != NULL;
-	const char *code = NULL;
-	FoSub	   *sub;
-
-	Assert(!fanout_in_transaction(fanout));
-	sub = fanout_subscribe(c, req, &code);
-	if (sub == NULL)
-	{
-		char		msg[160] = "cannot subscribe";
-
-		if (strcmp(code, CP_ERR_TOO_MANY_SUBS) == 0)
-			snprintf(msg, sizeof(msg),
-					 "this connection holds %d subscriptions; pgsync.max_subscriptions_per_client is %d",
-					 fanout_client_nsubs(c), fanout_max_subs(fanout));
-		fanout_reply(c, req->id_json, NULL, code, msg);
-	}
-	else if (!first)
-		fanout_reply(c, req->id_json, fanout_sub_id(sub), NULL, NULL);
-	else
-	{
-		fanout_client_start_at(c, worker_changelog_last_key());
-		fanout_reply_positioned(c, req->id_json, fanout_sub_id(sub), true,
-								   fanout_client_position(c));
-	}
-}
-
-/*
- * Validate and activate the subscribe requests parked by ws_server.c.
- *
- * A request waits, parked again, when:
- *	- its client is still replaying the log or taking a snapshot (held by a
- *	  private fan-out): a subscription starts with the next transaction
- *	  decoded, which only means something in live push; its ok then marks
- *	  where it starts;
- *	- checking it would wait for a table lock (worker_subscribe.c): it is
- *	  checked again on a later iteration, while everyone else is served;
- *	- an earlier request of the same client waits: a client's requests are
- *	  answered in order.
- * Returns true if some request waits for a lock (the loop then polls).
- */
-#define MAX_HELD_CLIENTS 64
-
-static bool
-process_pending(void)
-{
-	WsPending  *p = ws_server_take_pending();
-	FoClient   *held[MAX_HELD_CLIENTS];
-	int			nheld = 0;
-	bool		lock_wait = false;
-
-	while (p != NULL)
-	{
-		WsPending  *next = p->next;
-		const char *code = NULL;
-		char		msg[512];
-		bool		would_wait = false;
-		bool		hold = fanout_client_home(p->client) != fanout || nheld == MAX_HELD_CLIENTS;
-
-		if (p->kind == WS_PENDING_ROLE)
-		{
-			/* before any request of the client (ws_auth.c) */
-			PG_TRY();
-			{
-				worker_auth_check_role(p->client, p->role, p->claims);
-			}
-			PG_CATCH();
-			{
-				recover_from_error("checking a client's role");
-				ws_server_refuse_role(p->client, "could not check the role");
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(worker_mcxt);
-			ws_pending_free(p);
-			p = next;
-			continue;
-		}
-		for (int i = 0; i < nheld && !hold; i++)
-			hold = held[i] == p->client;
-		if (!hold)
-		{
-			PG_TRY();
-			{
-				StartTransactionCommand();
-				code = subscribe_check(&p->req, fanout_client_principal(p->client),
-									   msg, sizeof(msg), &would_wait);
-				CommitTransactionCommand();
-			}
-			PG_CATCH();
-			{
-				recover_from_error("checking a subscription");
-				code = CP_ERR_INTERNAL;
-				snprintf(msg, sizeof(msg), "could not check the subscription");
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(worker_mcxt);
-			lock_wait |= would_wait;
-		}
-		if (hold || would_wait)
-		{
-			if (nheld < MAX_HELD_CLIENTS)
-				held[nheld++] = p->client;
-			ws_server_park_again(p);
-			p = next;
-			continue;
-		}
-
-		if (code == NULL && p->req.want_snapshot)
-			snapshot_request(fanout, p->client, &p->req);
-		else if (code == NULL && p->req.has_resume)
-			resume_start(fanout, p->client, &p->req);
-		else if (code == NULL)
-			subscribe_live(p->client, &p->req);
-		else
-			fanout_reply(p->client, p->req.id_json, NULL, code, msg);
-		ws_pending_free(p);
-		p = next;
-	}
-	return lock_wait;
 }
 
 /* The slot's WAL retention: its time of last move, and the WARNING. */
@@ -547,64 +347,7 @@ apply_reloadable_settings(void)
 	snprintf(work_mem, sizeof(work_mem), "%dkB", pgsync_decoding_work_mem_kb);
 	SetConfigOption("logical_decoding_work_mem", work_mem, PGC_SUSET,
 					PGC_S_OVERRIDE);
-	fanout_set_queue_limit(fanout, (size_t) pgsync_client_queue_kb * 1024);
-	fanout_set_max_subs(fanout, pgsync_max_subs_per_client);
-	ws_server_set_max_message((size_t) pgsync_max_message_kb * 1024);
-	worker_auth_configure();
-	ws_auth_set_max_per_role(pgsync_max_clients_per_role);
-	ws_server_set_request_rate(pgsync_max_requests_per_second);
-	ws_server_set_allowed_origins(pgsync_allowed_origins);
-	ws_server_set_timeouts(pgsync_handshake_timeout_s, pgsync_idle_timeout_s);
-	ws_tls_set_plain_from((WsPlainFrom) pgsync_ssl_plain_from);
-}
-
-/* SIGHUP while serving with TLS: new handshakes get the files' credential. */
-static void
-reload_tls(void)
-{
-	const char *err = NULL;
-
-	if (!listening || !ws_tls_enabled())
-		return;
-	if (ws_tls_load(pgsync_ssl_cert_file, pgsync_ssl_key_file, &err))
-		ereport(LOG, (errmsg("pgsync: TLS certificate and key reloaded")));
-	else
-		ereport(WARNING,
-				(errmsg("pgsync: TLS certificate and key not reloaded: %s", err),
-				 errdetail("The previous certificate and key stay in use.")));
-}
-
-static long
-ms_until(TimestampTz when, TimestampTz now)
-{
-	long		secs;
-	int			usecs;
-
-	if (when <= now)
-		return 0;
-	TimestampDifference(now, when, &secs, &usecs);
-	return secs * 1000 + usecs / 1000 + 1;
-}
-
-static void
-shutdown_server(void)
-{
-	TimestampTz deadline;
-
-	pgsync_set_state("stopping");
-	if (listening)
-	{
-		ws_server_stop(CP_ERR_SHUTDOWN, "the pgsync worker is stopping");
-		/* give the error messages a moment to go out */
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 200);
-		while (GetCurrentTimestamp() < deadline &&
-			   fanout_client_count(fanout) > 0)
-		{
-			uv_run(&loop, UV_RUN_NOWAIT);
-			pg_usleep(5000);
-		}
-		ws_server_destroy(&loop);
-	}
+	serve_apply_settings();
 }
 
 void
@@ -635,16 +378,23 @@ pgsync_worker_main(Datum arg)
 
 	BackgroundWorkerInitializeConnection(pgsync_database, NULL, 0);
 	pgstat_report_appname("pgsync worker");
-	ws_fd_budget_raise_limit();
+	/* with network workers (worker_network.c), they serve the clients */
+	serving = pgsync_network_workers == 0;
+	if (serving)
+		ws_fd_budget_raise_limit();
 
 	if (uv_loop_init(&loop) != 0)
 		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
 	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
 	if (fanout == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	serve_init(&loop, fanout, worker_mcxt);
 	apply_reloadable_settings();
-
-	try_listen();
+	if (serving)
+	{
+		worker_status_set_serving(0);
+		serve_try_listen(GetCurrentTimestamp(), false);
+	}
 
 	wes = CreateWaitEventSet(TopMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -657,7 +407,6 @@ pgsync_worker_main(Datum arg)
 		WaitEvent	events[3];
 		bool		more = false;
 		long		timeout;
-		int			uvt;
 
 		if (ShutdownRequestPending)
 			break;
@@ -666,15 +415,12 @@ pgsync_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			apply_reloadable_settings();
-			reload_tls();
+			serve_reload_tls();
 		}
 
 		now = GetCurrentTimestamp();
-		if (!listening && now >= next_listen_attempt)
-		{
-			try_listen();
-			next_listen_attempt = TimestampTzPlusMilliseconds(now, SETUP_RETRY_MS);
-		}
+		if (serving)
+			serve_try_listen(now, decode_started());
 		if (!decode_started() && now >= next_setup_attempt)
 		{
 			try_start_decoding();
@@ -717,25 +463,13 @@ pgsync_worker_main(Datum arg)
 		{
 			/* readers see what was appended; durable on the sync interval */
 			worker_changelog_flush();
+			if (pgsync_network_workers > 0)
+				worker_changelog_publish_end(decode_position(), heartbeat_lsn());
 			sync_log_and_confirm(GetCurrentTimestamp(), false);
 		}
-		lock_waits = process_pending();
-		worker_auth_recheck_roles(fanout);
-		/* clients whose queue filled up catch up from the log */
-		if (fanout_lagging_count(fanout) > 0)
-			resume_catch_up_lagging(fanout);
-		if (snapshot_count() > 0)
-			snapshot_step(fanout);
-		if (resume_count() > 0)
-			resume_step(fanout);
-
 		now = GetCurrentTimestamp();
-		if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
-		{
-			if (next_heartbeat != 0)
-				fanout_heartbeat(fanout, heartbeat_lsn());
-			next_heartbeat = TimestampTzPlusMilliseconds(now, pgsync_heartbeat_interval_ms);
-		}
+		if (serving)
+			serve_step(now, heartbeat_lsn());
 		if (now >= next_status)
 		{
 			if (decode_started())
@@ -743,15 +477,9 @@ pgsync_worker_main(Datum arg)
 				worker_changelog_retain();
 				stream_discard_ended();
 			}
-			worker_status_publish(fanout);
+			worker_status_publish(fanout, serving, true);
 			watch_slot();
 			next_status = TimestampTzPlusMilliseconds(now, STATUS_INTERVAL_MS);
-		}
-		if (now >= next_filter_release)
-		{
-			/* tables without a change since the last time: dropped, idle */
-			fanout_release_idle_filters(fanout);
-			next_filter_release = TimestampTzPlusMilliseconds(now, FILTER_IDLE_MS);
 		}
 		/* the heartbeat and replies may have queued writes */
 		uv_run(&loop, UV_RUN_NOWAIT);
@@ -768,23 +496,14 @@ pgsync_worker_main(Datum arg)
 			timeout = IDLE_TIMEOUT_MS;
 			if (wal_wait >= 0)
 				timeout = wal_wait;
-			if (pgsync_heartbeat_interval_ms > 0)
-				timeout = Min(timeout, ms_until(next_heartbeat, now));
 			if (log_dirty || (decode_started() &&
 							  decode_position() > decode_confirmed()))
-				timeout = Min(timeout, ms_until(next_log_sync, now));
-			/* a subscribe waits for a table lock: ask again soon */
-			if (lock_waits)
-				timeout = Min(timeout, LOCK_RETRY_MS);
-			/* replaying clients are fed as their queues drain */
-			if (resume_count() > 0 || snapshot_count() > 0)
-				timeout = Min(timeout, 1);
-			timeout = Min(timeout, ms_until(next_status, now));
-			if (!decode_started() || !listening)
+				timeout = Min(timeout, worker_ms_until(next_log_sync, now));
+			timeout = Min(timeout, worker_ms_until(next_status, now));
+			if (!decode_started())
 				timeout = Min(timeout, SETUP_RETRY_MS);
-			uvt = uv_backend_timeout(&loop);
-			if (uvt >= 0 && uv_loop_alive(&loop))
-				timeout = Min(timeout, Max(uvt, 1));
+			if (serving)
+				timeout = serve_timeout(timeout, now);
 		}
 
 		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
@@ -794,7 +513,11 @@ pgsync_worker_main(Datum arg)
 	}
 
 	sync_log_and_confirm(GetCurrentTimestamp(), true);
-	shutdown_server();
+	if (pgsync_network_workers > 0 && decode_started())
+		worker_changelog_publish_end(decode_position(), heartbeat_lsn());
+	pgsync_set_state("stopping");
+	if (serving)
+		serve_shutdown();
 	ereport(LOG, (errmsg("pgsync: worker stopping")));
 	proc_exit(1);
 }

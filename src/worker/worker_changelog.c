@@ -20,6 +20,7 @@
 
 #include "guc.h"
 #include "json/json_encode.h"
+#include "shared_state.h"
 #include "worker/worker_changelog.h"
 
 #define LOG_PARENT_DIR "pg_pgsync"
@@ -77,6 +78,8 @@ worker_changelog_discard(void)
 
 	if (changelog != NULL)
 		elog(ERROR, "pgsync: cannot discard the change log while it is open");
+	/* network workers following it start over (worker_follow.c) */
+	pgsync_forget_log_end();
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
 	dir = AllocateDir(path);
 	if (dir == NULL && errno == ENOENT)
@@ -272,9 +275,7 @@ begin_unit(const char *data, size_t len)
 	if (skipping)
 		return false;
 	check(changelog_append(changelog, unit_key, 0, 'B', CHANGELOG_FIRST_OF_UNIT, data, len));
-	recent_xid[recent_next % RECENT_XIDS] = begin_message_xid(data, len);
-	recent_key[recent_next % RECENT_XIDS] = unit_key;
-	recent_next++;
+	worker_changelog_note_commit(begin_message_xid(data, len), unit_key);
 	if (changelog_current_segment(changelog) != segment)
 		write_latest_relations();
 	write_held_relation_messages();
@@ -355,6 +356,55 @@ worker_changelog_flush(void)
 	check(changelog_flush(changelog));
 }
 
+/*
+ * Tell the network workers how far they may follow the log: the complete
+ * units written to its files.  routed_lsn: every transaction committed
+ * before it is among them; heartbeat_lsn: the resume point a heartbeat
+ * carries once they are all routed.  They are woken when there is more to
+ * read.
+ */
+void
+worker_changelog_publish_end(XLogRecPtr routed_lsn, XLogRecPtr heartbeat_lsn)
+{
+	static ChangeLogEnd last_published;
+	PgsyncLogEnd e;
+
+	memset(&e, 0, sizeof(e));
+	changelog_visible_end(changelog, &e.end);
+	e.routed_lsn = routed_lsn;
+	e.heartbeat_lsn = heartbeat_lsn;
+	/* a unit open (passes end between units, but): only what is before it */
+	if (unit_key > changelog_last_key(changelog))
+		e.routed_lsn = e.heartbeat_lsn = e.end.last_key;
+	pgsync_publish_log_end(&e);
+	if (memcmp(&e.end, &last_published, sizeof(e.end)) != 0)
+	{
+		last_published = e.end;
+		pgsync_wake_network_workers();
+	}
+}
+
+/*
+ * A network worker's log: the one the decoding worker writes, followed up
+ * to what its passes routed (worker_follow.c).  The functions above that
+ * read the log (worker_changelog(), worker_changelog_last_key(), the
+ * recent commits) then describe what this process routed.
+ */
+void
+worker_changelog_set_follower(ChangeLog *log)
+{
+	changelog = log;
+}
+
+const char *
+worker_changelog_dir(void)
+{
+	static char path[MAXPGPATH];
+
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LOG_DIR);
+	return path;
+}
+
 void
 worker_changelog_sync(void)
 {
@@ -373,6 +423,14 @@ worker_changelog_retain(void)
 		ereport(DEBUG1,
 				(errmsg("pgsync: removed %d change log segments; transactions after %X/%X remain",
 						n, LSN_FORMAT_ARGS(changelog_oldest_resume_key(changelog)))));
+}
+
+void
+worker_changelog_note_commit(uint32 xid, XLogRecPtr key)
+{
+	recent_xid[recent_next % RECENT_XIDS] = xid;
+	recent_key[recent_next % RECENT_XIDS] = key;
+	recent_next++;
 }
 
 XLogRecPtr

@@ -74,6 +74,20 @@ extern uint32 worker_changelog_message_relid(const char *data, size_t len);
 /* Make appended records visible to log readers (no fsync). */
 extern void worker_changelog_flush(void);
 
+/*
+ * After a flush, between decoding passes: publish the log's end for the
+ * network workers (shared_state.h) and wake them if it moved.
+ */
+extern void worker_changelog_publish_end(XLogRecPtr routed_lsn,
+										 XLogRecPtr heartbeat_lsn);
+
+/* A network worker: the log it follows, as far as it routed it. */
+extern void worker_changelog_set_follower(ChangeLog *log);
+extern const char *worker_changelog_dir(void);
+
+/* A transaction routed: its xid and commit LSN, for snapshots' starts. */
+extern void worker_changelog_note_commit(uint32 xid, XLogRecPtr key);
+
 /* fsync what was appended; afterwards it survives a crash.  ERROR on failure. */
 extern void worker_changelog_sync(void);
 

@@ -37,6 +37,7 @@
 #include "log/change_log.h"
 #include "protocol/snapshot_file.h"
 #include "worker/worker_changelog.h"
+#include "worker/worker_follow.h"
 #include "worker/worker_decode.h"
 #include "worker/worker_resume.h"
 
@@ -358,7 +359,7 @@ replay_one(Fanout *live, Replay *r)
 			 * snapshot's LSN: a transaction the snapshot saw but not decoded
 			 * yet must still meet the xid filter, here.
 			 */
-			if (r->has_snapshot && decode_position() < r->snapshot_lsn)
+			if (r->has_snapshot && routed_position() < r->snapshot_lsn)
 				return false;
 			/* caught up, at a transaction boundary: go live */
 			fanout_client_set_resume_after(c, Max(r->resume_lsn,

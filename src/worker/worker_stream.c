@@ -176,28 +176,46 @@ abort_subxact(StreamedTxn *t, uint32 subxid)
  * A relation message of a chunk: note the table it names.  The plugin
  * sends one before the first change of each table in the transaction
  * (output_plugin.c), so these are all the tables its changes touch (and
- * perhaps some only a rolled-back subtransaction touched).  By name: a
- * table renamed inside the transaction is kept under both.
+ * perhaps some only a rolled-back subtransaction touched).
  */
 static void
 note_table(StreamedTxn *t, const char *data, size_t len)
+{
+	MemoryContext old = MemoryContextSwitchTo(stream_mcxt);
+
+	stream_note_table(&t->tables, &t->ntables, &t->tables_cap, data, len);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Add the table a relation message names to a list, by name: a table
+ * renamed inside the transaction is kept under both.  In the current
+ * memory context.
+ */
+void
+stream_note_table(FanoutTableName **tables, int *ntables, int *cap,
+				  const char *data, size_t len)
 {
 	StreamMsgInfo info;
 	int			i;
 
 	if (!stream_msg_classify(data, len, &info) || info.op != 'R')
 		elog(ERROR, "pgsync: unreadable relation message in a streamed transaction");
-	for (i = t->ntables - 1; i >= 0; i--)
-		if (strcmp(t->tables[i].table, info.table) == 0 &&
-			strcmp(t->tables[i].schema, info.schema) == 0)
+	for (i = *ntables - 1; i >= 0; i--)
+		if (strcmp((*tables)[i].table, info.table) == 0 &&
+			strcmp((*tables)[i].schema, info.schema) == 0)
 			break;
 	if (i < 0)
 	{
-		t->tables = grow(t->tables, t->ntables, &t->tables_cap,
-						 sizeof(FanoutTableName));
-		t->tables[t->ntables].schema = MemoryContextStrdup(stream_mcxt, info.schema);
-		t->tables[t->ntables].table = MemoryContextStrdup(stream_mcxt, info.table);
-		t->ntables++;
+		if (*ntables == *cap)
+		{
+			*cap = *cap ? *cap * 2 : 8;
+			*tables = *tables == NULL ? palloc(sizeof(FanoutTableName) * *cap) :
+				repalloc(*tables, sizeof(FanoutTableName) * *cap);
+		}
+		(*tables)[*ntables].schema = pstrdup(info.schema);
+		(*tables)[*ntables].table = pstrdup(info.table);
+		(*ntables)++;
 	}
 	stream_msg_info_free(&info);
 }

@@ -33,6 +33,13 @@ extern ChangeLogSpool *stream_take(uint32 xid, FanoutTableName **tables,
 extern void stream_tables_free(FanoutTableName *tables, int ntables);
 
 /*
+ * Add the table the relation message names to tables[ntables] (room for
+ * cap), unless it is there already (by name); in the current context.
+ */
+extern void stream_note_table(FanoutTableName **tables, int *ntables,
+							  int *cap, const char *data, size_t len);
+
+/*
  * Drop the spools of transactions that ended without a commit or abort
  * being decoded (a crash killed them: no abort record).  Call between
  * decoding passes.

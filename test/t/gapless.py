@@ -23,7 +23,7 @@ their R.  How: test/lib/gapless.py.
 
     test/t/gapless.py [--changes N] [--kills N] [--restarts N] [--terms N]
                       [--clients N] [--writers N] [--drops N] [--seed N]
-                      [--self-test]
+                      [--network-workers N] [--self-test]
 
 Streaming is proved, not hoped for: the reference slot is peeked again
 streaming at the worker's pgsync.decoding_work_mem, which counts the
@@ -60,6 +60,8 @@ def parse_args(argv=None, **defaults):
                    help="share of kills/restarts run as hand-over events (default %(default)s)")
     p.add_argument("--alter-every", type=float, default=o.alter_every,
                    help="seconds between ALTER TABLEs, 0 for none (default %(default)s)")
+    p.add_argument("--network-workers", type=int, default=0,
+                   help="pgsync.network_workers: clients are served by N network workers (default %(default)s)")
     p.add_argument("--self-test", action="store_true",
                    help="inject one early and one late resume; pass iff exactly both are flagged")
     p.add_argument("--verbose", "-v", action="store_true", help="print every connection of every client")
@@ -68,8 +70,12 @@ def parse_args(argv=None, **defaults):
         for k, v in SELF_TEST.items():
             if getattr(a, k) == getattr(o, k):
                 setattr(a, k, v)
+    nw = a.network_workers
+    del a.network_workers
     for k, v in vars(a).items():
         setattr(o, k, v)
+    if nw > 0:
+        o.extra_conf = o.extra_conf + ["pgsync.network_workers = %d" % nw]
     return o
 
 
