@@ -39,6 +39,12 @@ pgsync_serving_processes(void)
 	return pgsync_network_workers > 0 ? pgsync_network_workers : 1;
 }
 
+int
+pgsync_range_server(int r)
+{
+	return pgsync_network_workers > 0 ? 1 + r : 0;
+}
+
 static Size
 shared_size(void)
 {
@@ -54,7 +60,7 @@ pgsync_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
-	RequestNamedLWLockTranche("pgsync", 1);
+	RequestNamedLWLockTranche("pgsync", 2 + PGSYNC_MAX_NETWORK_WORKERS);
 }
 
 static void
@@ -70,7 +76,9 @@ pgsync_shmem_startup(void)
 	if (!found)
 	{
 		memset(pgsync_shared, 0, shared_size());
-		pgsync_shared->lock = &(GetNamedLWLockTranche("pgsync"))->lock;
+		pgsync_shared->lock = &(GetNamedLWLockTranche("pgsync"))[0].lock;
+		for (int i = 0; i < 1 + PGSYNC_MAX_NETWORK_WORKERS; i++)
+			pgsync_shared->client_lock[i] = &(GetNamedLWLockTranche("pgsync"))[1 + i].lock;
 		pg_atomic_init_u32(&pgsync_shared->worker_procno, 0);
 		pg_atomic_init_u64(&pgsync_shared->last_commit_end, 0);
 		for (int i = 0; i < PGSYNC_MAX_NETWORK_WORKERS; i++)

@@ -34,6 +34,9 @@ typedef struct PgsyncClientStat
 	uint64		bytes_sent;
 	TimestampTz connected_since;
 	int			worker_pid;		/* the process serving it */
+	/* what peer and subscriptions were written for (worker_status.c) */
+	uint32		subs_changes;
+	const char *phase;			/* in the serving process */
 } PgsyncClientStat;
 
 /* What one serving process (the worker or a network worker) reports. */
@@ -62,7 +65,12 @@ typedef struct PgsyncLogEnd
 
 typedef struct PgsyncShared
 {
-	LWLock	   *lock;			/* protects everything but the atomics */
+	LWLock	   *lock;			/* protects everything but the atomics and
+								 * the client lines */
+	/* client_lock[k]: serving process k's lines of clients[] (its own, so
+	 * that a scan of pgsync.clients or another process's publishing does
+	 * not hold it up) */
+	LWLock	   *client_lock[1 + PGSYNC_MAX_NETWORK_WORKERS];
 
 	/* written by the worker, read by committing backends without lock */
 	pg_atomic_uint32 worker_procno; /* PGPROC index + 1, 0: no worker */
@@ -105,6 +113,12 @@ extern void pgsync_shared_init(void);
 
 /* Serving processes: the worker (0 when it serves) and network workers. */
 extern int	pgsync_serving_processes(void);
+
+/*
+ * The serving process (0: the worker, 1 + i: network worker i) whose
+ * lines are range r of clients[], of max_clients lines each.
+ */
+extern int	pgsync_range_server(int r);
 
 /* Publish and read the end of the change log network workers follow. */
 extern void pgsync_publish_log_end(const PgsyncLogEnd *end);

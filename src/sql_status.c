@@ -149,32 +149,42 @@ Datum
 pgsync_clients(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			i;
+	int			per = pgsync_shared->max_clients;
+	PgsyncClientStat *copy = palloc(sizeof(PgsyncClientStat) * per);
 
 	check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 
-	LWLockAcquire(pgsync_shared->lock, LW_SHARED);
-	for (i = 0; i < pgsync_shared->nclient_slots; i++)
+	/* one serving process's lines at a time: copied under its lock */
+	for (int r = 0; r < pgsync_shared->nclient_slots / per; r++)
 	{
-		PgsyncClientStat *st = &pgsync_shared->clients[i];
-		Datum		values[8];
-		bool		nulls[8];
+		LWLock	   *lock = pgsync_shared->client_lock[pgsync_range_server(r)];
+		int			n = 0;
 
-		if (!st->in_use)
-			continue;
-		memset(nulls, 0, sizeof(nulls));
-		values[0] = CStringGetTextDatum(st->peer);
-		values[1] = CStringGetTextDatum(st->subscriptions);
-		LSN_OR_NULL(values, nulls, 2, st->last_lsn_sent);
-		values[3] = Int64GetDatum((int64) st->queued_bytes);
-		values[4] = Int64GetDatum((int64) st->msgs_sent);
-		values[5] = Int64GetDatum((int64) st->bytes_sent);
-		values[6] = TimestampTzGetDatum(st->connected_since);
-		values[7] = Int32GetDatum(st->worker_pid);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		LWLockAcquire(lock, LW_SHARED);
+		for (int i = r * per; i < (r + 1) * per; i++)
+			if (pgsync_shared->clients[i].in_use)
+				copy[n++] = pgsync_shared->clients[i];
+		LWLockRelease(lock);
+		for (int k = 0; k < n; k++)
+		{
+			PgsyncClientStat *st = &copy[k];
+			Datum		values[8];
+			bool		nulls[8];
+
+			memset(nulls, 0, sizeof(nulls));
+			values[0] = CStringGetTextDatum(st->peer);
+			values[1] = CStringGetTextDatum(st->subscriptions);
+			LSN_OR_NULL(values, nulls, 2, st->last_lsn_sent);
+			values[3] = Int64GetDatum((int64) st->queued_bytes);
+			values[4] = Int64GetDatum((int64) st->msgs_sent);
+			values[5] = Int64GetDatum((int64) st->bytes_sent);
+			values[6] = TimestampTzGetDatum(st->connected_since);
+			values[7] = Int32GetDatum(st->worker_pid);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
 	}
-	LWLockRelease(pgsync_shared->lock);
+	pfree(copy);
 	return (Datum) 0;
 }
 

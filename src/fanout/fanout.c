@@ -245,6 +245,7 @@ fanout_subscribe(FoClient *c, ClientRequest *req, const char **code)
 	/* mid-transaction: start with the next one */
 	s->active_from = fo->in_txn ? fo->txn_seq + 1 : fo->txn_seq;
 	c->subs[c->nsubs++] = s;
+	c->subs_changes++;
 	fo->sub_gen++;
 	return s;
 }
@@ -261,10 +262,17 @@ fanout_unsubscribe(FoClient *c, const char *sub_id)
 			continue;
 		sub_free(c->subs[i]);
 		c->subs[i] = c->subs[--c->nsubs];
+		c->subs_changes++;
 		fo->sub_gen++;
 		return true;
 	}
 	return false;
+}
+
+uint32_t
+fanout_client_subs_changes(const FoClient *c)
+{
+	return c->subs_changes;
 }
 
 void

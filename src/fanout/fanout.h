@@ -188,6 +188,9 @@ extern void fanout_reply_positioned(FoClient *c, const char *id_json,
 									bool has_position, uint64_t resume_lsn);
 extern void fanout_reply_text(FoClient *c, char *text, size_t len);
 
+/* Counts the subscriptions added and removed: their description changed. */
+extern uint32_t fanout_client_subs_changes(const FoClient *c);
+
 /* Describe a client's subscriptions ("s1:public.t,app.*;s2:...") */
 extern void fanout_describe_subs(FoClient *c, char *out, size_t outsize);
 

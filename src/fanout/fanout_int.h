@@ -82,6 +82,7 @@ struct FoClient
 	FoSub	  **subs;			/* grown by fo_reserve() */
 	int			nsubs;
 	int			subs_cap;
+	uint32_t	subs_changes;	/* subscriptions added or removed */
 	uint32_t	next_sub_id;
 
 	/* send queue: a ring of message pointers */

@@ -28,7 +28,7 @@
 #include "net/ws_server_int.h"
 
 #define ACCEPT_BATCH		64	/* sockets per readable event */
-#define ACCEPT_BACKLOG		1024
+#define ACCEPT_BACKLOG		4096	/* capped by net.core.somaxconn */
 
 static int	listen_fd = -1;
 static bool poll_started = false;
@@ -72,6 +72,7 @@ accept_cb(uv_poll_t *h, int status, int events)
 			close(fd);
 			continue;
 		}
+		ws_socket_setup(fd);
 		/* on failure lws closes fd */
 		(void) lws_adopt_socket_vhost(share_vhost, fd);
 	}

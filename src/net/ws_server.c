@@ -40,6 +40,8 @@
  */
 #include "postgres.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,9 +79,17 @@ static int *released_slots = NULL;
 static bool *slot_released = NULL;
 static int	nreleased = 0;
 
+/*
+ * No lws keepalive pings: lws 4.1.6 keeps each connection's ping timer in
+ * a sorted list with a linear insert, so re-arming them cost a process
+ * with N clients ~N^2 per ping period: at 8,000 clients in each of 12
+ * network workers that took both cores (bench/connections, 100,000
+ * clients: one insert took 80 s to reach them all; 1.5 s without).  Dead
+ * peers are found by TCP instead (ws_socket_setup()).
+ */
 static const lws_retry_bo_t keepalive = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 60,
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
 };
 
 /* ----------------------------------------------------------------
@@ -180,6 +190,32 @@ ws_log_refusal(struct lws *wsi, const char *fmt,...)
  * have sent already is read first, so that the close is a FIN, not a
  * reset that could discard the answer.
  */
+/*
+ * Every accepted client socket.  A dead peer is closed by the kernel
+ * about a minute after it went silent, with no timer of ours: TCP
+ * keepalive probes an idle connection after 30 s, 3 times 10 s apart;
+ * TCP_USER_TIMEOUT drops one whose data (or zero-window probes: a client
+ * that stopped reading for good) stays unacknowledged for 60 s.  A
+ * client that reads slowly still acknowledges, and catches up from the
+ * log.
+ */
+void
+ws_socket_setup(int fd)
+{
+	int			on = 1;
+	int			idle = WS_KEEPALIVE_IDLE_S;
+	int			interval = WS_KEEPALIVE_INTERVAL_S;
+	int			count = WS_KEEPALIVE_PROBES;
+	unsigned int user_timeout = WS_DEAD_PEER_S * 1000;
+
+	(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+					  sizeof(user_timeout));
+}
+
 void
 ws_refuse_socket(int fd)
 {
@@ -255,7 +291,10 @@ pgsync_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 				listen_wsi = wsi;
 				if (ws_fd_budget_may_accept(fd))
+				{
+					ws_socket_setup(fd);
 					return 0;
+				}
 				ws_refuse_socket(fd);
 				return 1;
 			}

@@ -78,6 +78,13 @@ extern void ws_log_refusal(struct lws *wsi, const char *fmt,...) pg_attribute_pr
 /* After accept() failed for want of descriptors: stop accepting this long. */
 #define WS_ACCEPT_PAUSE_MS	1000
 
+/* Dead peers: TCP keepalive and user timeout on an accepted socket. */
+#define WS_KEEPALIVE_IDLE_S		30
+#define WS_KEEPALIVE_INTERVAL_S	10
+#define WS_KEEPALIVE_PROBES		3
+#define WS_DEAD_PEER_S			60
+extern void ws_socket_setup(int fd);
+
 /* A socket beyond the budget: 503, then the caller closes it. */
 extern void ws_refuse_socket(int fd);
 

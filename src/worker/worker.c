@@ -108,10 +108,10 @@ worker_exit_cb(int code, Datum arg)
 	if (pgsync_shared == NULL)
 		return;
 	pg_atomic_write_u32(&pgsync_shared->worker_procno, 0);
-	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
-	pgsync_shared->worker_pid = 0;
 	if (serving)
 		worker_status_forget_serving();
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
+	pgsync_shared->worker_pid = 0;
 	strlcpy(pgsync_shared->state, "stopped", PGSYNC_STATE_LEN);
 	LWLockRelease(pgsync_shared->lock);
 }

@@ -72,9 +72,7 @@ static void
 network_exit_cb(int code, Datum arg)
 {
 	pg_atomic_write_u32(&pgsync_shared->network_procno[network_index], 0);
-	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
 	worker_status_forget_serving();
-	LWLockRelease(pgsync_shared->lock);
 }
 
 static void

@@ -40,13 +40,17 @@ worker_status_set_serving(int index)
 	LWLockRelease(pgsync_shared->lock);
 }
 
-/* At exit: this process's clients and totals are gone (lock held). */
+/* At exit: this process's clients and totals are gone. */
 void
 worker_status_forget_serving(void)
 {
+	LWLockAcquire(pgsync_shared->client_lock[serve_index], LW_EXCLUSIVE);
 	for (int i = 0; i < pgsync_shared->max_clients; i++)
 		pgsync_shared->clients[slot_base + i].in_use = false;
+	LWLockRelease(pgsync_shared->client_lock[serve_index]);
+	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
 	memset(&pgsync_shared->serve[serve_index], 0, sizeof(PgsyncServeStat));
+	LWLockRelease(pgsync_shared->lock);
 }
 
 /* One client's line of pgsync.clients; phase is NULL for live push. */
@@ -58,16 +62,23 @@ publish_client(FoClient *c, const char *phase)
 	if (fanout_client_stat_slot(c) < 0)
 		return;
 	st = &pgsync_shared->clients[slot_base + fanout_client_stat_slot(c)];
+	/* the text only when it changed: thousands of idle clients cost nothing */
+	if (!st->in_use || st->subs_changes != fanout_client_subs_changes(c) ||
+		st->phase != phase)
+	{
+		strlcpy(st->peer, fanout_client_peer(c), PGSYNC_PEER_LEN);
+		fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
+		if (phase != NULL)
+		{
+			size_t		n = strlen(st->subscriptions);
+
+			snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
+		}
+		st->subs_changes = fanout_client_subs_changes(c);
+		st->phase = phase;
+	}
 	st->in_use = true;
 	st->worker_pid = MyProcPid;
-	strlcpy(st->peer, fanout_client_peer(c), PGSYNC_PEER_LEN);
-	fanout_describe_subs(c, st->subscriptions, PGSYNC_SUBS_LEN);
-	if (phase != NULL)
-	{
-		size_t		n = strlen(st->subscriptions);
-
-		snprintf(st->subscriptions + n, PGSYNC_SUBS_LEN - n, " (%s)", phase);
-	}
 	st->last_lsn_sent = fanout_client_sent_position(c);
 	st->queued_bytes = fanout_client_queued_bytes(c);
 	st->msgs_sent = fanout_client_msgs_sent(c);
@@ -82,15 +93,20 @@ worker_status_publish(Fanout *fanout, bool serving, bool decoding)
 	FoClient   *c;
 	PgsyncServeStat *serve = &pgsync_shared->serve[serve_index];
 
+	if (serving)
+	{
+		LWLockAcquire(pgsync_shared->client_lock[serve_index], LW_EXCLUSIVE);
+		while ((slot = ws_server_take_released_slot()) >= 0)
+			pgsync_shared->clients[slot_base + slot].in_use = false;
+		for (c = fanout_first_client(fanout); c != NULL; c = fanout_next_client(c))
+			publish_client(c, NULL);
+		resume_foreach_client(publish_client, "replaying the change log");
+		snapshot_foreach_client(publish_client, "initial snapshot");
+		LWLockRelease(pgsync_shared->client_lock[serve_index]);
+	}
 	LWLockAcquire(pgsync_shared->lock, LW_EXCLUSIVE);
 	if (!serving)
 		goto decoding;
-	while ((slot = ws_server_take_released_slot()) >= 0)
-		pgsync_shared->clients[slot_base + slot].in_use = false;
-	for (c = fanout_first_client(fanout); c != NULL; c = fanout_next_client(c))
-		publish_client(c, NULL);
-	resume_foreach_client(publish_client, "replaying the change log");
-	snapshot_foreach_client(publish_client, "initial snapshot");
 	serve->pid = MyProcPid;
 	serve->nclients = fanout_client_count(fanout) + resume_count() +
 		snapshot_count();

@@ -138,6 +138,15 @@ def upgrade_status(port, host="127.0.0.1", extra=()):
     return code, body.decode(errors="replace")
 
 
+def keepalive_timers(port):
+    """The server side's established sockets on port, and how many of them
+    have a TCP keepalive timer (ss -o): dead peers are found by TCP."""
+    import subprocess
+    out = subprocess.run(["ss", "-tnoH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True).stdout.splitlines()
+    return len(out), sum(1 for line in out if "timer:(keepalive" in line)
+
+
 def lsn_value(s):
     """An LSN string "X/Y" as an integer."""
     hi, lo = s.split("/")

@@ -92,6 +92,9 @@ async def main(c):
     pids = {where.get(sid) for _, _, sid in clients}
     T.check("pgsync.clients: every client served by a network worker, on both",
             pids == set(nets), (pids, nets, seen))
+    n, ka = wsutil.keepalive_timers(c.ws_port)
+    T.check("dead peers: every socket a network worker accepted has a TCP keepalive timer (%d of %d)" % (ka, n),
+            n >= NCLIENTS and ka == n)
     tot = c.sql("SELECT clients FROM pgsync.status")[0][0]
     T.check("pgsync.status: the clients of both summed", tot == NCLIENTS, tot)
 

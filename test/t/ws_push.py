@@ -136,6 +136,8 @@ async def main(c):
     T.check("pgsync.clients lists the two clients", len(cl) == 2 and
             cl[0][1] == "s1:app.*" and cl[0][0].startswith("127.0.0.1:") and
             cl[1][1] == "s2:public.orders", cl)
+    n, ka = wsutil.keepalive_timers(c.ws_port)
+    T.check("dead peers: every client socket has a TCP keepalive timer (%d of %d)" % (ka, n), n >= 2 and ka == n)
     await a.close()
     await d.close()
 
