@@ -383,12 +383,7 @@ pgsync_worker_main(Datum arg)
 	if (serving)
 		ws_fd_budget_raise_limit();
 
-	if (uv_loop_init(&loop) != 0)
-		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
-	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
-	if (fanout == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	serve_init(&loop, fanout, worker_mcxt);
+	fanout = serve_init(&loop, worker_mcxt);
 	apply_reloadable_settings();
 	if (serving)
 	{
@@ -396,27 +391,16 @@ pgsync_worker_main(Datum arg)
 		serve_try_listen(GetCurrentTimestamp(), false);
 	}
 
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
-	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(wes, WL_SOCKET_READABLE, uv_backend_fd(&loop), NULL, NULL);
+	wes = serve_wait_event_set();
 
 	for (;;)
 	{
 		TimestampTz now;
-		WaitEvent	events[3];
 		bool		more = false;
 		long		timeout;
 
-		if (ShutdownRequestPending)
+		if (!serve_check_signals(apply_reloadable_settings))
 			break;
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			apply_reloadable_settings();
-			serve_reload_tls();
-		}
 
 		now = GetCurrentTimestamp();
 		if (serving)
@@ -506,10 +490,7 @@ pgsync_worker_main(Datum arg)
 				timeout = serve_timeout(timeout, now);
 		}
 
-		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
-		lat_probe_woken();
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		serve_sleep(wes, timeout);
 	}
 
 	sync_log_and_confirm(GetCurrentTimestamp(), true);

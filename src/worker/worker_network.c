@@ -104,12 +104,7 @@ pgsync_network_worker_main(Datum arg)
 	pgstat_report_appname("pgsync network worker");
 	ws_fd_budget_raise_limit();
 
-	if (uv_loop_init(&loop) != 0)
-		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
-	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
-	if (fanout == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	serve_init(&loop, fanout, mcxt);
+	fanout = serve_init(&loop, mcxt);
 	serve_apply_settings();
 	before_shmem_exit(network_exit_cb, (Datum) 0);
 	worker_status_set_serving(1 + network_index);
@@ -117,27 +112,16 @@ pgsync_network_worker_main(Datum arg)
 						MyProc->pgprocno + 1);
 	serve_try_listen(GetCurrentTimestamp(), false);
 
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
-	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(wes, WL_SOCKET_READABLE, uv_backend_fd(&loop), NULL, NULL);
+	wes = serve_wait_event_set();
 
 	for (;;)
 	{
 		TimestampTz now;
-		WaitEvent	events[3];
 		bool		more = false;
 		long		timeout;
 
-		if (ShutdownRequestPending)
+		if (!serve_check_signals(serve_apply_settings))
 			break;
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			serve_apply_settings();
-			serve_reload_tls();
-		}
 		now = GetCurrentTimestamp();
 		serve_try_listen(now, follow_started());
 		if (!follow_started() && now >= next_start_attempt)
@@ -169,9 +153,7 @@ pgsync_network_worker_main(Datum arg)
 				timeout = Min(timeout, START_RETRY_MS);
 			timeout = serve_timeout(timeout, now);
 		}
-		(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		serve_sleep(wes, timeout);
 	}
 
 	serve_shutdown();

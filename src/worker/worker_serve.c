@@ -19,10 +19,15 @@
 #include <uv.h>
 
 #include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
 #include "replication/slot.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "debug/lat_probe.h"
 #include "guc.h"
 #include "net/ws_auth.h"
 #include "net/ws_server.h"
@@ -50,12 +55,54 @@ static TimestampTz next_filter_release = 0;
 static bool lock_waits = false;	/* a parked subscribe waits for a lock */
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
-void
-serve_init(uv_loop_t *l, Fanout *fo, MemoryContext mcxt)
+Fanout *
+serve_init(uv_loop_t *l, MemoryContext mcxt)
 {
 	loop = l;
-	fanout = fo;
 	worker_mcxt = mcxt;
+	if (uv_loop_init(loop) != 0)
+		ereport(ERROR, (errmsg("pgsync: could not initialize the libuv loop")));
+	fanout = fanout_create((size_t) pgsync_client_queue_kb * 1024, NULL, NULL);
+	if (fanout == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return fanout;
+}
+
+WaitEventSet *
+serve_wait_event_set(void)
+{
+	WaitEventSet *wes = CreateWaitEventSet(TopMemoryContext, 3);
+
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, uv_backend_fd(loop), NULL, NULL);
+	return wes;
+}
+
+bool
+serve_check_signals(void (*apply) (void))
+{
+	if (ShutdownRequestPending)
+		return false;
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		apply();
+		serve_reload_tls();
+	}
+	return true;
+}
+
+void
+serve_sleep(WaitEventSet *wes, long timeout)
+{
+	WaitEvent	events[3];
+
+	(void) WaitEventSetWait(wes, timeout, events, 3, PG_WAIT_EXTENSION);
+	lat_probe_woken();
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 bool

@@ -12,10 +12,25 @@
 #include <uv.h>
 
 #include "datatype/timestamp.h"
+#include "storage/latch.h"
 #include "fanout/fanout.h"
 
-/* The process's loop, fan-out and long-lived memory context. */
-extern void serve_init(uv_loop_t *loop, Fanout *fanout, MemoryContext mcxt);
+/*
+ * A serving process's setup: its libuv loop (initialized here), a fan-out
+ * (returned), its long-lived memory context; then the WaitEventSet its
+ * main loop sleeps on: the latch, postmaster death and the libuv loop.
+ */
+extern Fanout *serve_init(uv_loop_t *loop, MemoryContext mcxt);
+extern WaitEventSet *serve_wait_event_set(void);
+
+/*
+ * Top of a main loop: false once a shutdown was requested; on SIGHUP the
+ * configuration file is read again and apply() (then the TLS files) run.
+ */
+extern bool serve_check_signals(void (*apply) (void));
+
+/* Bottom of a main loop: sleep up to timeout ms, then interrupts. */
+extern void serve_sleep(WaitEventSet *wes, long timeout);
 
 /* Listen if not listening yet and an attempt is due. */
 extern void serve_try_listen(TimestampTz now, bool stream_ready);

@@ -419,6 +419,9 @@ if __name__ == "__main__":
             with open(cert("jwt.secret"), "w") as f:
                 f.write(JWT_SECRET)
             os.chmod(cert("jwt.secret"), 0o644)
+        if "--network-workers" in sys.argv:
+            # the same checks with network workers: TLS on sockets lws adopts
+            conf += ["pgsync.network_workers = %d" % int(sys.argv[sys.argv.index("--network-workers") + 1])]
         bad_file_at_start()
         status = run_worker_test(main, T, conf)
     finally:
