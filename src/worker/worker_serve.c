@@ -39,6 +39,7 @@
 #include "worker/worker_resume.h"
 #include "worker/worker_serve.h"
 #include "worker/worker_serve_snapshot.h"
+#include "worker/worker_status.h"
 #include "worker/worker_subscribe.h"
 
 #define SETUP_RETRY_MS			5000
@@ -53,6 +54,7 @@ static TimestampTz next_listen_attempt = 0;
 static TimestampTz next_heartbeat = 0;
 static TimestampTz next_filter_release = 0;
 static bool lock_waits = false;	/* a parked subscribe waits for a lock */
+static int	replaying_seen = 0;	/* replays and snapshots after the last step */
 static char last_logged_error[PGSYNC_ERROR_LEN];
 
 Fanout *
@@ -356,10 +358,18 @@ serve_step(TimestampTz now, XLogRecPtr heartbeat_lsn)
 	/* clients whose queue filled up catch up from the log */
 	if (fanout_lagging_count(fanout) > 0)
 		resume_catch_up_lagging(fanout);
+	/*
+	 * Clients that start replaying or taking a snapshot show it in
+	 * pgsync.clients at once, before the first step: a short catch-up
+	 * would otherwise fall between two status ticks.
+	 */
+	if (resume_count() + snapshot_count() > replaying_seen)
+		worker_status_publish(fanout, true, false);
 	if (snapshot_count() > 0)
 		snapshot_step(fanout);
 	if (resume_count() > 0)
 		resume_step(fanout);
+	replaying_seen = resume_count() + snapshot_count();
 
 	now = GetCurrentTimestamp();
 	if (pgsync_heartbeat_interval_ms > 0 && now >= next_heartbeat)
