@@ -417,6 +417,26 @@ ws_server_take_released_slot(void)
  * ----------------------------------------------------------------
  */
 
+/*
+ * With a foreign libuv loop, lws_context_destroy() starts closing its
+ * handles, the loop must run for the close callbacks, and a second call
+ * finishes the job.  Both halves, also when listening failed: with only
+ * the first, the close callbacks ran later, in the worker's loop, and
+ * closed a descriptor number the worker had reused meanwhile (its
+ * WaitEventSet's epoll: "epoll_wait() failed: Bad file descriptor", a
+ * worker restarting every second while the port was taken).
+ */
+static void
+destroy_context(uv_loop_t *loop)
+{
+	lws_context_destroy(context);
+	for (int i = 0; i < 10; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+	lws_context_destroy(context);
+	context = NULL;
+	vhost = NULL;
+}
+
 bool
 ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 				int maxc, bool share_port, const char **errmsg)
@@ -485,17 +505,14 @@ ws_server_start(uv_loop_t *loop, const char *iface, int port, Fanout *fo,
 			"could not set up TLS (see the messages before)" :
 			"could not listen (address in use or invalid pgsync.listen_address?)";
 		ws_tls_forget();
-		lws_context_destroy(context);
-		context = NULL;
+		destroy_context(loop);
 		return false;
 	}
 	if (share_port &&
 		!ws_listen_share_start(loop, vhost, info.iface, port, errmsg))
 	{
 		ws_tls_forget();
-		lws_context_destroy(context);
-		context = NULL;
-		vhost = NULL;
+		destroy_context(loop);
 		return false;
 	}
 	fanout_set_want_write(fo, ws_send_want_write, NULL);
@@ -556,12 +573,7 @@ ws_server_stop(const char *code, const char *message)
 	}
 }
 
-/*
- * Second half of the shutdown, once the loop has had a chance to flush.
- * With a foreign libuv loop, lws_context_destroy() starts closing its
- * handles, the loop must run for the close callbacks, and a second call
- * finishes the job.
- */
+/* Second half of the shutdown, once the loop has had a chance to flush. */
 void
 ws_server_destroy(uv_loop_t *loop)
 {
@@ -581,10 +593,5 @@ ws_server_destroy(uv_loop_t *loop)
 	}
 	ws_tls_forget();
 	listen_wsi = NULL;
-	lws_context_destroy(context);
-	for (int i = 0; i < 10; i++)
-		uv_run(loop, UV_RUN_NOWAIT);
-	lws_context_destroy(context);
-	context = NULL;
-	vhost = NULL;
+	destroy_context(loop);
 }

@@ -5,7 +5,11 @@ With the plugin not allowed (output_plugin_libraries) or wal_level below
 logical, the worker logs the reason, shows it in pgsync.status, keeps
 serving WebSocket requests, and starts streaming once the cause is fixed
 (where that needs no restart).  Also: with the library loaded only as an
-output plugin (not preloaded), the plugin works and no worker runs.
+output plugin (not preloaded), the plugin works and no worker runs; with
+pgsync.port taken by another program at start, the worker says so, keeps
+running (a failed listen once closed the worker's own epoll descriptor
+later: it then restarted every second), and listens once the port is
+free.
 """
 import asyncio
 import os
@@ -91,8 +95,44 @@ def plugin_only():
         c.stop()
 
 
+def port_taken():
+    import socket
+    c = Cluster().start()
+    blocker = None
+    try:
+        c.wait_worker_ready()
+        c.create_extension()
+        c.pg_ctl("stop", "-m", "fast")
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", c.ws_port))
+        blocker.listen(1)
+        c.pg_ctl("start", "-w", "-l", c.log_path())
+        row = wait_status(c, lambda r: r[1] and "cannot start WebSocket server" in r[1])
+        T.check("port taken: pgsync.status says the server cannot listen", row and row[1]
+                and "cannot start WebSocket server" in row[1], row)
+        pid = c.worker_pid()
+        time.sleep(3)
+        T.check("port taken: the worker keeps running (no restart, no epoll error)",
+                c.worker_pid() == pid and "epoll_wait() failed" not in c.log(), (pid, c.worker_pid()))
+        blocker.close()
+        blocker = None
+        deadline = time.time() + 15
+        ok = False
+        while time.time() < deadline and not ok:
+            try:
+                ok = asyncio.run(ping(c))
+            except Exception:
+                time.sleep(0.5)
+        T.check("port taken: once free, the worker listens and answers", ok)
+        T.check("port taken: still the same worker", c.worker_pid() == pid, (pid, c.worker_pid()))
+    finally:
+        if blocker is not None:
+            blocker.close()
+        c.stop()
+
+
 def run():
-    for f in (not_allowed, wal_level_replica, plugin_only):
+    for f in (not_allowed, wal_level_replica, plugin_only, port_taken):
         try:
             f()
         except Exception as e:
