@@ -174,6 +174,25 @@ route_record(Fanout *fo, const ChangeLogRecord *rec)
 	fanout_publish(fo, rec->data, rec->len, rec->key);
 }
 
+/*
+ * The served view goes as far as routed, and forgets the segments the
+ * worker's retention removed.  Also when nothing new was routed: a view
+ * that still listed a removed segment told a resuming client that its
+ * first key was the oldest resume point, then refused a resume from
+ * there (bench/gapless at 1,000,000 changes: two clients looped
+ * 4,000 times on resume_too_old while the writers were idle).  A
+ * segment removed under the routed position itself (the network worker
+ * lagged behind retention) makes the update fail: the network worker
+ * restarts, and its clients learn the truth on resume.
+ */
+static void
+serve_routed(void)
+{
+	routed.oldest_seqno = Min(Max(routed.oldest_seqno, published.end.oldest_seqno),
+							  routed.seqno);
+	check_log(served_log, changelog_follow_update(served_log, &routed), "follow");
+}
+
 bool
 follow_pass(Fanout *fo, int budget_ms, void (*service) (void))
 {
@@ -190,7 +209,11 @@ follow_pass(Fanout *fo, int budget_ms, void (*service) (void))
 	published = now;
 	check_log(tail_log, changelog_follow_update(tail_log, &published.end), "follow");
 	if (changelog_last_key(tail_log) == routed.last_key)
+	{
+		/* nothing to route, but retention may have moved: see below */
+		serve_routed();
 		return false;
+	}
 
 	/* a pass ends between units: what a unit holds goes with the pass */
 	if (follow_mcxt == NULL)
@@ -226,7 +249,7 @@ follow_pass(Fanout *fo, int budget_ms, void (*service) (void))
 	MemoryContextReset(follow_mcxt);
 	if (!more)
 		changelog_reader_end(tail, &routed);
-	check_log(served_log, changelog_follow_update(served_log, &routed), "follow");
+	serve_routed();
 	return more;
 }
 

@@ -73,6 +73,7 @@ async def main(c):
     c.sql("CREATE TABLE u(id int PRIMARY KEY, v int)")
     c.create_extension()
     decoder = c.worker_pid()
+    first_oldest = c.sql("SELECT log_oldest_lsn::text FROM pgsync.status")[0][0]
     nets = network_pids(c)
     T.check("two network workers run beside the worker", len(nets) == 2 and decoder not in nets, (decoder, nets))
     st = c.sql("SELECT network_workers FROM pgsync.status")[0][0]
@@ -165,6 +166,27 @@ async def main(c):
     slow.close()
     c.sql("ALTER SYSTEM RESET pgsync.client_queue_bytes")
     c.reload()
+
+    # --- retention trimmed the log, then nothing more is written: the
+    # oldest resume point a network worker reports is one it serves
+    c.sql("CREATE TABLE padding(id int, pad text)")
+    for i in range(6):
+        c.sql("INSERT INTO padding SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g")
+    await asyncio.sleep(1.0)
+    oldest_now = c.sql("SELECT log_oldest_lsn::text FROM pgsync.status")[0][0]
+    ok, seen = True, []
+    for attempt in range(8):
+        ws = await connect(c)
+        r = await subscribe(ws, ["public.u"], "old", resume_lsn="0/1")
+        ws2 = await connect(c)
+        r2 = await subscribe(ws2, ["public.u"], "old2", resume_lsn=r.get("oldest_lsn", "0/1"))
+        seen.append((r.get("code"), r.get("oldest_lsn"), r2.get("type"), r2.get("code")))
+        ok &= r.get("code") == "resume_too_old" and r.get("oldest_lsn") == oldest_now and r2.get("type") == "ok"
+        await ws.close()
+        await ws2.close()
+    T.check("retention moved the log's start (%s after %s)" % (oldest_now, first_oldest), oldest_now != first_oldest)
+    T.check("idle after retention: resume_too_old names the log's oldest point, and a resume from it works, "
+            "on either network worker", ok, seen[:3])
 
     # --- a snapshot under concurrent writes
     stop = threading.Event()
@@ -293,4 +315,6 @@ async def main(c):
 
 if __name__ == "__main__":
     sys.exit(run_worker_test(main, T, conf=["pgsync.network_workers = 2",
-                                            "pgsync.heartbeat_interval = '200ms'"]))
+                                            "pgsync.heartbeat_interval = '200ms'",
+                                            "pgsync.log_segment_size = '64kB'",
+                                            "pgsync.log_retention_size = '1MB'"]))
